@@ -1,0 +1,32 @@
+"""Create the demo account (idempotent) and print how to log in."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from accounts.models import User
+
+DEMO_EMAIL = "demo@quickbot.local"
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo account demo@quickbot.local and print its login."
+
+    def handle(self, *args, **options) -> None:
+        password = settings.QUICKBOT_DEMO_PASSWORD
+        user = User.objects.filter(email__iexact=DEMO_EMAIL).first()
+        if user is None:
+            user = User.objects.create_user(DEMO_EMAIL, password, display_name="Demo User")
+            verb = "Created"
+        else:
+            user.set_password(password)
+            user.is_active = True
+            user.save(update_fields=["password", "is_active"])
+            verb = "Refreshed"
+        self.stdout.write(self.style.SUCCESS(f"{verb} the demo account."))
+        self.stdout.write("")
+        self.stdout.write("  Open      http://127.0.0.1:8000/account/login/")
+        self.stdout.write(f"  Email     {DEMO_EMAIL}")
+        self.stdout.write(f"  Password  {password}")
+        self.stdout.write("")

@@ -1,0 +1,252 @@
+"""API tokens, their per-request activity, and their security log."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from apitokens import tokens
+
+SCOPE_READ = "read"
+SCOPE_WRITE = "write"
+ALL_SCOPES = (SCOPE_READ, SCOPE_WRITE)
+
+AuthFailure = Literal["malformed", "unknown", "revoked", "expired", "inactive"]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    """Outcome of `APIToken.objects.authenticate`: a token, or the reason there is none.
+
+    `token` is set for "revoked" and "expired" too, so callers can record who still
+    holds a dead token; `ok` is True only for a usable token of an active user.
+    """
+
+    token: APIToken | None
+    reason: AuthFailure | None = None
+    used_previous_value: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+class APITokenQuerySet(models.QuerySet["APIToken"]):
+    def active(self) -> APITokenQuerySet:
+        """Tokens not deleted (expired ones included: they stay listed until deleted)."""
+        return self.filter(revoked_at__isnull=True)
+
+    def revoked(self) -> APITokenQuerySet:
+        return self.filter(revoked_at__isnull=False)
+
+    def usable(self, now: datetime | None = None) -> APITokenQuerySet:
+        """Tokens that authenticate right now."""
+        now = now or timezone.now()
+        return self.active().filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+    def authenticate(self, raw: str, now: datetime | None = None) -> AuthResult:
+        """Look a presented token value up by digest in one indexed query; never raises
+        for bad input. A previous value still inside its rotation overlap counts."""
+        if not tokens.is_well_formed(raw):
+            return AuthResult(None, "malformed")
+        digest = tokens.token_digest(raw)
+        token = (
+            self.select_related("owner")
+            .filter(Q(digest=digest) | Q(previous_digest=digest))
+            .first()
+        )
+        if token is None:
+            return AuthResult(None, "unknown")
+        now = now or timezone.now()
+        used_previous = not hmac.compare_digest(token.digest, digest)
+        if used_previous and (
+            token.previous_expires_at is None or token.previous_expires_at <= now
+        ):
+            return AuthResult(token, "expired", used_previous_value=True)
+        if token.revoked_at is not None:
+            return AuthResult(token, "revoked", used_previous)
+        if token.expires_at is not None and token.expires_at <= now:
+            return AuthResult(token, "expired", used_previous)
+        if not token.owner.is_active:
+            return AuthResult(token, "inactive", used_previous)
+        return AuthResult(token, None, used_previous)
+
+
+class APIToken(models.Model):
+    """A personal API token. Only the SHA-256 digest of its value is stored."""
+
+    class RevokedBy(models.TextChoices):
+        OWNER = "owner", "the owner"
+        STAFF = "staff", "staff"
+        SELF = "self", "the token itself (API)"
+
+    public_id = models.CharField(
+        max_length=16, unique=True, default=tokens.new_public_id, editable=False
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    identifier = models.CharField(max_length=16, editable=False)
+    scopes = models.CharField(
+        max_length=32, default=SCOPE_READ, help_text="Space-separated permissions: read, write."
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    # Expiry: None means "No expiration". lifetime_days remembers the choice so a
+    # regenerate can apply the same lifetime again (None with expires_at = custom date).
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    lifetime_days = models.PositiveIntegerField(null=True, blank=True)
+    # Rotation: the value before the last regenerate keeps working until previous_expires_at.
+    previous_digest = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, editable=False
+    )
+    previous_identifier = models.CharField(max_length=16, blank=True, editable=False)
+    previous_expires_at = models.DateTimeField(null=True, blank=True)
+    regenerated_at = models.DateTimeField(null=True, blank=True)
+    # Expiry reminders already sent ("7d", "1d"), so the cron job is idempotent.
+    reminders_sent = models.CharField(max_length=16, blank=True, default="")
+    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_reason = models.CharField(max_length=8, choices=RevokedBy.choices, blank=True)
+
+    objects = APITokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API token"
+        verbose_name_plural = "API tokens"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "owner",
+                Lower("name"),
+                condition=Q(revoked_at__isnull=True),
+                name="apitokens_active_name_unique_per_owner",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["owner", "revoked_at", "-created_at"], name="apitokens_owner_list_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.identifier})"
+
+    @property
+    def scope_list(self) -> list[str]:
+        return [scope for scope in self.scopes.split() if scope in ALL_SCOPES]
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes.split()
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    def status(self, now: datetime | None = None) -> str:
+        if self.revoked_at is not None:
+            return "deleted"
+        if self.is_expired(now):
+            return "expired"
+        return "active"
+
+
+class TokenActivity(models.Model):
+    """One API request made with a known token (never the token value or header)."""
+
+    token = models.ForeignKey(APIToken, on_delete=models.CASCADE, related_name="activity")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_activity"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=512)
+    status = models.PositiveSmallIntegerField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    # Set when the request used a deleted or expired token: someone still holds it.
+    flagged = models.BooleanField(default=False)
+    used_previous_value = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "API activity"
+        verbose_name_plural = "API activity"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["created_at"], name="apitokens_activity_time_idx"),
+            models.Index(fields=["token", "-created_at"], name="apitokens_activity_token_idx"),
+            models.Index(fields=["owner", "-created_at"], name="apitokens_activity_owner_idx"),
+            models.Index(fields=["status", "-created_at"], name="apitokens_activity_status_idx"),
+            models.Index(fields=["ip", "-created_at"], name="apitokens_activity_ip_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} → {self.status}"
+
+
+class SecurityEvent(models.Model):
+    """A token lifecycle event. Written by services, never edited or deleted by the app."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Token created"
+        RENAMED = "renamed", "Token renamed"
+        REGENERATED = "regenerated", "Token regenerated"
+        SCOPES_CHANGED = "scopes_changed", "Permissions changed"
+        DELETED = "deleted", "Token deleted"
+        DELETED_TOKEN_USED = "deleted_token_used", "Deleted token used"
+        EXPIRED_TOKEN_USED = "expired_token_used", "Expired token used"
+
+    class Actor(models.TextChoices):
+        USER = "user", "the account owner"
+        STAFF = "staff", "staff"
+        TOKEN = "token", "the token itself"
+        SYSTEM = "system", "QuickBot"
+
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    token = models.ForeignKey(
+        APIToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="security_events"
+    )
+    token_name = models.CharField(max_length=100, blank=True)
+    token_identifier = models.CharField(max_length=16, blank=True)
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="security_events"
+    )
+    actor_kind = models.CharField(max_length=8, choices=Actor.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    detail = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="apitokens_event_account_idx"),
+            models.Index(fields=["token", "-created_at"], name="apitokens_event_token_idx"),
+            models.Index(fields=["kind", "-created_at"], name="apitokens_event_kind_idx"),
+            models.Index(fields=["created_at"], name="apitokens_event_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.token_name or self.token_identifier}"

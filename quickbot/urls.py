@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from quickbot import views
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="accounts:settings", permanent=False), name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("account/", include("accounts.urls")),
+    path("account/tokens/", include("apitokens.urls")),
+    path("api/", include("apitokens.api_urls")),
+    path("docs/", include("apitokens.docs_urls")),
+    path("admin/", admin.site.urls),
+]

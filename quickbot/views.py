@@ -1,0 +1,46 @@
+"""Site-wide views: health check and the CSRF failure page."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database (and the cache) answer, 503 otherwise. No auth, no session."""
+    checks = {"database": "ok", "cache": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        logger.exception("Health check: database unreachable")
+        checks["database"] = "unavailable"
+    try:
+        cache.set("healthz", "1", 5)
+        if cache.get("healthz") != "1":
+            raise RuntimeError("cache read-back failed")
+    except Exception:  # noqa: BLE001
+        logger.exception("Health check: cache unreachable")
+        checks["cache"] = "unavailable"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status=HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Explain a missing or stale CSRF token in words a person can act on."""
+    return render(request, "403_csrf.html", {"reason": reason}, status=HTTPStatus.FORBIDDEN)

@@ -1,0 +1,33 @@
+import pytest
+from django.core.cache import cache
+
+from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Rate-limit and login-limit counters live in the cache: start each test clean."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def password():
+    return DEFAULT_PASSWORD
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(email="ada@example.com", display_name="Ada Lovelace")
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory(email="grace@example.com", display_name="Grace Hopper")
+
+
+@pytest.fixture
+def user_client(client, user):
+    client.force_login(user)
+    return client
