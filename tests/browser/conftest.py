@@ -1,0 +1,168 @@
+"""Playwright (sync API) against pytest-django's live server, using Debian's Chromium.
+
+Fixtures: `browser` (one Chromium per session), `page` (fresh 1280x800 context per test),
+`phone_page` (375x812), `page_nojs` (JavaScript off), `login` (log a user in through the
+UI), `logged_in_page`, and `screenshot` (writes artifacts/screenshots/<name>.png).
+
+Pages start at the live server: `page.goto("/account/login/")` works. A Content Security
+Policy violation reported by Chromium fails the test at teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests
+# make around it (factories, assertions) are still plain synchronous code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from tests.accounts.factories import DEFAULT_PASSWORD  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+DESKTOP_VIEWPORT = {"width": 1280, "height": 800}
+PHONE_VIEWPORT = {"width": 375, "height": 812}
+DEFAULT_TIMEOUT_MS = 10_000
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+CSP_VIOLATION = re.compile(r"Content Security Policy", re.IGNORECASE)
+
+
+def chromium_path() -> str | None:
+    """The Chromium binary to drive: $QUICKBOT_CHROMIUM, else /usr/bin/chromium, if present."""
+    candidate = os.environ.get("QUICKBOT_CHROMIUM") or "/usr/bin/chromium"
+    if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+        return candidate
+    return shutil.which(candidate)
+
+
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """One headless Chromium for the whole session. Skips (fails under CI=true) if missing."""
+    executable = chromium_path()
+    if executable is None:
+        reason = (
+            "Chromium not found at /usr/bin/chromium or $QUICKBOT_CHROMIUM "
+            "(install Debian's chromium package)"
+        )
+        if running_in_ci():
+            pytest.fail(f"CI=true but browser tests cannot run: {reason}", pytrace=False)
+        pytest.skip(reason)
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _open_page(browser, live_server, **context_options) -> Iterator:
+    context = browser.new_context(base_url=live_server.url, **context_options)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    page = context.new_page()
+    csp_violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            csp_violations.append(message.text)
+            if message.type == "error" and CSP_VIOLATION.search(message.text)
+            else None
+        ),
+    )
+    try:
+        yield page
+    finally:
+        context.close()
+    if csp_violations:
+        pytest.fail("Content Security Policy violations:\n  " + "\n  ".join(csp_violations))
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator:
+    """A desktop-sized page (1280x800) in a fresh browser context, at the live server."""
+    yield from _open_page(browser, live_server, viewport=DESKTOP_VIEWPORT)
+
+
+@pytest.fixture
+def phone_page(browser, live_server) -> Iterator:
+    """A 375x812 touch page, like a small phone."""
+    yield from _open_page(
+        browser,
+        live_server,
+        viewport=PHONE_VIEWPORT,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+
+
+@pytest.fixture
+def page_nojs(browser, live_server) -> Iterator:
+    """A desktop page with JavaScript disabled: forms must still work."""
+    yield from _open_page(
+        browser, live_server, viewport=DESKTOP_VIEWPORT, java_script_enabled=False
+    )
+
+
+def login_through_ui(page, email: str, password: str = DEFAULT_PASSWORD) -> None:
+    """Fill the login form and wait until Account settings (or `next`) has loaded."""
+    page.goto("/account/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+    if "/account/login/" in page.url:
+        raise AssertionError(f"Logging in as {email} failed; still on {page.url}")
+
+
+@pytest.fixture
+def login() -> Callable[..., None]:
+    """`login(page, user_or_email, password=DEFAULT_PASSWORD)` logs in through the UI."""
+
+    def _login(page, user_or_email, password: str = DEFAULT_PASSWORD) -> None:
+        email = getattr(user_or_email, "email", user_or_email)
+        login_through_ui(page, email, password)
+
+    return _login
+
+
+@pytest.fixture
+def logged_in_page(page, user, password):
+    """The `page` fixture with the `user` fixture (ada@example.com) logged in."""
+    login_through_ui(page, user.email, password)
+    return page
+
+
+def save_screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """Write artifacts/screenshots/<name>.png and return its path."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+@pytest.fixture
+def screenshot() -> Callable[..., Path]:
+    """`screenshot(page, name)` writes artifacts/screenshots/<name>.png."""
+    return save_screenshot
