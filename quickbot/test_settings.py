@@ -12,3 +12,4 @@ from quickbot.settings import PASSWORD_HASHERS as PRODUCTION_PASSWORD_HASHERS  #
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PRODUCTION_PASSWORD_HASHERS]
 DEBUG = False
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+QUICKBOT_EMAIL_ASYNC = False  # notification emails go out synchronously: deterministic tests
