@@ -22,6 +22,7 @@ EXPIRY_CHOICES: tuple[tuple[str, str], ...] = (
     (EXPIRY_NONE, "No expiration"),
 )
 DEFAULT_EXPIRY_CHOICE = "90"
+_PRESETS = {str(days): days for days in PRESET_LIFETIME_DAYS}
 # A custom date may lie at most this far ahead, whatever the site maximum.
 CUSTOM_DATE_MAX_DAYS = 365
 EXPIRING_SOON = timedelta(days=7)
@@ -63,7 +64,7 @@ def available_expiry_choices(max_lifetime_days: int) -> tuple[tuple[str, str], .
     return tuple(
         (value, label)
         for value, label in EXPIRY_CHOICES
-        if value == EXPIRY_CUSTOM or (value.isdigit() and int(value) <= max_lifetime_days)
+        if value == EXPIRY_CUSTOM or _PRESETS.get(value, max_lifetime_days + 1) <= max_lifetime_days
     )
 
 
@@ -72,7 +73,7 @@ def default_expiry_choice(max_lifetime_days: int) -> str:
     values = [value for value, _ in available_expiry_choices(max_lifetime_days)]
     if DEFAULT_EXPIRY_CHOICE in values:
         return DEFAULT_EXPIRY_CHOICE
-    presets = [value for value in values if value.isdigit()]
+    presets = [value for value in values if value in _PRESETS]
     return presets[-1] if presets else EXPIRY_CUSTOM
 
 
@@ -101,8 +102,8 @@ def expiry_from_choice(
         return None, None
     if choice == EXPIRY_CUSTOM:
         return _custom_expiry(custom_date, now, max_lifetime_days), None
-    if choice.isdigit() and int(choice) in PRESET_LIFETIME_DAYS:
-        days = int(choice)
+    days = _PRESETS.get(choice)
+    if days is not None:
         if max_lifetime_days and days > max_lifetime_days:
             raise ValueError(
                 f"Tokens on this site can live at most {max_lifetime_days} days. "
