@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from apitokens import tokens
-from apitokens.models import SCOPE_READ, APIToken, SecurityEvent
+from apitokens import expiry, notifications, tokens
+from apitokens.models import ALL_SCOPES, SCOPE_READ, APIToken, SecurityEvent
 
 
 class TokenNameTaken(Exception):
@@ -105,6 +106,7 @@ def api_token_create(
         if APIToken.objects.active().filter(owner=user, name__iexact=name).exists():
             raise TokenNameTaken(name) from error
         raise
+    notifications.notify_token_created(token=token, client=client, now=now)
     return token, raw
 
 
@@ -142,6 +144,7 @@ def api_token_revoke(
             client=client,
             now=now,
         )
+    notifications.notify_token_deleted(token=token, client=client, now=now, reason=reason)
     return True
 
 
@@ -174,3 +177,154 @@ def api_token_rename(
     except IntegrityError as error:
         token.name = old_name
         raise TokenNameTaken(name) from error
+
+
+# --- Lifecycle: rotation and permissions ------------------------------------------------
+
+
+class TokenNotRegenerable(Exception):
+    """The token cannot get a new value: it is deleted, expired, or changed meanwhile.
+
+    `str(error)` is a message for the user.
+    """
+
+
+def _actor_kind(token: APIToken, actor: User) -> str:
+    return SecurityEvent.Actor.USER if actor.pk == token.owner_id else SecurityEvent.Actor.STAFF
+
+
+def api_token_regenerate(
+    *,
+    token: APIToken,
+    actor: User,
+    overlap: timedelta,
+    client: ClientInfo = NO_CLIENT,
+    now: datetime | None = None,
+) -> tuple[APIToken, str]:
+    """Give a token a new value (same name and permissions) and return it with that value.
+
+    The new expiry applies the same lifetime choice again from now (see
+    `expiry.regenerated_expiry`: a preset repeats, a custom date keeps its length, no
+    expiration stays none, all capped by QUICKBOT_TOKEN_MAX_LIFETIME_DAYS). The replaced
+    value keeps authenticating until now + `overlap`; a zero overlap stops it at once.
+    Only one previous value is kept: after two regenerates in a row, the value replaced
+    by the second follows the second's overlap, and the value from two generations ago
+    stops at once, whatever overlap it was given.
+
+    Raises TokenNotRegenerable for a deleted or expired token, or one that was deleted
+    or regenerated concurrently (a concurrent delete always wins).
+    """
+    now = now or timezone.now()
+    if overlap < timedelta(0):
+        raise ValueError("The overlap cannot be negative.")
+    raw = tokens.generate_token()
+    with transaction.atomic():
+        current = (
+            APIToken.objects.select_for_update(of=("self",))
+            .select_related("owner")
+            .filter(pk=token.pk)
+            .first()
+        )
+        if current is None or current.revoked_at is not None:
+            raise TokenNotRegenerable("This token has been deleted.")
+        if current.is_expired(now):
+            raise TokenNotRegenerable(
+                "This token has expired and cannot be regenerated. Delete it and create a new one."
+            )
+        keep_previous = overlap > timedelta(0)
+        changes = {
+            "digest": tokens.token_digest(raw),
+            "identifier": tokens.token_identifier(raw),
+            "previous_digest": current.digest if keep_previous else None,
+            "previous_identifier": current.identifier if keep_previous else "",
+            "previous_expires_at": now + overlap if keep_previous else None,
+            "expires_at": expiry.regenerated_expiry(
+                expires_at=current.expires_at,
+                lifetime_days=current.lifetime_days,
+                issued_at=current.regenerated_at or current.created_at,
+                now=now,
+                max_lifetime_days=settings.QUICKBOT_TOKEN_MAX_LIFETIME_DAYS,
+            ),
+            "regenerated_at": now,
+            "reminders_sent": "",
+        }
+        # Guarded on the value we read: a delete or another regenerate in between wins.
+        updated = APIToken.objects.filter(
+            pk=current.pk, revoked_at__isnull=True, digest=current.digest
+        ).update(**changes)
+        if not updated:
+            raise TokenNotRegenerable(
+                "This token was changed or deleted meanwhile. Reload the page and try again."
+            )
+        for field, value in changes.items():
+            setattr(token, field, value)
+        if keep_previous:
+            detail = (
+                f"Previous value {current.identifier} works until "
+                f"{changes['previous_expires_at'].isoformat()}"
+            )
+        else:
+            detail = f"Previous value {current.identifier} stopped at once"
+        security_event_record(
+            kind=SecurityEvent.Kind.REGENERATED,
+            account=current.owner,
+            actor_kind=_actor_kind(current, actor),
+            actor=actor,
+            token=token,
+            client=client,
+            detail=detail,
+            now=now,
+        )
+    notifications.notify_token_regenerated(
+        token=token, client=client, now=now, previous_expires_at=changes["previous_expires_at"]
+    )
+    return token, raw
+
+
+def scopes_validate(scopes: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Return the permissions in canonical order, or raise ValueError naming the problem."""
+    unknown = [scope for scope in scopes if scope not in ALL_SCOPES]
+    if unknown:
+        raise ValueError(
+            f"Unknown permission “{unknown[0][:20]}”. Choose from: {', '.join(ALL_SCOPES)}."
+        )
+    if not scopes:
+        raise ValueError("Choose at least one permission.")
+    return tuple(scope for scope in ALL_SCOPES if scope in scopes)
+
+
+def api_token_update_scopes(
+    *,
+    token: APIToken,
+    scopes: tuple[str, ...],
+    actor: User,
+    client: ClientInfo = NO_CLIENT,
+    now: datetime | None = None,
+) -> None:
+    """Change a token's permissions without changing its value.
+
+    Raises ValueError for an empty set or an unknown permission. Unchanged permissions,
+    or a token deleted meanwhile (the delete wins), change nothing and log nothing.
+    """
+    canonical = scopes_validate(scopes)
+    new_value = " ".join(canonical)
+    old_value = " ".join(token.scope_list)
+    if new_value == old_value:
+        return
+    with transaction.atomic():
+        updated = APIToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            scopes=new_value
+        )
+        if not updated:
+            return
+        token.scopes = new_value
+        security_event_record(
+            kind=SecurityEvent.Kind.SCOPES_CHANGED,
+            account=token.owner,
+            actor_kind=_actor_kind(token, actor),
+            actor=actor,
+            token=token,
+            client=client,
+            detail=f"Permissions changed from “{old_value or 'none'}” to “{new_value}”",
+            now=now,
+        )

@@ -1,0 +1,255 @@
+"""Emails to a token's owner about its lifecycle: created, regenerated, deleted, a dead
+token used, and expiry reminders.
+
+Sending never slows or breaks the action that caused it: the message is built after the
+database transaction commits (`transaction.on_commit`) and handed to one background
+thread per process (`QUICKBOT_EMAIL_ASYNC`, off in tests so they stay deterministic).
+A failure to render or send is logged and swallowed. Messages never contain a token
+value, only its name and identifier.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from threading import Lock
+from typing import Protocol
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import dateformat, timezone
+
+from apitokens.models import APIToken
+
+logger = logging.getLogger(__name__)
+
+# Expiry reminder kinds, as stored in APIToken.reminders_sent, and how long before expiry.
+REMINDER_WINDOWS: dict[str, timedelta] = {"7d": timedelta(days=7), "1d": timedelta(days=1)}
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = Lock()
+
+
+class Origin(Protocol):
+    """Where an action came from, as shown in an email (services.ClientInfo fits)."""
+
+    @property
+    def ip(self) -> str | None: ...
+
+    @property
+    def user_agent(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Nowhere:
+    ip: str | None = None
+    user_agent: str = ""
+
+
+# --- Public entry points called by services and the dead-use recorder ------------------
+
+
+def notify_token_created(*, token: APIToken, client: Origin, now: datetime) -> None:
+    """Tell the owner a token was created on their account."""
+    _dispatch("created", lambda: _event_message("created", token=token, client=client, now=now))
+
+
+def notify_token_regenerated(
+    *, token: APIToken, client: Origin, now: datetime, previous_expires_at: datetime | None
+) -> None:
+    """Tell the owner a token got a new value, and until when the old one works."""
+    _dispatch(
+        "regenerated",
+        lambda: _event_message(
+            "regenerated",
+            token=token,
+            client=client,
+            now=now,
+            extra={
+                "previous_immediate": previous_expires_at is None,
+                "previous_stops": _format_time(previous_expires_at or now),
+            },
+        ),
+    )
+
+
+def notify_token_deleted(
+    *, token: APIToken, client: Origin, now: datetime, reason: str = APIToken.RevokedBy.OWNER
+) -> None:
+    """Tell the owner a token was deleted, and by whom (them, staff, or the token itself)."""
+    by = {
+        APIToken.RevokedBy.OWNER: "you (or someone signed in to your account)",
+        APIToken.RevokedBy.STAFF: "a QuickBot staff member",
+        APIToken.RevokedBy.SELF: "the token itself, through the API",
+    }.get(reason, "QuickBot")
+    _dispatch(
+        "deleted",
+        lambda: _event_message("deleted", token=token, client=client, now=now, extra={"by": by}),
+    )
+
+
+def notify_dead_token_used(
+    *,
+    token: APIToken,
+    client: Origin,
+    now: datetime | None = None,
+    used_previous_value: bool = False,
+) -> bool:
+    """Tell the owner someone used a deleted or expired token (or a replaced value after
+    its overlap): at most one such email per token per day (site time zone).
+
+    Returns whether an email was queued. The daily limit lives in the cache; if the cache
+    is unreachable no email is sent (the security log still records the use).
+    """
+    now = now or timezone.now()
+    key = f"apitokens:dead-use-mail:{token.pk}:{timezone.localdate(now).isoformat()}"
+    try:
+        first_today = cache.add(key, 1, timeout=2 * 24 * 3600)
+    except Exception:
+        logger.exception("Cache unavailable: skipped dead-token email for token %s", token.pk)
+        return False
+    if not first_today:
+        return False
+    if used_previous_value:
+        what = "a replaced value of the token, after it stopped working,"
+    elif token.revoked_at is not None:
+        what = "the deleted token"
+    else:
+        what = "the expired token"
+    _dispatch(
+        "dead_token_used",
+        lambda: _event_message(
+            "dead_token_used", token=token, client=client, now=now, extra={"what": what}
+        ),
+    )
+    return True
+
+
+def expiry_reminder_message(*, token: APIToken, kind: str, now: datetime) -> EmailMultiAlternatives:
+    """The "your token expires in 7 days / tomorrow" email (sent synchronously by the
+    send_token_expiry_reminders command, which needs to know whether it went out)."""
+    assert token.expires_at is not None
+    return _event_message(
+        "expiry_reminder",
+        token=token,
+        client=_Nowhere(),
+        now=now,
+        extra={
+            "kind": kind,
+            "expires": _format_time(token.expires_at),
+            "remaining": "in 7 days" if kind == "7d" else "within a day",
+        },
+    )
+
+
+def send_now(message: EmailMultiAlternatives, *, kind: str) -> bool:
+    """Send one message in this thread; log and return False on any failure."""
+    try:
+        message.send(fail_silently=False)
+    except Exception:
+        logger.exception("Could not send the %s email", kind)
+        return False
+    return True
+
+
+def wait_for_pending(timeout: float = 10) -> None:
+    """Block until every email queued so far in this process has been attempted."""
+    if _executor is not None:
+        _executor.submit(lambda: None).result(timeout=timeout)
+
+
+# --- Internals ---------------------------------------------------------------------------
+
+
+def _dispatch(kind: str, build: Callable[[], EmailMultiAlternatives]) -> None:
+    """Build and send after the current transaction commits; never raises."""
+
+    def after_commit() -> None:
+        try:
+            message = build()
+        except Exception:
+            logger.exception("Could not build the %s email", kind)
+            return
+        if getattr(settings, "QUICKBOT_EMAIL_ASYNC", True):
+            try:
+                _get_executor().submit(send_now, message, kind=kind)
+            except Exception:
+                logger.exception("Could not queue the %s email", kind)
+        else:
+            send_now(message, kind=kind)
+
+    transaction.on_commit(after_commit, robust=True)
+
+
+def _get_executor() -> ThreadPoolExecutor:
+    # One worker: mails of a process go out in order and SMTP never gets a burst of
+    # connections; the interpreter waits for queued mails on a normal shutdown.
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quickbot-mail")
+        return _executor
+
+
+_SUBJECTS = {
+    "created": "API token “{name}” created",
+    "regenerated": "API token “{name}” regenerated",
+    "deleted": "API token “{name}” deleted",
+    "dead_token_used": "Someone used your old API token “{name}”",
+    "expiry_reminder": "API token “{name}” expires soon",
+}
+
+
+def _event_message(
+    kind: str,
+    *,
+    token: APIToken,
+    client: Origin,
+    now: datetime,
+    extra: dict | None = None,
+) -> EmailMultiAlternatives:
+    owner = token.owner
+    tokens_url = _absolute("/account/tokens/")
+    context = {
+        "name": owner.display_name or owner.email,
+        "token_name": token.name,
+        "identifier": token.identifier,
+        "when": _format_time(now),
+        "ip": client.ip or "unknown",
+        "user_agent": client.user_agent,
+        "token_url": tokens_url if token.revoked_at else f"{tokens_url}{token.public_id}/",
+        "tokens_url": tokens_url,
+        "security_url": _absolute(_reverse_or("accounts:security", "/account/security/")),
+        "site_url": settings.QUICKBOT_SITE_URL.rstrip("/"),
+        **(extra or {}),
+    }
+    subject = "[QuickBot] " + _SUBJECTS[kind].format(name=token.name)
+    text = render_to_string(f"apitokens/email/{kind}.txt", context)
+    html = render_to_string(f"apitokens/email/{kind}.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject.replace("\n", " "), body=text, to=[owner.email]
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _absolute(path: str) -> str:
+    return settings.QUICKBOT_SITE_URL.rstrip("/") + path
+
+
+def _reverse_or(name: str, fallback: str) -> str:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return fallback
+
+
+def _format_time(moment: datetime) -> str:
+    return dateformat.format(timezone.localtime(moment), "j M Y, H:i T")
