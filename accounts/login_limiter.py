@@ -1,0 +1,127 @@
+"""Refuse logins for a while after repeated failures from one IP or for one account.
+
+Counters live in the default cache, so every app server shares them when the cache is
+Redis. After QUICKBOT_LOGIN_FAILURE_LIMIT failed logins (counted over a window of
+QUICKBOT_LOGIN_LOCKOUT_SECONDS from the first failure), that IP address or that email
+address is locked for QUICKBOT_LOGIN_LOCKOUT_SECONDS. While locked, no password is checked.
+A successful login clears the account's counter. If the cache is down, logins are allowed
+(the password check still applies) and the error is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "login-limiter"
+# Keys outlive the lock by a little so a slow clock between servers cannot drop a lock early.
+KEY_GRACE_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Lockout:
+    """An active lock: how many whole seconds remain."""
+
+    retry_after_seconds: int
+
+    @property
+    def retry_after_minutes(self) -> int:
+        return max(1, math.ceil(self.retry_after_seconds / 60))
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's IP: REMOTE_ADDR, or the address QUICKBOT_TRUSTED_PROXY_COUNT proxies saw."""
+    remote_addr = request.META.get("REMOTE_ADDR", "") or ""
+    proxy_count = settings.QUICKBOT_TRUSTED_PROXY_COUNT
+    if proxy_count > 0:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxy_count:
+            candidate = forwarded[-proxy_count]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                logger.warning("Ignoring malformed X-Forwarded-For entry %r", candidate[:64])
+    return remote_addr or "unknown"
+
+
+def _digest(value: str) -> str:
+    # Hash so that any email (spaces, unicode, 254 characters) makes a short, safe cache key.
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def _keys(*, ip: str, email: str) -> list[tuple[str, str]]:
+    """(failure counter key, lock key) for the IP and for the account."""
+    subjects = [f"ip:{_digest(ip)}"]
+    normalized_email = email.strip().lower()
+    if normalized_email:
+        subjects.append(f"email:{_digest(normalized_email)}")
+    return [
+        (f"{KEY_PREFIX}:fail:{subject}", f"{KEY_PREFIX}:lock:{subject}") for subject in subjects
+    ]
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
+
+
+def login_lockout_get(*, ip: str, email: str, now: float | None = None) -> Lockout | None:
+    """Return the active lock for this IP or account (the longer one), or None."""
+    now = _now(now)
+    try:
+        locked_until = cache.get_many([lock_key for _, lock_key in _keys(ip=ip, email=email)])
+    except Exception:  # noqa: BLE001 - a cache outage must not stop people logging in
+        logger.exception("Login limiter: cache unavailable, not checking lockout")
+        return None
+    remaining = max((until - now for until in locked_until.values()), default=0)
+    if remaining <= 0:
+        return None
+    return Lockout(retry_after_seconds=math.ceil(remaining))
+
+
+def login_failure_record(*, ip: str, email: str, now: float | None = None) -> Lockout | None:
+    """Count one failed login for the IP and the account; return the lock if one started."""
+    now = _now(now)
+    limit = settings.QUICKBOT_LOGIN_FAILURE_LIMIT
+    lockout_seconds = settings.QUICKBOT_LOGIN_LOCKOUT_SECONDS
+    started: Lockout | None = None
+    try:
+        for fail_key, lock_key in _keys(ip=ip, email=email):
+            cache.add(fail_key, 0, timeout=lockout_seconds)
+            try:
+                failures = cache.incr(fail_key)
+            except ValueError:  # the counter expired between add() and incr()
+                cache.set(fail_key, 1, timeout=lockout_seconds)
+                failures = 1
+            if failures >= limit:
+                cache.set(lock_key, now + lockout_seconds, lockout_seconds + KEY_GRACE_SECONDS)
+                cache.delete(fail_key)
+                started = Lockout(retry_after_seconds=lockout_seconds)
+    except Exception:  # noqa: BLE001
+        logger.exception("Login limiter: cache unavailable, failure not counted")
+        return None
+    if started is not None:
+        logger.warning("Login locked for %s seconds after %s failures", lockout_seconds, limit)
+    return started
+
+
+def login_success_record(*, email: str) -> None:
+    """Forget the account's failures and lock (after a login or a password reset)."""
+    keys = [key for pair in _keys(ip="", email=email)[1:] for key in pair]
+    try:
+        cache.delete_many(keys)
+    except Exception:  # noqa: BLE001
+        logger.exception("Login limiter: cache unavailable, account counter not cleared")

@@ -1,0 +1,227 @@
+"""Account pages: sign up, log in and out, Account settings (Profile, Security), password reset."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from accounts.forms import (
+    LoginForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    ProfileForm,
+    SetPasswordForm,
+    SignupForm,
+)
+from accounts.login_limiter import (
+    client_ip,
+    login_failure_record,
+    login_lockout_get,
+    login_success_record,
+)
+from accounts.models import User
+
+REDIRECT_FIELD_NAME = "next"
+RESET_EMAIL_SESSION_KEY = "password_reset_email"
+
+
+def safe_next_url(request: HttpRequest) -> str:
+    """The `next` URL from POST or GET if it stays on this site, else an empty string."""
+    candidate = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME, "")
+    if url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return ""
+
+
+def reset_link_lifetime() -> str:
+    """PASSWORD_RESET_TIMEOUT in words: "3 days", "1 hour"."""
+    seconds = settings.PASSWORD_RESET_TIMEOUT
+    for unit_seconds, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= unit_seconds and seconds % unit_seconds == 0:
+            count = seconds // unit_seconds
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
+
+
+@sensitive_post_parameters("password1", "password2")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create an account, log it in and land on Account settings."""
+    if request.user.is_authenticated:
+        return redirect("accounts:settings")
+    form = SignupForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        try:
+            with transaction.atomic():
+                user = form.save()
+        except IntegrityError:
+            # Two sign-ups with the same email at the same moment: the database refused one.
+            form.add_error(
+                "email",
+                form.error_messages["duplicate_email"],
+            )
+        else:
+            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request,
+                f"Welcome to QuickBot, {user.get_short_name()}! Your account is ready. "
+                "Next, create an API token to connect your first app.",
+            )
+            return redirect("accounts:settings")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+@sensitive_post_parameters("password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest) -> HttpResponse:
+    """Email and password login with one generic error and a failure limiter."""
+    next_url = safe_next_url(request)
+    if request.method == "GET" and request.user.is_authenticated:
+        return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+
+    form = LoginForm(request, data=request.POST if request.method == "POST" else None)
+    lockout = None
+    if request.method == "POST":
+        ip = client_ip(request)
+        email = request.POST.get("username", "")[:254]
+        lockout = login_lockout_get(ip=ip, email=email)
+        if lockout is None:
+            if form.is_valid():
+                login_success_record(email=email)
+                auth_login(request, form.get_user())
+                return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+            if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
+                lockout = login_failure_record(ip=ip, email=email)
+        if lockout is not None:
+            # Locked: no password was checked; show a fresh form and say when to come back.
+            form = LoginForm(request, initial={"username": email})
+
+    response = render(
+        request,
+        "accounts/login.html",
+        {"form": form, "next": next_url, "lockout": lockout},
+        status=HTTPStatus.TOO_MANY_REQUESTS if lockout else HTTPStatus.OK,
+    )
+    if lockout:
+        response["Retry-After"] = str(lockout.retry_after_seconds)
+    return response
+
+
+@never_cache
+def logout(request: HttpRequest) -> HttpResponse:
+    """Log out on POST. Any other method changes nothing and answers 405 with a Log out button."""
+    if request.method != "POST":
+        response = render(request, "accounts/logout.html", status=HTTPStatus.METHOD_NOT_ALLOWED)
+        response["Allow"] = "POST"
+        return response
+    auth_logout(request)
+    messages.info(request, "You have been logged out.")
+    return redirect(settings.LOGOUT_REDIRECT_URL)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """Account settings > Profile: change the display name."""
+    # A separate instance, so a rejected value never reaches request.user (the header).
+    account = User.objects.get(pk=request.user.pk)
+    form = ProfileForm(request.POST if request.method == "POST" else None, instance=account)
+    if form.is_bound and form.is_valid():
+        form.save()
+        messages.success(request, "Your profile has been saved.")
+        return redirect("accounts:settings")
+    context = {
+        "form": form,
+        "account": account,
+        "default_hourly_limit": settings.QUICKBOT_API_HOURLY_LIMIT,
+    }
+    return render(request, "accounts/profile.html", context)
+
+
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def security(request: HttpRequest) -> HttpResponse:
+    """Account settings > Security: change the password (other sessions are signed out)."""
+    form = PasswordChangeForm(request.user, request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        user = form.save()
+        update_session_auth_hash(request, user)
+        messages.success(
+            request,
+            "Your password has been changed. Other devices where you were logged in "
+            "have been logged out.",
+        )
+        return redirect("accounts:security")
+    return render(request, "accounts/security.html", {"form": form})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Ask for a reset link. The answer is the same whether or not the account exists."""
+
+    form_class = PasswordResetForm
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/email/password_reset_email.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        self.extra_email_context = {"link_lifetime": reset_link_lifetime()}
+        self.request.session[RESET_EMAIL_SESSION_KEY] = form.cleaned_data["email"]
+        return super().form_valid(form)
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    """Check your email: the same page whether or not the account exists."""
+
+    template_name = "accounts/password_reset_done.html"
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context["reset_email"] = self.request.session.get(RESET_EMAIL_SESSION_KEY, "")
+        context["link_lifetime"] = reset_link_lifetime()
+        return context
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Choose a new password from the emailed link; clears any login lock on the account."""
+
+    form_class = SetPasswordForm
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context["link_lifetime"] = reset_link_lifetime()
+        return context
+
+    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
+        response = super().form_valid(form)
+        login_success_record(email=self.user.email)
+        return response
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
