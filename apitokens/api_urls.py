@@ -1,5 +1,18 @@
-from django.urls import path  # noqa: F401
+"""The QuickBot API, mounted at /api/. The last route answers every other path with JSON 404."""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from apitokens import api_views
 
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("v1/me/", api_views.me, name="me"),
+    path("v1/tokens/", api_views.token_list, name="token-list"),
+    path("v1/tokens/current/", api_views.token_current, name="token-current"),
+    path("v1/activity/", api_views.activity_list, name="activity-list"),
+    path("v1/openapi.json", api_views.openapi_document, name="openapi"),
+    re_path(r"^(?P<rest>.*)$", api_views.not_found, name="not-found"),
+]

@@ -10,6 +10,7 @@ import hashlib
 import re
 import secrets
 import zlib
+from dataclasses import dataclass
 
 PREFIX = "qb_"
 RANDOM_LENGTH = 32
@@ -72,3 +73,103 @@ def token_identifier(value: str) -> str:
 def new_public_id() -> str:
     """Random, URL-safe id for a token's pages (never the pk, never the digest)."""
     return "".join(secrets.choice(BASE62_ALPHABET) for _ in range(16))
+
+
+# --- Authorization header parsing (RFC 6750) -------------------------------------------
+
+MAX_AUTHORIZATION_LENGTH = 1024
+# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# Printable ASCII plus space and horizontal tab: anything else (controls, non-ASCII) is refused.
+_HEADER_CHARACTERS = re.compile(r"[\x20-\x7e\t]*")
+
+
+class HeaderVerdict:
+    """What an Authorization header amounts to, before any database access."""
+
+    ABSENT = "absent"  # no header at all: 401 without an error code
+    MALFORMED = "malformed"  # 400 invalid_request
+    OTHER_SCHEME = "other_scheme"  # Basic, Token, ...: 401 with the challenge
+    NOT_A_TOKEN = "not_a_token"  # a b64token, but not shaped like a QuickBot token
+    MISTYPED = "mistyped"  # QuickBot shape, checksum does not match
+    BEARER = "bearer"  # well-formed QuickBot token: worth one database lookup
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedAuthorization:
+    """Outcome of `parse_authorization`: a verdict, a reason for refusals, the token if any.
+
+    `problem` never contains the presented value, so it can be shown and logged safely.
+    """
+
+    verdict: str
+    token: str = ""
+    problem: str = ""
+
+
+_ABSENT = ParsedAuthorization(HeaderVerdict.ABSENT)
+
+
+def parse_authorization(value: str | None) -> ParsedAuthorization:
+    """Classify an ``Authorization`` header value (as WSGI hands it over: latin-1 text).
+
+    Pure and total: any input gives one of the documented verdicts, never an exception.
+    """
+    if value is None:
+        return _ABSENT
+    if len(value) > MAX_AUTHORIZATION_LENGTH:
+        return ParsedAuthorization(
+            HeaderVerdict.MALFORMED, problem="The Authorization header is longer than 1 KB."
+        )
+    if _HEADER_CHARACTERS.fullmatch(value) is None:
+        return ParsedAuthorization(
+            HeaderVerdict.MALFORMED,
+            problem="The Authorization header contains control or non-ASCII characters.",
+        )
+    if "," in value:
+        # Two Authorization headers arrive joined by a comma; neither may be trusted.
+        return ParsedAuthorization(
+            HeaderVerdict.MALFORMED,
+            problem="Send exactly one Authorization header holding one token.",
+        )
+    parts = value.split()
+    if not parts:
+        return ParsedAuthorization(
+            HeaderVerdict.MALFORMED, problem="The Authorization header is empty."
+        )
+    if parts[0].lower() != "bearer":
+        return ParsedAuthorization(
+            HeaderVerdict.OTHER_SCHEME,
+            problem="Use the Bearer scheme: 'Authorization: Bearer <token>'.",
+        )
+    if len(parts) == 1:
+        return ParsedAuthorization(
+            HeaderVerdict.MALFORMED, problem="The Bearer scheme is not followed by a token."
+        )
+    if len(parts) > 2:
+        return ParsedAuthorization(
+            HeaderVerdict.MALFORMED,
+            problem="Expected 'Bearer <token>' with nothing after the token.",
+        )
+    candidate = parts[1]
+    if _B64TOKEN.fullmatch(candidate) is None:
+        return ParsedAuthorization(
+            HeaderVerdict.MALFORMED, problem="The token contains characters a token never has."
+        )
+    if not has_token_shape(candidate):
+        return ParsedAuthorization(
+            HeaderVerdict.NOT_A_TOKEN,
+            problem=(
+                "This is not a complete QuickBot token: tokens start with 'qb_' and are "
+                f"{TOKEN_LENGTH} characters long. Copy the whole value."
+            ),
+        )
+    if not is_well_formed(candidate):
+        return ParsedAuthorization(
+            HeaderVerdict.MISTYPED,
+            problem=(
+                "This token is mistyped or incomplete: its checksum does not match. "
+                "Copy the whole value again."
+            ),
+        )
+    return ParsedAuthorization(HeaderVerdict.BEARER, token=candidate)

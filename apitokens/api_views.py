@@ -1,0 +1,291 @@
+"""The QuickBot API (v1): JSON only, bearer token only (see `apitokens.middleware`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from http import HTTPStatus
+
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+
+from apitokens import ratelimit, services
+from apitokens.decorators import token_required
+from apitokens.middleware import api_error
+from apitokens.models import APIToken, TokenActivity
+
+ACTIVITY_PAGE_DEFAULT = 50
+ACTIVITY_PAGE_MAX = 100
+
+
+def allow_methods(*methods: str) -> Callable:
+    """Like `require_http_methods`, but answers 405 in the API's JSON shape with `Allow`."""
+    allowed = frozenset(methods)
+    allow_header = ", ".join(sorted(allowed))
+
+    def decorate(view_func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view_func)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method not in allowed:
+                return api_error(
+                    HTTPStatus.METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    f"{request.method} is not allowed here. Allowed: {allow_header}.",
+                    headers={"Allow": allow_header},
+                )
+            return view_func(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def token_summary(token: APIToken) -> dict:
+    """A token's metadata as the API shows it: never its value or digest."""
+    return {
+        "id": token.public_id,
+        "name": token.name,
+        "identifier": token.identifier,
+        "scopes": token.scope_list,
+        "created_at": _iso(token.created_at),
+        "last_used_at": _iso(token.last_used_at),
+        "expires_at": _iso(token.expires_at),
+    }
+
+
+def _rate_limit_body(state: ratelimit.RateLimitState | None, user) -> dict:
+    state = state or ratelimit.usage_for(user)
+    return {
+        "limit": state.limit,
+        "used": min(state.used, state.limit),
+        "remaining": state.remaining,
+        "reset": state.reset_at,
+    }
+
+
+@allow_methods("GET", "HEAD")
+@token_required
+def me(request: HttpRequest) -> JsonResponse:
+    """The calling account, the calling token and the hourly limit."""
+    user, token = request.user, request.auth
+    return JsonResponse(
+        {
+            "account": {
+                "id": user.pk,
+                "email": user.email,
+                "display_name": user.display_name,
+                "date_joined": _iso(user.date_joined),
+            },
+            "token": token_summary(token),
+            "rate_limit": _rate_limit_body(request.api_call.rate, user),
+        }
+    )
+
+
+@allow_methods("GET", "HEAD")
+@token_required
+def token_list(request: HttpRequest) -> JsonResponse:
+    """The account's tokens that are not deleted (expired ones included), newest first."""
+    tokens = request.user.api_tokens.active().order_by("-created_at", "-id")
+    return JsonResponse(
+        {
+            "tokens": [
+                {**token_summary(token), "status": token.status(request.api_call.now)}
+                for token in tokens
+            ]
+        }
+    )
+
+
+@allow_methods("DELETE")
+@token_required
+def token_current(request: HttpRequest) -> HttpResponse:
+    """The calling token deletes itself: for a script that knows its token leaked."""
+    token = request.auth
+    services.api_token_revoke(
+        token=token,
+        actor=token.owner,
+        reason=APIToken.RevokedBy.SELF,
+        client=services.ClientInfo(
+            ip=request.api_call.ip, user_agent=request.headers.get("User-Agent", "")[:256]
+        ),
+        now=request.api_call.now,
+    )
+    return HttpResponse(status=HTTPStatus.NO_CONTENT)
+
+
+class _BadParameters(Exception):
+    pass
+
+
+def _encode_cursor(row: TokenActivity) -> str:
+    raw = f"{row.created_at.astimezone(UTC).isoformat()}|{row.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(value: str) -> tuple[datetime, int]:
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        moment_text, pk_text = base64.urlsafe_b64decode(padded).decode().split("|")
+        moment = datetime.fromisoformat(moment_text).astimezone(UTC)
+        pk = int(pk_text)
+    except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error) as error:
+        raise _BadParameters("cursor: not a cursor this API returned; start without it") from error
+    if not 0 <= pk < 2**63:
+        raise _BadParameters("cursor: not a cursor this API returned; start without it")
+    return moment, pk
+
+
+def _parse_since(value: str) -> datetime:
+    moment = None
+    try:
+        moment = parse_datetime(value)
+        if moment is None:
+            day = parse_date(value)
+            if day is not None:
+                moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        if moment is not None:
+            moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None:
+        raise _BadParameters(
+            "since: expected an ISO 8601 date or date-time, e.g. 2026-01-31 or 2026-01-31T12:00:00Z"
+        )
+    return moment
+
+
+def _activity_filters(request: HttpRequest) -> tuple[dict, int, tuple[datetime, int] | None]:
+    """Validate the activity query; every problem is collected, then raised at once."""
+    query = request.GET
+    problems: list[str] = []
+    filters: dict = {}
+    known = {"token", "status", "since", "limit", "cursor"}
+    unknown = sorted(set(query) - known)
+    if unknown:
+        problems.append(
+            f"{', '.join(unknown)[:100]}: unknown parameter; use token, status, since, "
+            "limit or cursor"
+        )
+    if "token" in query:
+        public_id = query["token"]
+        token = request.user.api_tokens.filter(public_id=public_id).only("pk").first()
+        if token is None:
+            problems.append("token: no token of your account has this id")
+        else:
+            filters["token_id"] = token.pk
+    if "status" in query:
+        text = query["status"]
+        if not (text.isascii() and text.isdigit() and 100 <= int(text) <= 599):
+            problems.append("status: expected an HTTP status code between 100 and 599")
+        else:
+            filters["status"] = int(text)
+    if "since" in query:
+        try:
+            filters["created_at__gte"] = _parse_since(query["since"])
+        except _BadParameters as error:
+            problems.append(str(error))
+    limit = ACTIVITY_PAGE_DEFAULT
+    if "limit" in query:
+        text = query["limit"]
+        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= ACTIVITY_PAGE_MAX):
+            problems.append(f"limit: expected a whole number from 1 to {ACTIVITY_PAGE_MAX}")
+        else:
+            limit = int(text)
+    cursor = None
+    if "cursor" in query:
+        try:
+            cursor = _decode_cursor(query["cursor"])
+        except _BadParameters as error:
+            problems.append(str(error))
+    if problems:
+        raise _BadParameters("Invalid parameters: " + "; ".join(problems) + ".")
+    return filters, limit, cursor
+
+
+@allow_methods("GET", "HEAD")
+@token_required
+def activity_list(request: HttpRequest) -> JsonResponse:
+    """The account's API activity, newest first, keyset-paginated by an opaque cursor."""
+    try:
+        filters, limit, cursor = _activity_filters(request)
+    except _BadParameters as error:
+        return api_error(HTTPStatus.BAD_REQUEST, "invalid_request", str(error))
+    rows = TokenActivity.objects.filter(owner_id=request.user.pk, **filters)
+    if cursor is not None:
+        moment, pk = cursor
+        rows = rows.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
+    page = list(
+        rows.select_related("token")
+        .only(
+            "id",
+            "created_at",
+            "method",
+            "path",
+            "status",
+            "ip",
+            "user_agent",
+            "duration_ms",
+            "flagged",
+            "used_previous_value",
+            "token__public_id",
+            "token__name",
+            "token__identifier",
+        )
+        .order_by("-created_at", "-id")[: limit + 1]
+    )
+    next_cursor = _encode_cursor(page[limit - 1]) if len(page) > limit else None
+    return JsonResponse(
+        {
+            "activity": [
+                {
+                    "id": row.pk,
+                    "token": {
+                        "id": row.token.public_id,
+                        "name": row.token.name,
+                        "identifier": row.token.identifier,
+                    },
+                    "created_at": _iso(row.created_at),
+                    "method": row.method,
+                    "path": row.path,
+                    "status": row.status,
+                    "ip": row.ip,
+                    "user_agent": row.user_agent,
+                    "duration_ms": row.duration_ms,
+                    "flagged": row.flagged,
+                    "used_previous_value": row.used_previous_value,
+                }
+                for row in page[:limit]
+            ],
+            "next_cursor": next_cursor,
+        }
+    )
+
+
+@csrf_exempt
+@allow_methods("GET", "HEAD")
+def openapi_document(request: HttpRequest) -> JsonResponse:
+    """The OpenAPI 3.1 description of this API (public: it holds no account data)."""
+    from apitokens.openapi import openapi_spec
+
+    return JsonResponse(openapi_spec())
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any other /api/ path: JSON 404, never the HTML page."""
+    detail = "There is no API endpoint at this address. See /docs/api/ for the endpoints."
+    if not request.path.endswith("/"):
+        detail += " API paths end with a slash."
+    response = api_error(HTTPStatus.NOT_FOUND, "not_found", detail)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,341 @@
+"""The OpenAPI 3.1 document of the QuickBot API, and the error catalogue the docs page shows."""
+
+from __future__ import annotations
+
+from functools import cache
+
+ERROR_CATALOGUE: tuple[tuple[int, str, str, str], ...] = (
+    # (status, error, when, what to do)
+    (
+        400,
+        "invalid_request",
+        "Malformed Authorization header (Bearer without a token, extra parts, characters a "
+        "token never has, longer than 1 KB, sent twice), a token in the URL, or a bad query "
+        "parameter (the detail names it).",
+        "Send exactly one header: Authorization: Bearer <token>. Never put the token in the URL.",
+    ),
+    (
+        401,
+        "missing_token",
+        "No Authorization header (a browser session does not count).",
+        "Add the Authorization header.",
+    ),
+    (
+        401,
+        "unsupported_scheme",
+        "Another scheme than Bearer, e.g. Basic or Token.",
+        "Use Authorization: Bearer <token>.",
+    ),
+    (
+        401,
+        "invalid_token",
+        "The token is mistyped or incomplete (checksum), unknown, deleted, expired, a "
+        "replaced value past its overlap, or its account is deactivated; the detail says which.",
+        "Copy the complete token again, or create a new one in Account settings > API Tokens.",
+    ),
+    (
+        403,
+        "insufficient_scope",
+        "The token lacks a permission: reading needs read, changing needs write.",
+        "Edit the token's permissions in Account settings > API Tokens.",
+    ),
+    (404, "not_found", "No endpoint at this path.", "Check the path; API paths end with /."),
+    (
+        405,
+        "method_not_allowed",
+        "The endpoint does not support this HTTP method.",
+        "Use a method from the Allow header.",
+    ),
+    (
+        429,
+        "rate_limited",
+        "The account used its hourly request limit, or this address sent too many requests "
+        "with bad credentials.",
+        "Wait the number of seconds in Retry-After.",
+    ),
+    (
+        503,
+        "service_unavailable",
+        "QuickBot cannot check tokens or limits right now.",
+        "Retry after the Retry-After seconds.",
+    ),
+)
+
+_JSON = "application/json"
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error_response(description: str, *, challenge: bool = False, retry: bool = False) -> dict:
+    response: dict = {"description": description, "content": {_JSON: {"schema": _ref("Error")}}}
+    headers = {}
+    if challenge:
+        headers["WWW-Authenticate"] = {
+            "description": 'RFC 6750 challenge, e.g. Bearer realm="QuickBot API", '
+            'error="invalid_token", error_description="…"',
+            "schema": {"type": "string"},
+        }
+    if retry:
+        headers["Retry-After"] = {
+            "description": "Seconds to wait.",
+            "schema": {"type": "integer"},
+        }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_RATE_HEADERS = {
+    name: {"$ref": f"#/components/headers/{name}"}
+    for name in (
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Used",
+        "X-RateLimit-Reset",
+        "RateLimit-Policy",
+        "RateLimit",
+        "QuickBot-Token-Expiration",
+    )
+}
+
+
+def _authenticated_errors(*, write: bool = False) -> dict:
+    responses = {
+        "400": _error_response("Malformed request or Authorization header.", challenge=True),
+        "401": _error_response("Missing, unknown, deleted or expired token.", challenge=True),
+        "403": _error_response(
+            f"The token lacks the {'write' if write else 'read'} permission.", challenge=True
+        ),
+        "405": _error_response("Method not allowed (see the Allow header)."),
+        "429": _error_response("Hourly limit used, or too many bad credentials.", retry=True),
+        "503": _error_response("Token or limit check unavailable.", retry=True),
+    }
+    return responses
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+_DATE_TIME = {"type": "string", "format": "date-time"}
+
+_SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "detail", "docs"],
+        "properties": {
+            "error": {"type": "string", "examples": ["invalid_token"]},
+            "detail": {"type": "string", "examples": ["This token has been deleted."]},
+            "docs": {"type": "string", "examples": ["/docs/api/#errors"]},
+        },
+    },
+    "Token": {
+        "type": "object",
+        "required": ["id", "name", "identifier", "scopes", "created_at"],
+        "properties": {
+            "id": {"type": "string", "description": "Public id (not the token value)."},
+            "name": {"type": "string"},
+            "identifier": {"type": "string", "examples": ["qb_AbCd…wXyZ"]},
+            "scopes": {"type": "array", "items": {"type": "string", "enum": ["read", "write"]}},
+            "created_at": _DATE_TIME,
+            "last_used_at": _nullable(_DATE_TIME),
+            "expires_at": _nullable(_DATE_TIME),
+            "status": {"type": "string", "enum": ["active", "expired"]},
+        },
+    },
+    "RateLimit": {
+        "type": "object",
+        "required": ["limit", "used", "remaining", "reset"],
+        "properties": {
+            "limit": {"type": "integer"},
+            "used": {"type": "integer"},
+            "remaining": {"type": "integer"},
+            "reset": {"type": "integer", "description": "Epoch seconds when the window ends."},
+        },
+    },
+    "Me": {
+        "type": "object",
+        "required": ["account", "token", "rate_limit"],
+        "properties": {
+            "account": {
+                "type": "object",
+                "required": ["id", "email", "display_name", "date_joined"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "email": {"type": "string", "format": "email"},
+                    "display_name": {"type": "string"},
+                    "date_joined": _DATE_TIME,
+                },
+            },
+            "token": _ref("Token"),
+            "rate_limit": _ref("RateLimit"),
+        },
+    },
+    "TokenList": {
+        "type": "object",
+        "required": ["tokens"],
+        "properties": {"tokens": {"type": "array", "items": _ref("Token")}},
+    },
+    "Activity": {
+        "type": "object",
+        "required": ["id", "token", "created_at", "method", "path", "status"],
+        "properties": {
+            "id": {"type": "integer"},
+            "token": {
+                "type": "object",
+                "required": ["id", "name", "identifier"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "identifier": {"type": "string"},
+                },
+            },
+            "created_at": _DATE_TIME,
+            "method": {"type": "string"},
+            "path": {"type": "string"},
+            "status": {"type": "integer"},
+            "ip": _nullable({"type": "string"}),
+            "user_agent": {"type": "string"},
+            "duration_ms": {"type": "integer"},
+            "flagged": {
+                "type": "boolean",
+                "description": "The request used a deleted or expired token.",
+            },
+            "used_previous_value": {"type": "boolean"},
+        },
+    },
+    "ActivityPage": {
+        "type": "object",
+        "required": ["activity", "next_cursor"],
+        "properties": {
+            "activity": {"type": "array", "items": _ref("Activity")},
+            "next_cursor": _nullable({"type": "string"}),
+        },
+    },
+}
+
+_HEADERS = {
+    "X-RateLimit-Limit": ("Requests allowed per hour for the account.", "integer"),
+    "X-RateLimit-Remaining": ("Requests left in the current window.", "integer"),
+    "X-RateLimit-Used": ("Requests used in the current window.", "integer"),
+    "X-RateLimit-Reset": ("Epoch seconds when the window ends.", "integer"),
+    "RateLimit-Policy": ('IETF draft policy, e.g. "hourly";q=1000;w=3600.', "string"),
+    "RateLimit": ('IETF draft state, e.g. "hourly";r=999;t=3540.', "string"),
+    "QuickBot-Token-Expiration": (
+        "When the calling token expires, e.g. 2026-03-01 12:00:00 UTC (absent: never).",
+        "string",
+    ),
+}
+
+
+def _ok(description: str, schema: str) -> dict:
+    return {
+        "description": description,
+        "headers": _RATE_HEADERS,
+        "content": {_JSON: {"schema": _ref(schema)}},
+    }
+
+
+@cache
+def openapi_spec() -> dict:
+    """The OpenAPI 3.1 document (built once per process)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "QuickBot API",
+            "version": "1.0.0",
+            "description": "Authenticate with `Authorization: Bearer <token>`. "
+            "Full reference: /docs/api/.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/me/": {
+                "get": {
+                    "operationId": "getMe",
+                    "summary": "The calling account, token and hourly limit",
+                    "description": "Needs the read permission.",
+                    "responses": {
+                        "200": _ok("Account and token.", "Me"),
+                        **_authenticated_errors(),
+                    },
+                }
+            },
+            "/api/v1/tokens/": {
+                "get": {
+                    "operationId": "listTokens",
+                    "summary": "The account's tokens that are not deleted",
+                    "description": "Metadata only, never token values. Needs read.",
+                    "responses": {
+                        "200": _ok("The tokens, newest first.", "TokenList"),
+                        **_authenticated_errors(),
+                    },
+                }
+            },
+            "/api/v1/tokens/current/": {
+                "delete": {
+                    "operationId": "deleteCurrentToken",
+                    "summary": "The calling token deletes itself",
+                    "description": "For a script that knows its token leaked. Needs write.",
+                    "responses": {
+                        "204": {"description": "Deleted; the token stops working at once."},
+                        **_authenticated_errors(write=True),
+                    },
+                }
+            },
+            "/api/v1/activity/": {
+                "get": {
+                    "operationId": "listActivity",
+                    "summary": "The account's API requests, newest first",
+                    "description": "Cursor-paginated: pass next_cursor back as cursor. Needs read.",
+                    "parameters": [
+                        {
+                            "name": "token",
+                            "in": "query",
+                            "description": "A token's public id.",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "description": "HTTP status code.",
+                            "schema": {"type": "integer", "minimum": 100, "maximum": 599},
+                        },
+                        {
+                            "name": "since",
+                            "in": "query",
+                            "description": "ISO 8601 date or date-time.",
+                            "schema": {"type": "string", "format": "date-time"},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                        },
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": _ok("A page of activity.", "ActivityPage"),
+                        **_authenticated_errors(),
+                    },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A QuickBot API token (qb_…), from Account settings > "
+                    "API Tokens.",
+                }
+            },
+            "schemas": _SCHEMAS,
+            "headers": {
+                name: {"description": text, "schema": {"type": kind}}
+                for name, (text, kind) in _HEADERS.items()
+            },
+        },
+    }

@@ -1,0 +1,220 @@
+"""Hourly request limit per account and the bad-credential limit per client IP.
+
+Counters live in Django's cache (Redis in production, so every process shares them) and
+move only by atomic `add` + `incr`. The hourly window starts with an account's first
+request, as GitHub's does: a window-start key fixes when it began, and the counter key
+carries that start in its name, so a counter can never leak into the next window.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 3600
+# Counter keys outlive their window-start key, so a request that read the start just
+# before it expired still increments an existing counter (never a fresh, TTL-less one).
+_COUNTER_GRACE_SECONDS = 120
+_ERROR_LOG_INTERVAL_SECONDS = 60.0
+_last_error_logged = -_ERROR_LOG_INTERVAL_SECONDS
+
+
+class RateLimitUnavailable(Exception):
+    """The cache holding the counters did not answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitState:
+    """An account's position in its hourly window.
+
+    `used` counts every request of the window, refused ones included; `reset_at` is the
+    epoch second the window ends (for an account with no window yet: one hour from now).
+    """
+
+    limit: int
+    used: int
+    reset_at: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    @property
+    def allowed(self) -> bool:
+        return self.used <= self.limit
+
+    @property
+    def reset_datetime(self) -> datetime:
+        return datetime.fromtimestamp(self.reset_at, tz=UTC)
+
+    def seconds_to_reset(self, now: float) -> int:
+        return max(1, int(self.reset_at - now + 0.999))
+
+    def headers(self, now: float) -> dict[str, str]:
+        """GitHub-style X-RateLimit-* headers plus the IETF draft RateLimit fields."""
+        remaining = self.remaining
+        seconds = self.seconds_to_reset(now)
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Used": str(min(self.used, self.limit)),
+            "X-RateLimit-Reset": str(self.reset_at),
+            "RateLimit-Policy": f'"hourly";q={self.limit};w={WINDOW_SECONDS}',
+            "RateLimit": f'"hourly";r={remaining};t={seconds}',
+        }
+
+
+def hourly_limit_for(user) -> int:
+    """The account's own limit when staff set one, else QUICKBOT_API_HOURLY_LIMIT."""
+    override = getattr(user, "api_hourly_limit", None)
+    return override if override is not None else settings.QUICKBOT_API_HOURLY_LIMIT
+
+
+def _start_key(user_id: int) -> str:
+    return f"qb:rl:{user_id}:start"
+
+
+def _window_start(user_id: int, now: int, *, create: bool) -> int | None:
+    """The current window's start (epoch seconds); opens one when `create` and none runs."""
+    key = _start_key(user_id)
+    start = cache.get(key)
+    if start is not None and now < start + WINDOW_SECONDS:
+        return start
+    if not create:
+        return None
+    if start is None:
+        cache.add(key, now, WINDOW_SECONDS)
+    else:
+        # The window ran out before its key expired (the clock, not the TTL, decides):
+        # the first process to `add` the successor key picks the new start for everyone.
+        cache.add(f"{key}:after:{start}", now, WINDOW_SECONDS + _COUNTER_GRACE_SECONDS)
+        successor = cache.get(f"{key}:after:{start}", now)
+        cache.set(key, successor, WINDOW_SECONDS)
+    start = cache.get(key)
+    return now if start is None else start
+
+
+def _note_cache_failure() -> None:
+    """Log that the cache is down, at most once a minute per process."""
+    global _last_error_logged
+    moment = time.monotonic()
+    if moment - _last_error_logged >= _ERROR_LOG_INTERVAL_SECONDS:
+        _last_error_logged = moment
+        logger.error(
+            "Rate-limit cache unavailable; API requests are %s",
+            "refused (QUICKBOT_RATELIMIT_FAIL_CLOSED)"
+            if settings.QUICKBOT_RATELIMIT_FAIL_CLOSED
+            else "served without counting",
+            exc_info=True,
+        )
+
+
+def rate_limit_hit(*, user_id: int, limit: int, now: float | None = None) -> RateLimitState:
+    """Count one request for the account and return the new state (check `.allowed`).
+
+    Raises RateLimitUnavailable when the cache does not answer.
+    """
+    second = int(time.time() if now is None else now)
+    try:
+        start = _window_start(user_id, second, create=True)
+        counter = f"qb:rl:{user_id}:{start}"
+        try:
+            used = cache.incr(counter)
+        except ValueError:
+            cache.add(counter, 0, WINDOW_SECONDS + _COUNTER_GRACE_SECONDS)
+            used = cache.incr(counter)
+    except Exception as error:
+        _note_cache_failure()
+        raise RateLimitUnavailable from error
+    return RateLimitState(limit=limit, used=used, reset_at=start + WINDOW_SECONDS)
+
+
+def usage_for(user, now: float | None = None) -> RateLimitState:
+    """The account's limit, requests used this window and when it resets, without counting.
+
+    When the cache is down the state shows nothing used (the page still renders).
+    """
+    second = int(time.time() if now is None else now)
+    limit = hourly_limit_for(user)
+    try:
+        start = _window_start(user.pk, second, create=False)
+        used = 0 if start is None else cache.get(f"qb:rl:{user.pk}:{start}", 0)
+    except Exception:
+        _note_cache_failure()
+        start, used = None, 0
+    reset_at = (second if start is None else start) + WINDOW_SECONDS
+    return RateLimitState(limit=limit, used=used, reset_at=reset_at)
+
+
+# --- Bad credentials, per client IP ------------------------------------------------------
+
+
+def _bad_auth_key(ip: str | None, now: float) -> tuple[str, int]:
+    window = settings.QUICKBOT_BAD_AUTH_WINDOW_SECONDS
+    slot = int(now // window)
+    return f"qb:badauth:{ip or '-'}:{slot}", int((slot + 1) * window - now) + 1
+
+
+def bad_auth_blocked(ip: str | None, now: float | None = None) -> int | None:
+    """Seconds until the IP may try again when it already used up its bad-credential
+    allowance, else None. A cache failure never blocks."""
+    now = time.time() if now is None else now
+    key, retry_after = _bad_auth_key(ip, now)
+    try:
+        count = cache.get(key)
+    except Exception:
+        _note_cache_failure()
+        return None
+    if count is not None and count >= settings.QUICKBOT_BAD_AUTH_LIMIT:
+        return retry_after
+    return None
+
+
+def bad_auth_hit(ip: str | None, now: float | None = None) -> int | None:
+    """Count one request with bad credentials; seconds to wait when over the limit."""
+    now = time.time() if now is None else now
+    key, retry_after = _bad_auth_key(ip, now)
+    try:
+        try:
+            count = cache.incr(key)
+        except ValueError:
+            cache.add(key, 0, settings.QUICKBOT_BAD_AUTH_WINDOW_SECONDS + 1)
+            count = cache.incr(key)
+    except Exception:
+        _note_cache_failure()
+        return None
+    return retry_after if count > settings.QUICKBOT_BAD_AUTH_LIMIT else None
+
+
+# --- Client IP ------------------------------------------------------------------------------
+
+
+def client_ip_from(meta: dict, trusted_proxy_count: int) -> str | None:
+    """REMOTE_ADDR, or with N trusted proxies in front, the Nth X-Forwarded-For entry
+    from the right (the address the outermost trusted proxy saw). Spoofed entries to the
+    left are ignored; an unusable header falls back to REMOTE_ADDR."""
+    remote = meta.get("REMOTE_ADDR") or None
+    if trusted_proxy_count <= 0:
+        return remote
+    forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    if len(hops) < trusted_proxy_count:
+        return remote
+    candidate = hops[-trusted_proxy_count]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
+def client_ip(request) -> str | None:
+    """The client's IP for rate limiting and activity rows (see `client_ip_from`)."""
+    return client_ip_from(request.META, settings.QUICKBOT_TRUSTED_PROXY_COUNT)
