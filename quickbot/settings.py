@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apitokens.middleware.ApiTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -237,3 +238,7 @@ QUICKBOT_TOKEN_MAX_LIFETIME_DAYS = env_int("QUICKBOT_TOKEN_MAX_LIFETIME_DAYS", 0
 QUICKBOT_DEMO_PASSWORD = env_str("QUICKBOT_DEMO_PASSWORD", "quickbot-demo-2026")
 QUICKBOT_SITE_URL = env_str("QUICKBOT_SITE_URL", "http://127.0.0.1:8000")
 QUICKBOT_EMAIL_ASYNC = env_bool("QUICKBOT_EMAIL_ASYNC", default=True)
+# API activity rows are buffered per process and written in batches (0 = one INSERT per
+# request, inside the request); see docs/performance.md.
+QUICKBOT_ACTIVITY_BUFFER_SIZE = env_int("QUICKBOT_ACTIVITY_BUFFER_SIZE", 200)
+QUICKBOT_ACTIVITY_FLUSH_SECONDS = env_int("QUICKBOT_ACTIVITY_FLUSH_SECONDS", 2)
