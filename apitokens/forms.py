@@ -1,0 +1,250 @@
+"""Forms of the API Tokens page: create, edit permissions and name, regenerate.
+
+Forms validate and do not act: the views call the services.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+
+from django import forms
+from django.conf import settings
+from django.utils import dateformat, timezone
+
+from accounts.models import User
+from apitokens import expiry
+from apitokens.models import ALL_SCOPES, SCOPE_READ, SCOPE_WRITE
+
+NAME_MIN_LENGTH = 3
+NAME_MAX_LENGTH = 100
+NAME_HELP_TEXT = (
+    "Say where the token will be used, e.g. “Production Website Integration”, "
+    "“Development Testing” or “Mobile App Backend” (not “Token 1” or “API Key”)."
+)
+SCOPE_CHOICES = (
+    (SCOPE_READ, "Read: view data (GET requests)"),
+    (SCOPE_WRITE, "Write: create, change and delete data"),
+)
+
+# Names that say nothing about where a token is used: "Token 1", "API Key", "key",
+# "test", "new token", "my api token 2"...
+_MEANINGLESS_NAME = re.compile(
+    r"""^(?:(?:my|new|the|a|an|api|access|personal|secret)[\s_.-]*)*
+        (?:tokens?|keys?|tests?|testing|api|apikey|secret|temp|tmp|foo|bar|asdf|qwerty|untitled)
+        (?:[\s_.#-]*\d+)?$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Bidirectional overrides and isolates can make a name display as something else.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def normalize_token_name(value: str) -> str:
+    """Trim and collapse runs of whitespace, so "  CI   deploy " and "CI deploy" are one name."""
+    return " ".join(value.split())
+
+
+class TokenNameField(forms.CharField):
+    """A token name: trimmed, 3 to 100 characters, printable, and meaningful."""
+
+    default_error_messages = {
+        "required": "Give the token a name.",
+        "min_length": "Use at least %(limit_value)d characters for the name.",
+        "max_length": (
+            "Use at most %(limit_value)d characters for the name (it has %(show_value)d)."
+        ),
+        "control_characters": "The name contains invisible control characters. Remove them.",
+        "meaningless": (
+            "“%(name)s” does not say what the token is for. Describe where it will be used, "
+            "for example “Production Website Integration” or “Mobile App Backend”."
+        ),
+    }
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("label", "Token Name")
+        kwargs.setdefault("help_text", NAME_HELP_TEXT)
+        super().__init__(
+            min_length=NAME_MIN_LENGTH, max_length=NAME_MAX_LENGTH, strip=True, **kwargs
+        )
+        self.widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return normalize_token_name(value) if value else value
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        if any(unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS for char in value):
+            raise forms.ValidationError(
+                self.error_messages["control_characters"], code="control_characters"
+            )
+        if _MEANINGLESS_NAME.match(value) or not any(char.isalpha() for char in value):
+            raise forms.ValidationError(
+                self.error_messages["meaningless"], code="meaningless", params={"name": value}
+            )
+
+
+class ScopesField(forms.MultipleChoiceField):
+    """The read/write permissions checkboxes; at least one."""
+
+    default_error_messages = {
+        "required": "Choose at least one permission.",
+        "invalid_choice": "“%(value)s” is not a permission. Choose Read, Write or both.",
+        "invalid_list": "Choose Read, Write or both.",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("label", "Permissions")
+        kwargs.setdefault(
+            "help_text",
+            "Read is enough for scripts that only fetch data. You can change this later.",
+        )
+        super().__init__(choices=SCOPE_CHOICES, widget=forms.CheckboxSelectMultiple, **kwargs)
+
+    def clean(self, value) -> tuple[str, ...]:
+        chosen = set(super().clean(value))
+        # Canonical order, whatever order the browser sent.
+        return tuple(scope for scope in ALL_SCOPES if scope in chosen)
+
+
+def name_taken_error(name: str) -> forms.ValidationError:
+    """The error for a name another active token of the same owner already has."""
+    return forms.ValidationError(
+        "You already have a token named “%(name)s”. Choose another name.",
+        code="name_taken",
+        params={"name": name},
+    )
+
+
+class _TokenNameUniqueMixin:
+    """Checks the name against the owner's other active tokens, ignoring case."""
+
+    user: User
+    instance_pk: int | None = None
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        others = self.user.api_tokens.active().filter(name__iexact=name)
+        if self.instance_pk is not None:
+            others = others.exclude(pk=self.instance_pk)
+        if others.exists():
+            raise name_taken_error(name)
+        return name
+
+
+class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
+    """The "Create Token" form: name, expiry and permissions.
+
+    After validation, `cleaned_data` holds `expires_at` and `lifetime_days` ready for
+    `services.api_token_create`.
+    """
+
+    name = TokenNameField()
+    expiry = forms.ChoiceField(
+        label="Expiration",
+        choices=expiry.EXPIRY_CHOICES,
+        error_messages={"invalid_choice": "Choose one of the offered expiry options."},
+    )
+    custom_expiry_date = forms.DateField(
+        label="Expiry date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": "Enter the date as YYYY-MM-DD."},
+    )
+    scopes = ScopesField(initial=[SCOPE_READ])
+
+    def __init__(self, *args, user: User, now: datetime | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.now = now or timezone.now()
+        self.max_lifetime_days = settings.QUICKBOT_TOKEN_MAX_LIFETIME_DAYS
+        self.fields["expiry"].choices = expiry.available_expiry_choices(self.max_lifetime_days)
+        self.fields["expiry"].initial = expiry.default_expiry_choice(self.max_lifetime_days)
+        self.fields["expiry"].widget.attrs["data-expiry-select"] = ""
+        today = timezone.localdate(self.now)
+        latest = self.latest_custom_date
+        self.fields["custom_expiry_date"].widget.attrs.update(
+            {"min": (today + timedelta(days=1)).isoformat(), "max": latest.isoformat()}
+        )
+        self.fields["custom_expiry_date"].help_text = (
+            f"Used when “Custom date” is chosen. The token works until the end of that day "
+            f"(latest {dateformat.format(latest, 'j M Y')})."
+        )
+
+    @property
+    def allows_no_expiration(self) -> bool:
+        return not self.max_lifetime_days
+
+    @property
+    def latest_custom_date(self) -> date:
+        days = expiry.CUSTOM_DATE_MAX_DAYS
+        if self.max_lifetime_days:
+            days = min(days, self.max_lifetime_days)
+        return timezone.localdate(self.now) + timedelta(days=days)
+
+    def clean(self) -> dict:
+        cleaned_data = super().clean()
+        active_count = self.user.api_tokens.active().count()
+        limit = settings.QUICKBOT_MAX_TOKENS_PER_USER
+        if active_count >= limit:
+            raise forms.ValidationError(
+                "You have reached the limit of %(limit)d active tokens. Delete a token you no "
+                "longer use, then create the new one.",
+                code="too_many_tokens",
+                params={"limit": limit},
+            )
+        choice = cleaned_data.get("expiry")
+        if choice is None:
+            return cleaned_data
+        try:
+            expires_at, lifetime_days = expiry.expiry_from_choice(
+                choice,
+                cleaned_data.get("custom_expiry_date"),
+                self.now,
+                self.max_lifetime_days,
+            )
+        except ValueError as error:
+            field = "custom_expiry_date" if choice == expiry.EXPIRY_CUSTOM else "expiry"
+            self.add_error(field, forms.ValidationError(str(error), code="invalid_expiry"))
+        else:
+            cleaned_data["expires_at"] = expires_at
+            cleaned_data["lifetime_days"] = lifetime_days
+        return cleaned_data
+
+
+class TokenEditForm(_TokenNameUniqueMixin, forms.Form):
+    """Rename a token and change its permissions; the value stays the same."""
+
+    name = TokenNameField()
+    scopes = ScopesField()
+
+    def __init__(self, *args, user: User, instance_pk: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.instance_pk = instance_pk
+
+
+class TokenRegenerateForm(forms.Form):
+    """Choose how long the current value keeps working after a regenerate."""
+
+    overlap = forms.ChoiceField(
+        label="When should the current value stop working?",
+        choices=expiry.OVERLAP_CHOICES,
+        initial=expiry.DEFAULT_OVERLAP_CHOICE,
+        widget=forms.RadioSelect,
+        help_text=(
+            "An overlap gives you time to update your applications. "
+            "If the token may have leaked, choose Immediately."
+        ),
+        error_messages={
+            "required": "Choose when the current value should stop working.",
+            "invalid_choice": "Choose when the current value should stop working.",
+        },
+    )
+
+    def clean_overlap(self) -> timedelta:
+        try:
+            return expiry.overlap_from_choice(self.cleaned_data["overlap"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error), code="invalid_overlap") from None
