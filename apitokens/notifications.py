@@ -144,9 +144,85 @@ def expiry_reminder_message(*, token: APIToken, kind: str, now: datetime) -> Ema
         extra={
             "kind": kind,
             "expires": _format_time(token.expires_at),
-            "remaining": "in 7 days" if kind == "7d" else "within a day",
+            "remaining": "in 7 days" if kind == "7d" else "within 24 hours",
         },
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRun:
+    """What one run of the expiry reminders did."""
+
+    sent: int
+    failed: int
+
+
+def due_reminder(token: APIToken, now: datetime) -> str | None:
+    """The reminder ("7d" or "1d") a token is due for now, or None.
+
+    A reminder is due once its window (7 days / 1 day before expiry) has begun, if it was
+    not sent yet and the token's current value existed before the window began (a 7-day
+    token gets no "expires in 7 days" mail right after creation). Once the 1-day reminder
+    is due, a 7-day one that was missed is not sent any more.
+    """
+    if token.expires_at is None or token.expires_at <= now:
+        return None
+    sent = set(token.reminders_sent.split())
+    issued_at = token.regenerated_at or token.created_at
+    for kind in ("1d", "7d"):
+        window_start = token.expires_at - REMINDER_WINDOWS[kind]
+        if now >= window_start:
+            if kind in sent or issued_at >= window_start:
+                return None
+            return kind
+    return None
+
+
+def send_expiry_reminders(*, now: datetime | None = None) -> ReminderRun:
+    """Email owners whose tokens expire within 7 days / 1 day; each reminder goes once.
+
+    Idempotent and safe to run concurrently: a reminder is claimed in `reminders_sent`
+    with a guarded UPDATE before it is sent, and released again if sending fails, so the
+    next run retries it. Mails go out synchronously (this runs from cron, not a request).
+    """
+    now = now or timezone.now()
+    candidates = (
+        APIToken.objects.usable(now)
+        .filter(expires_at__lte=now + REMINDER_WINDOWS["7d"], owner__is_active=True)
+        .exclude(reminders_sent__contains="1d")
+        .select_related("owner")
+        .order_by("expires_at", "pk")
+    )
+    sent = failed = 0
+    for token in candidates.iterator(chunk_size=500):
+        kind = due_reminder(token, now)
+        if kind is None:
+            continue
+        previous = token.reminders_sent
+        # The 1-day reminder supersedes a 7-day one that was never sent.
+        marks = set(previous.split()) | ({"7d", "1d"} if kind == "1d" else {"7d"})
+        claimed = " ".join(sorted(marks))
+        if not APIToken.objects.filter(
+            pk=token.pk,
+            reminders_sent=previous,
+            expires_at=token.expires_at,
+            revoked_at__isnull=True,
+        ).update(reminders_sent=claimed):
+            continue  # another run claimed it, or the token changed meanwhile
+        try:
+            message = expiry_reminder_message(token=token, kind=kind, now=now)
+        except Exception:
+            logger.exception("Could not build the expiry_reminder email")
+            message = None
+        if message is not None and send_now(message, kind="expiry_reminder"):
+            sent += 1
+            logger.info("Sent the %s expiry reminder for token %s", kind, token.public_id)
+        else:
+            failed += 1
+            APIToken.objects.filter(pk=token.pk, reminders_sent=claimed).update(
+                reminders_sent=previous
+            )
+    return ReminderRun(sent=sent, failed=failed)
 
 
 def send_now(message: EmailMultiAlternatives, *, kind: str) -> bool:
@@ -203,7 +279,7 @@ _SUBJECTS = {
     "regenerated": "API token “{name}” regenerated",
     "deleted": "API token “{name}” deleted",
     "dead_token_used": "Someone used your old API token “{name}”",
-    "expiry_reminder": "API token “{name}” expires soon",
+    "expiry_reminder": "API token “{name}” expires {remaining}",
 }
 
 
@@ -230,7 +306,7 @@ def _event_message(
         "site_url": settings.QUICKBOT_SITE_URL.rstrip("/"),
         **(extra or {}),
     }
-    subject = "[QuickBot] " + _SUBJECTS[kind].format(name=token.name)
+    subject = "[QuickBot] " + _SUBJECTS[kind].format(name=token.name, **(extra or {}))
     text = render_to_string(f"apitokens/email/{kind}.txt", context)
     html = render_to_string(f"apitokens/email/{kind}.html", context)
     message = EmailMultiAlternatives(

@@ -1,0 +1,300 @@
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.db import transaction
+
+from apitokens import notifications, services
+from apitokens.models import APIToken
+from apitokens.services import ClientInfo, TokenNameTaken
+from tests.accounts.factories import UserFactory
+from tests.apitokens.factories import create_token
+
+# Real transactions, so on_commit callbacks run when the service commits, as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+CLIENT = ClientInfo(ip="203.0.113.7", user_agent="curl/8.5")
+
+
+class ExplodingBackend(BaseEmailBackend):
+    """An SMTP server that is down."""
+
+    def send_messages(self, email_messages):
+        raise ConnectionRefusedError("SMTP server unreachable")
+
+
+class GatedBackend(LocmemBackend):
+    """An SMTP server that answers only when the test opens the gate."""
+
+    gate = threading.Event()
+    threads: list[str] = []
+
+    def send_messages(self, email_messages):
+        type(self).threads.append(threading.current_thread().name)
+        assert type(self).gate.wait(timeout=10)
+        return super().send_messages(email_messages)
+
+
+def body(message) -> str:
+    """The plain-text part with whitespace collapsed, so wording survives line wrapping."""
+    return " ".join(message.body.split())
+
+
+def html(message) -> str:
+    (content, mimetype), *_ = message.alternatives
+    assert mimetype == "text/html"
+    return content
+
+
+# --- Created / regenerated / deleted --------------------------------------------------------
+
+
+def test_creating_a_token_emails_the_owner(user, mailoutbox):
+    token, raw = create_token(user, "Production Website Integration", client=CLIENT, now=T0)
+
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    assert message.to == ["ada@example.com"]
+    assert message.subject == "[QuickBot] API token “Production Website Integration” created"
+    text = body(message)
+    assert "Hello Ada Lovelace" in text
+    assert "was created" in text
+    assert "1 May 2026, 12:00" in text
+    assert "203.0.113.7" in text
+    assert "curl/8.5" in text
+    assert token.identifier in text
+    assert "If this wasn't you" in text
+    assert f"http://127.0.0.1:8000/account/tokens/{token.public_id}/" in text
+    assert f"/account/tokens/{token.public_id}/" in html(message)
+    assert raw not in text
+    assert raw not in html(message)
+
+
+def test_site_url_setting_builds_the_links(user, mailoutbox, settings):
+    settings.QUICKBOT_SITE_URL = "https://portal.quickbot.example/"
+    token, _ = create_token(user, client=CLIENT, now=T0)
+    assert f"https://portal.quickbot.example/account/tokens/{token.public_id}/" in body(
+        mailoutbox[0]
+    )
+
+
+def test_a_failed_create_sends_nothing(user, mailoutbox):
+    create_token(user, "Mobile App Backend", now=T0)
+    mailoutbox.clear()
+    with pytest.raises(TokenNameTaken):
+        create_token(user, "mobile app backend", now=T0)
+    assert mailoutbox == []
+
+
+def test_no_email_when_the_surrounding_transaction_rolls_back(user, mailoutbox):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        create_token(user, now=T0)
+        raise RuntimeError("the view failed after the service")
+    assert mailoutbox == []
+    assert not APIToken.objects.exists()
+
+
+def test_html_email_escapes_the_token_name_and_text_email_keeps_it(user, mailoutbox):
+    create_token(user, '<b>Billing</b> & "sync"', now=T0)
+    message = mailoutbox[0]
+    assert "&lt;b&gt;Billing&lt;/b&gt; &amp;" in html(message)
+    assert "<b>Billing</b>" not in html(message)
+    assert '“<b>Billing</b> & "sync"”' in body(message)
+
+
+def test_regenerating_emails_the_owner_with_the_overlap_end(user, mailoutbox):
+    token, _ = create_token(user, now=T0)
+    mailoutbox.clear()
+    _, new_raw = services.api_token_regenerate(
+        token=token, actor=user, overlap=timedelta(hours=24), client=CLIENT, now=T0
+    )
+    (message,) = mailoutbox
+    assert "regenerated" in message.subject
+    assert "keeps working until 2 May 2026, 12:00" in body(message)
+    assert "203.0.113.7" in body(message)
+    assert new_raw not in body(message)
+    assert new_raw not in html(message)
+
+
+def test_regenerating_with_no_overlap_says_the_old_value_stopped(user, mailoutbox):
+    token, _ = create_token(user, now=T0)
+    mailoutbox.clear()
+    services.api_token_regenerate(token=token, actor=user, overlap=timedelta(0), now=T0)
+    assert "stopped working at once" in body(mailoutbox[0])
+
+
+@pytest.mark.parametrize(
+    ("reason", "wording"),
+    [
+        (APIToken.RevokedBy.OWNER, "deleted by you"),
+        (APIToken.RevokedBy.STAFF, "deleted by a QuickBot staff member"),
+        (APIToken.RevokedBy.SELF, "deleted by the token itself, through the API"),
+    ],
+)
+def test_deleting_emails_the_owner_saying_who_did_it(user, mailoutbox, reason, wording):
+    token, _ = create_token(user, "CI runner", now=T0)
+    mailoutbox.clear()
+    actor = UserFactory(is_staff=True) if reason == APIToken.RevokedBy.STAFF else user
+    if reason == APIToken.RevokedBy.SELF:
+        actor = None
+    assert services.api_token_revoke(token=token, actor=actor, reason=reason, client=CLIENT, now=T0)
+    (message,) = mailoutbox
+    assert message.subject == "[QuickBot] API token “CI runner” deleted"
+    assert wording in body(message)
+    assert "203.0.113.7" in body(message)
+    # A deleted token has no page of its own any more: link to the list.
+    assert "at http://127.0.0.1:8000/account/tokens/ and" in body(message)
+    assert token.public_id not in body(message)
+
+
+def test_deleting_twice_emails_once(user, mailoutbox):
+    token, _ = create_token(user, now=T0)
+    mailoutbox.clear()
+    services.api_token_revoke(token=token, actor=user, now=T0)
+    services.api_token_revoke(token=token, actor=user, now=T0)
+    assert len(mailoutbox) == 1
+
+
+# --- Mail failures never break the action ----------------------------------------------------
+
+
+def test_mail_failure_is_logged_and_the_action_still_succeeds(user, mailoutbox, settings, caplog):
+    settings.EMAIL_BACKEND = "tests.apitokens.test_notifications.ExplodingBackend"
+    with caplog.at_level(logging.ERROR, logger="apitokens.notifications"):
+        token, raw = create_token(user, now=T0)
+        regenerated, new_raw = services.api_token_regenerate(
+            token=token, actor=user, overlap=timedelta(0), now=T0
+        )
+        assert services.api_token_revoke(token=token, actor=user, now=T0)
+
+    assert APIToken.objects.get(pk=token.pk).revoked_at == T0
+    failures = [record for record in caplog.records if "Could not send" in record.getMessage()]
+    assert [record.getMessage() for record in failures] == [
+        "Could not send the created email",
+        "Could not send the regenerated email",
+        "Could not send the deleted email",
+    ]
+    assert all(record.exc_info for record in failures)
+    assert raw not in caplog.text
+    assert new_raw not in caplog.text
+
+
+def test_template_failure_is_logged_and_the_action_still_succeeds(user, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise ValueError("template missing")
+
+    monkeypatch.setattr(notifications, "render_to_string", broken)
+    with caplog.at_level(logging.ERROR, logger="apitokens.notifications"):
+        token, _ = create_token(user, now=T0)
+    assert APIToken.objects.filter(pk=token.pk).exists()
+    assert "Could not build the created email" in caplog.text
+
+
+def test_in_production_sending_happens_in_the_background(user, settings):
+    """A slow SMTP server does not hold up the action: the service returns while the
+    mail is still being sent, from the mail thread."""
+    settings.QUICKBOT_EMAIL_ASYNC = True
+    settings.EMAIL_BACKEND = "tests.apitokens.test_notifications.GatedBackend"
+    GatedBackend.gate.clear()
+    GatedBackend.threads.clear()
+    from django.core import mail
+
+    mail.outbox = []
+    try:
+        create_token(user, "Background mail", now=T0)
+        assert mail.outbox == []
+    finally:
+        GatedBackend.gate.set()
+    notifications.wait_for_pending()
+    assert [message.subject for message in mail.outbox] == [
+        "[QuickBot] API token “Background mail” created"
+    ]
+    assert GatedBackend.threads[0].startswith("quickbot-mail")
+
+
+def test_background_mail_failure_is_logged(user, settings, caplog):
+    settings.QUICKBOT_EMAIL_ASYNC = True
+    settings.EMAIL_BACKEND = "tests.apitokens.test_notifications.ExplodingBackend"
+    with caplog.at_level(logging.ERROR, logger="apitokens.notifications"):
+        create_token(user, now=T0)
+        notifications.wait_for_pending()
+    assert "Could not send the created email" in caplog.text
+
+
+# --- Dead token used -----------------------------------------------------------------------
+
+
+def test_using_a_deleted_token_emails_the_owner_once_per_day(user, mailoutbox):
+    token, _ = create_token(user, "CI runner", now=T0)
+    services.api_token_revoke(token=token, actor=user, now=T0)
+    mailoutbox.clear()
+
+    later = T0 + timedelta(hours=2)
+    assert notifications.notify_dead_token_used(token=token, client=CLIENT, now=later)
+    assert not notifications.notify_dead_token_used(token=token, client=CLIENT, now=later)
+    assert not notifications.notify_dead_token_used(
+        token=token, client=CLIENT, now=later + timedelta(hours=9)
+    )
+    (message,) = mailoutbox
+    assert message.subject == "[QuickBot] Someone used your old API token “CI runner”"
+    text = body(message)
+    assert "used the deleted token “CI runner”" in text
+    assert "1 May 2026, 14:00" in text
+    assert "203.0.113.7" in text
+    assert "If you don't recognise the IP address" in text
+
+    next_day = T0 + timedelta(days=1)
+    assert notifications.notify_dead_token_used(token=token, client=CLIENT, now=next_day)
+    assert len(mailoutbox) == 2
+
+
+def test_the_daily_limit_is_per_token(user, mailoutbox):
+    first, _ = create_token(user, now=T0)
+    second, _ = create_token(user, now=T0)
+    for token in (first, second):
+        services.api_token_revoke(token=token, actor=user, now=T0)
+    mailoutbox.clear()
+    for token in (first, second):
+        notifications.notify_dead_token_used(token=token, client=CLIENT, now=T0)
+    assert len(mailoutbox) == 2
+
+
+def test_using_an_expired_token_says_expired(user, mailoutbox):
+    token, _ = create_token(user, expires_at=T0, lifetime_days=7, now=T0 - timedelta(days=7))
+    mailoutbox.clear()
+    notifications.notify_dead_token_used(token=token, client=CLIENT, now=T0)
+    assert "used the expired token" in body(mailoutbox[0])
+
+
+def test_using_a_replaced_value_after_its_overlap_says_so(user, mailoutbox):
+    token, _ = create_token(user, now=T0)
+    mailoutbox.clear()
+    notifications.notify_dead_token_used(
+        token=token, client=CLIENT, now=T0, used_previous_value=True
+    )
+    assert "a replaced value of the token, after it stopped working," in body(mailoutbox[0])
+
+
+def test_dead_token_email_is_skipped_when_the_cache_is_down(user, mailoutbox, monkeypatch, caplog):
+    token, _ = create_token(user, now=T0)
+    mailoutbox.clear()
+
+    def down(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(notifications.cache, "add", down)
+    with caplog.at_level(logging.ERROR, logger="apitokens.notifications"):
+        assert not notifications.notify_dead_token_used(token=token, client=CLIENT, now=T0)
+    assert mailoutbox == []
+    assert "Cache unavailable" in caplog.text
+
+
+def test_unknown_ip_is_shown_as_unknown(user, mailoutbox):
+    create_token(user, now=T0)
+    assert "IP address: unknown" in body(mailoutbox[0])
