@@ -62,7 +62,12 @@ def notify_token_created(*, token: APIToken, client: Origin, now: datetime) -> N
 
 
 def notify_token_regenerated(
-    *, token: APIToken, client: Origin, now: datetime, previous_expires_at: datetime | None
+    *,
+    token: APIToken,
+    client: Origin,
+    now: datetime,
+    previous_identifier: str,
+    previous_expires_at: datetime | None,
 ) -> None:
     """Tell the owner a token got a new value, and until when the old one works."""
     _dispatch(
@@ -73,6 +78,7 @@ def notify_token_regenerated(
             client=client,
             now=now,
             extra={
+                "previous_identifier": previous_identifier,
                 "previous_immediate": previous_expires_at is None,
                 "previous_stops": _format_time(previous_expires_at or now),
             },
@@ -117,10 +123,10 @@ def notify_dead_token_used(
         return False
     if not first_today:
         return False
-    if used_previous_value:
-        what = "a replaced value of the token, after it stopped working,"
-    elif token.revoked_at is not None:
+    if token.revoked_at is not None:
         what = "the deleted token"
+    elif used_previous_value:
+        what = "a replaced value of the token, after it stopped working,"
     else:
         what = "the expired token"
     _dispatch(

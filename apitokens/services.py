@@ -276,7 +276,11 @@ def api_token_regenerate(
             now=now,
         )
     notifications.notify_token_regenerated(
-        token=token, client=client, now=now, previous_expires_at=changes["previous_expires_at"]
+        token=token,
+        client=client,
+        now=now,
+        previous_identifier=current.identifier,
+        previous_expires_at=changes["previous_expires_at"],
     )
     return token, raw
 

@@ -110,13 +110,17 @@ def test_html_email_escapes_the_token_name_and_text_email_keeps_it(user, mailout
 
 def test_regenerating_emails_the_owner_with_the_overlap_end(user, mailoutbox):
     token, _ = create_token(user, now=T0)
+    old_identifier = token.identifier
     mailoutbox.clear()
     _, new_raw = services.api_token_regenerate(
         token=token, actor=user, overlap=timedelta(hours=24), client=CLIENT, now=T0
     )
     (message,) = mailoutbox
     assert "regenerated" in message.subject
-    assert "keeps working until 2 May 2026, 12:00" in body(message)
+    assert f"previous value ({old_identifier}) keeps working until 2 May 2026, 12:00" in body(
+        message
+    )
+    assert token.identifier in body(message)
     assert "203.0.113.7" in body(message)
     assert new_raw not in body(message)
     assert new_raw not in html(message)
@@ -124,9 +128,10 @@ def test_regenerating_emails_the_owner_with_the_overlap_end(user, mailoutbox):
 
 def test_regenerating_with_no_overlap_says_the_old_value_stopped(user, mailoutbox):
     token, _ = create_token(user, now=T0)
+    old_identifier = token.identifier
     mailoutbox.clear()
     services.api_token_regenerate(token=token, actor=user, overlap=timedelta(0), now=T0)
-    assert "stopped working at once" in body(mailoutbox[0])
+    assert f"previous value ({old_identifier}) stopped working at once" in body(mailoutbox[0])
 
 
 @pytest.mark.parametrize(
@@ -298,3 +303,13 @@ def test_dead_token_email_is_skipped_when_the_cache_is_down(user, mailoutbox, mo
 def test_unknown_ip_is_shown_as_unknown(user, mailoutbox):
     create_token(user, now=T0)
     assert "IP address: unknown" in body(mailoutbox[0])
+
+
+def test_a_replaced_value_of_a_deleted_token_is_reported_as_the_deleted_token(user, mailoutbox):
+    token, _ = create_token(user, now=T0)
+    services.api_token_revoke(token=token, actor=user, now=T0)
+    mailoutbox.clear()
+    notifications.notify_dead_token_used(
+        token=token, client=CLIENT, now=T0, used_previous_value=True
+    )
+    assert "used the deleted token" in body(mailoutbox[0])
