@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from quickbot import test_settings
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def production_env(**overrides: str) -> dict[str, str]:
+    """The process environment an operator would give the portal in production."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"LOCAL_RUN", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "quickbot.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "portal.example.com",
+            "CSRF_TRUSTED_ORIGINS": "https://portal.example.com",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+def test_production_password_hashers_start_with_argon2():
+    assert test_settings.PRODUCTION_PASSWORD_HASHERS[0] == (
+        "django.contrib.auth.hashers.Argon2PasswordHasher"
+    )
+
+
+def test_without_secret_key_and_with_debug_off_the_settings_refuse_to_load():
+    result = subprocess.run(
+        [sys.executable, "-c", "import quickbot.settings"],
+        cwd=PROJECT_DIR,
+        env=production_env(SECRET_KEY=""),
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "refuses to start" in result.stderr
+
+
+def test_check_deploy_reports_no_warnings_with_production_variables():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=PROJECT_DIR,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from http import HTTPStatus
+from unittest import mock
+
+import pytest
+from django.db import DatabaseError
+from django.test import Client
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+class TestHealthz:
+    def test_answers_200_json_without_a_session_cookie(self, client):
+        response = client.get(reverse("healthz"))
+
+        assert response.status_code == HTTPStatus.OK
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["status"] == "ok"
+        assert "Set-Cookie" not in response.headers
+        assert not response.cookies
+
+    def test_answers_503_when_the_database_fails(self, client):
+        with mock.patch("quickbot.views.connection") as connection:
+            connection.cursor.side_effect = DatabaseError("connection refused")
+            response = client.get(reverse("healthz"))
+
+        assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+        assert response.json()["checks"]["database"] == "unavailable"
+
+    def test_answers_503_when_the_cache_fails(self, client):
+        with mock.patch("quickbot.views.cache") as cache:
+            cache.set.side_effect = ConnectionError("redis down")
+            response = client.get(reverse("healthz"))
+
+        assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+        assert response.json()["checks"]["cache"] == "unavailable"
+
+
+class ScriptAudit(HTMLParser):
+    """Collect inline <script> blocks and on*= event-handler attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inline_scripts: list[str] = []
+        self.handlers: list[str] = []
+        self._in_inline_script = False
+
+    def handle_starttag(self, tag, attrs):
+        names = dict(attrs)
+        self.handlers += [f"<{tag} {name}=...>" for name in names if name.startswith("on")]
+        self._in_inline_script = tag == "script" and "src" not in names
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_inline_script = False
+
+    def handle_data(self, data):
+        if self._in_inline_script and data.strip():
+            self.inline_scripts.append(data.strip()[:80])
+
+
+ANONYMOUS_PAGES = [
+    "accounts:login",
+    "accounts:signup",
+    "accounts:password_reset",
+    "accounts:password_reset_done",
+    "accounts:logout",
+]
+ACCOUNT_PAGES = ["accounts:settings", "accounts:security"]
+
+
+@pytest.mark.parametrize("name", ANONYMOUS_PAGES + ACCOUNT_PAGES)
+def test_pages_have_no_inline_script_or_event_handlers(client, user, name):
+    if name in ACCOUNT_PAGES:
+        client.force_login(user)
+
+    response = client.get(reverse(name))
+
+    audit = ScriptAudit()
+    audit.feed(response.content.decode())
+    assert audit.inline_scripts == []
+    assert audit.handlers == []
+
+
+def test_pages_send_a_content_security_policy_that_only_allows_own_scripts(client):
+    response = client.get(reverse("accounts:login"))
+
+    policy = response["Content-Security-Policy"]
+    directives = {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
+    assert directives["script-src"] == ["'self'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+
+
+def test_pages_refuse_to_be_framed(client):
+    assert client.get(reverse("accounts:login"))["X-Frame-Options"] == "DENY"
+
+
+def test_pages_send_a_referrer_policy(client):
+    assert client.get(reverse("accounts:login"))["Referrer-Policy"] == "same-origin"
+
+
+def test_missing_csrf_token_shows_a_403_page_that_explains():
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post(reverse("accounts:login"), {"username": "a@example.com"})
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    content = response.content.decode()
+    assert "This form has expired" in content
+    assert "Nothing was changed." in content
