@@ -1,0 +1,274 @@
+"""Account settings > API Tokens: list, create (value shown once), edit, regenerate, delete.
+
+Every view serves both htmx (modal bodies, rendered from named partials of
+`apitokens/token_list.html`) and plain HTML pages for browsers without JavaScript.
+Nothing here is cacheable: a response may carry a token value.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.timesince import timesince
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import trigger_client_event
+from django_htmx.middleware import HtmxDetails
+
+from accounts.models import User
+from apitokens import expiry, services
+from apitokens.forms import (
+    TokenCreateForm,
+    TokenEditForm,
+    TokenRegenerateForm,
+    name_taken_error,
+)
+from apitokens.models import APIToken
+from apitokens.ratelimit import usage_for
+from apitokens.services import ClientInfo, TokenNameTaken
+
+logger = logging.getLogger(__name__)
+
+LIST_TEMPLATE = "apitokens/token_list.html"
+# The event the token table listens for (`hx-trigger="tokensChanged from:body"`).
+TOKENS_CHANGED_EVENT = "tokensChanged"
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+    user: User
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """One token as the list shows it."""
+
+    token: APIToken
+    last_used: str
+    expires: expiry.ExpiryDescription
+    expired: bool
+
+
+def token_rows(tokens, now: datetime) -> list[TokenRow]:
+    """The display rows for `tokens`, in the order given."""
+    return [
+        TokenRow(
+            token=token,
+            last_used=last_used_text(token.last_used_at, now),
+            expires=expiry.describe_expiry(token, now),
+            expired=token.is_expired(now),
+        )
+        for token in tokens
+    ]
+
+
+def last_used_text(last_used_at: datetime | None, now: datetime) -> str:
+    """ "Never", "Just now", or "3 hours ago" (the largest unit only)."""
+    if last_used_at is None:
+        return "Never"
+    if (now - last_used_at).total_seconds() < 60:
+        return "Just now"
+    return f"{timesince(last_used_at, now, depth=1)} ago"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSummary:
+    """The account's hourly request limit as the page shows it."""
+
+    limit: int
+    used: int
+    remaining: int
+    reset_at: datetime | None
+
+
+def rate_limit_usage(user: User) -> UsageSummary | None:
+    """The account's hourly request limit, usage this window and reset time, or None.
+
+    Never breaks the page: the counters live in the cache, which may be down.
+    """
+    try:
+        state = usage_for(user)
+        reset_at = state.reset_at
+        if isinstance(reset_at, int | float):
+            reset_at = datetime.fromtimestamp(reset_at, tz=UTC)
+        return UsageSummary(
+            limit=state.limit, used=state.used, remaining=state.remaining, reset_at=reset_at
+        )
+    except Exception:  # noqa: BLE001 - the page works without the numbers
+        logger.warning("Could not read the rate-limit usage for user %s", user.pk, exc_info=True)
+        return None
+
+
+def _list_context(request: HtmxHttpRequest) -> dict:
+    now = timezone.now()
+    tokens = list(request.user.api_tokens.active())
+    return {
+        "rows": token_rows(tokens, now),
+        "now": now,
+        "at_limit": len(tokens) >= settings.QUICKBOT_MAX_TOKENS_PER_USER,
+        "max_tokens": settings.QUICKBOT_MAX_TOKENS_PER_USER,
+    }
+
+
+def _close_modal(request: HtmxHttpRequest) -> HttpResponse:
+    """htmx answer that empties #modal-root, shows the messages and refreshes the table."""
+    response = HttpResponse(render_to_string("base.html#messages", request=request))
+    return trigger_client_event(response, TOKENS_CHANGED_EVENT)
+
+
+def _show_new_value(
+    request: HtmxHttpRequest, *, token: APIToken, value: str, regenerated: bool
+) -> HttpResponse:
+    context = {"token": token, "token_value": value, "regenerated": regenerated}
+    if request.htmx:
+        response = render(request, f"{LIST_TEMPLATE}#created-modal", context)
+        return trigger_client_event(response, TOKENS_CHANGED_EVENT)
+    return render(request, "apitokens/token_new.html", context)
+
+
+@never_cache
+@login_required
+@require_GET
+def token_list(request: HtmxHttpRequest) -> HttpResponse:
+    """The API Tokens page; for the table's own htmx refresh, just the table."""
+    context = _list_context(request)
+    if request.htmx and request.htmx.target == "token-table":
+        return render(request, f"{LIST_TEMPLATE}#token-table", context)
+    context["usage"] = rate_limit_usage(request.user)
+    return render(request, LIST_TEMPLATE, context)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_new(request: HtmxHttpRequest) -> HttpResponse:
+    """The "Create Token" form; a valid POST shows the new value once."""
+    if request.method == "POST":
+        form = TokenCreateForm(request.POST, user=request.user)
+        with transaction.atomic():
+            # One create at a time per account, so two quick submits cannot both pass
+            # the active-token limit.
+            User.objects.select_for_update().filter(pk=request.user.pk).exists()
+            if form.is_valid():
+                try:
+                    token, value = services.api_token_create(
+                        user=request.user,
+                        name=form.cleaned_data["name"],
+                        scopes=form.cleaned_data["scopes"],
+                        expires_at=form.cleaned_data["expires_at"],
+                        lifetime_days=form.cleaned_data["lifetime_days"],
+                        client=ClientInfo.from_request(request),
+                    )
+                except TokenNameTaken:
+                    form.add_error("name", name_taken_error(form.cleaned_data["name"]))
+                else:
+                    return _show_new_value(request, token=token, value=value, regenerated=False)
+    else:
+        form = TokenCreateForm(user=request.user)
+    context = {
+        "form": form,
+        "at_limit": request.user.api_tokens.active().count()
+        >= settings.QUICKBOT_MAX_TOKENS_PER_USER,
+        "max_tokens": settings.QUICKBOT_MAX_TOKENS_PER_USER,
+    }
+    if request.htmx:
+        return render(request, f"{LIST_TEMPLATE}#create-modal", context)
+    return render(request, "apitokens/token_new.html", context)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """Confirm, then delete (revoke) a token. Deleting it again says so; never an error."""
+    token = get_object_or_404(request.user.api_tokens.all(), public_id=public_id)
+    if token.is_revoked:
+        messages.info(request, f"Token ‘{token.name}’ was already deleted.")
+        return _close_modal(request) if request.htmx else redirect("apitokens:list")
+    if request.method == "POST":
+        deleted = services.api_token_revoke(
+            token=token, actor=request.user, client=ClientInfo.from_request(request)
+        )
+        if deleted:
+            messages.success(request, f"Token ‘{token.name}’ deleted.")
+        else:
+            messages.info(request, f"Token ‘{token.name}’ was already deleted.")
+        return _close_modal(request) if request.htmx else redirect("apitokens:list")
+    context = {"token": token}
+    if request.htmx:
+        return render(request, f"{LIST_TEMPLATE}#delete-modal", context)
+    return render(request, "apitokens/token_delete.html", context)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """Choose an overlap, then issue a new value for the token and show it once."""
+    token = get_object_or_404(request.user.api_tokens.active(), public_id=public_id)
+    if request.method == "POST":
+        form = TokenRegenerateForm(request.POST)
+        if form.is_valid():
+            try:
+                token, value = services.api_token_regenerate(
+                    token=token,
+                    actor=request.user,
+                    overlap=form.cleaned_data["overlap"],
+                    client=ClientInfo.from_request(request),
+                )
+            except services.TokenNotRegenerable as error:
+                form.add_error(None, str(error))
+            else:
+                return _show_new_value(request, token=token, value=value, regenerated=True)
+    else:
+        form = TokenRegenerateForm()
+    context = {"form": form, "token": token, "expired": token.is_expired()}
+    if request.htmx:
+        return render(request, f"{LIST_TEMPLATE}#regenerate-modal", context)
+    return render(request, "apitokens/token_regenerate.html", context)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """Rename a token or change its permissions; its value stays the same."""
+    token = get_object_or_404(request.user.api_tokens.active(), public_id=public_id)
+    form = TokenEditForm(
+        request.POST if request.method == "POST" else None,
+        user=request.user,
+        instance_pk=token.pk,
+        initial={"name": token.name, "scopes": token.scope_list},
+    )
+    if request.method == "POST" and form.is_valid():
+        client = ClientInfo.from_request(request)
+        try:
+            with transaction.atomic():
+                services.api_token_rename(
+                    token=token, name=form.cleaned_data["name"], actor=request.user, client=client
+                )
+                services.api_token_update_scopes(
+                    token=token,
+                    scopes=form.cleaned_data["scopes"],
+                    actor=request.user,
+                    client=client,
+                )
+        except TokenNameTaken:
+            form.add_error("name", name_taken_error(form.cleaned_data["name"]))
+        else:
+            messages.success(request, f"Token ‘{token.name}’ updated.")
+            return _close_modal(request) if request.htmx else redirect("apitokens:list")
+    context = {"form": form, "token": token}
+    if request.htmx:
+        return render(request, f"{LIST_TEMPLATE}#edit-modal", context)
+    return render(request, "apitokens/token_edit.html", context)

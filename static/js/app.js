@@ -1,0 +1,325 @@
+/* QuickBot portal behaviour. No inline scripts anywhere (CSP script-src 'self').
+ *
+ * Modals: htmx puts a `[data-modal]` backdrop into #modal-root. While one is open, focus
+ * stays inside it (Tab wraps), Escape and a click on the backdrop close it when it is
+ * `[data-dismissable]`, and closing returns focus to the element that opened it.
+ * A `[data-show-once]` modal (a new token value) closes only with its Done button,
+ * after a confirmation when the value has not been copied.
+ *
+ * Copy buttons: `[data-copy="<input id>"]` uses the Clipboard API, says "Copied", and
+ * falls back to selecting the text when the Clipboard API is unavailable.
+ */
+(function () {
+  "use strict";
+
+  var FOCUSABLE = [
+    "a[href]",
+    "button:not([disabled])",
+    "input:not([disabled]):not([type='hidden'])",
+    "select:not([disabled])",
+    "textarea:not([disabled])",
+    "[tabindex]:not([tabindex='-1'])",
+  ].join(",");
+  var COPY_RESET_MS = 2500;
+
+  var opener = null; // the element that opened the current modal
+  var openerId = null; // its id, to find it again if htmx replaced it meanwhile
+  var pointerDownOnBackdrop = false;
+
+  function modalRoot() {
+    return document.getElementById("modal-root");
+  }
+
+  function currentModal() {
+    var root = modalRoot();
+    return root ? root.querySelector("[data-modal]") : null;
+  }
+
+  function isVisible(element) {
+    return !!(element.offsetWidth || element.offsetHeight || element.getClientRects().length);
+  }
+
+  function focusables(container) {
+    return Array.prototype.filter.call(container.querySelectorAll(FOCUSABLE), function (element) {
+      return !element.hidden && isVisible(element);
+    });
+  }
+
+  /* --- Opening and closing ---------------------------------------------------- */
+
+  function rememberOpener(element) {
+    opener = element;
+    openerId = element && element.id ? element.id : null;
+  }
+
+  function focusInside(modal) {
+    var dialog = modal.querySelector("[role='dialog']") || modal;
+    var target =
+      dialog.querySelector("[aria-invalid='true']") ||
+      dialog.querySelector("[data-token-value]") ||
+      dialog.querySelector("[autofocus]") ||
+      dialog.querySelector("input:not([type='hidden']):not([type='radio']):not([type='checkbox'])") ||
+      dialog.querySelector("input:checked") ||
+      dialog;
+    target.focus();
+    if (target.matches("[data-token-value]")) {
+      target.select();
+    }
+  }
+
+  function restoreFocus() {
+    var target = null;
+    if (opener && document.contains(opener)) {
+      target = opener;
+    } else if (openerId) {
+      target = document.getElementById(openerId);
+    }
+    target = target || document.querySelector("[data-focus-fallback]") || document.getElementById("main");
+    opener = null;
+    openerId = null;
+    if (target) {
+      target.focus();
+    }
+  }
+
+  function syncModalState() {
+    var modal = currentModal();
+    if (modal) {
+      document.body.classList.add("modal-open");
+      enhance(modal);
+      focusInside(modal);
+    } else if (document.body.classList.contains("modal-open")) {
+      document.body.classList.remove("modal-open");
+      restoreFocus();
+    }
+  }
+
+  function closeModal() {
+    var root = modalRoot();
+    if (root) {
+      root.replaceChildren();
+    }
+    syncModalState();
+  }
+
+  function confirmDone(modal) {
+    if (modal.hasAttribute("data-copied")) {
+      return true;
+    }
+    return window.confirm(
+      "You have not copied the token. It will not be shown again.\n\nClose anyway?"
+    );
+  }
+
+  /* --- Enhancements of new content --------------------------------------------- */
+
+  function syncExpiry(form) {
+    var select = form.querySelector("[data-expiry-select]");
+    if (!select) {
+      return;
+    }
+    form.querySelectorAll("[data-show-when]").forEach(function (element) {
+      element.hidden = element.getAttribute("data-show-when") !== select.value;
+    });
+  }
+
+  function enhance(container) {
+    container.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.hidden = false;
+    });
+    container.querySelectorAll("form").forEach(syncExpiry);
+  }
+
+  /* --- Copy --------------------------------------------------------------------- */
+
+  function markCopied(input) {
+    input.setAttribute("data-copied", "");
+    var modal = input.closest("[data-modal]");
+    if (modal) {
+      modal.setAttribute("data-copied", "");
+    }
+  }
+
+  function copyValue(button) {
+    var input = document.getElementById(button.getAttribute("data-copy"));
+    if (!input) {
+      return;
+    }
+    var field = button.closest(".form-field") || button.parentElement;
+    var status = field.querySelector("[data-copy-status]");
+
+    function say(text) {
+      if (status) {
+        status.textContent = text;
+      }
+    }
+
+    function fallback() {
+      input.focus();
+      input.select();
+      say("Copying is not available here: the token is selected, press Ctrl+C (⌘C on a Mac).");
+    }
+
+    if (!navigator.clipboard || !window.isSecureContext) {
+      fallback();
+      return;
+    }
+    navigator.clipboard.writeText(input.value).then(
+      function () {
+        markCopied(input);
+        button.textContent = "Copied";
+        button.classList.add("is-copied");
+        say("Token copied to the clipboard.");
+        window.setTimeout(function () {
+          button.textContent = "Copy";
+          button.classList.remove("is-copied");
+        }, COPY_RESET_MS);
+      },
+      fallback
+    );
+  }
+
+  /* --- Event wiring ---------------------------------------------------------------- */
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var root = modalRoot();
+    var target = event.detail.target;
+    var element = event.detail.elt;
+    // A request from outside the modal that will fill #modal-root opens a modal.
+    if (root && target === root && !root.contains(element)) {
+      rememberOpener(element);
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target === modalRoot()) {
+      syncModalState();
+    }
+  });
+
+  document.addEventListener("htmx:load", function (event) {
+    enhance(event.target);
+  });
+
+  document.addEventListener("click", function (event) {
+    var copyButton = event.target.closest("[data-copy]");
+    if (copyButton) {
+      copyValue(copyButton);
+      return;
+    }
+    var modal = currentModal();
+    if (!modal) {
+      return;
+    }
+    var closer = event.target.closest("[data-modal-close]");
+    if (closer && modal.contains(closer)) {
+      event.preventDefault();
+      closeModal();
+      return;
+    }
+    var done = event.target.closest("[data-modal-done]");
+    if (done && modal.contains(done)) {
+      event.preventDefault();
+      if (confirmDone(modal)) {
+        closeModal();
+      }
+    }
+  });
+
+  // On the no-JavaScript "Token created" page opened with JavaScript on, Done still asks.
+  document.addEventListener("click", function (event) {
+    var done = event.target.closest("[data-modal-done]");
+    if (!done || done.closest("[data-modal]")) {
+      return;
+    }
+    var input = document.querySelector("[data-token-value]");
+    if (input && !input.hasAttribute("data-copied") && !window.confirm(
+      "You have not copied the token. It will not be shown again.\n\nLeave anyway?"
+    )) {
+      event.preventDefault();
+    }
+  });
+
+  // A click that starts and ends on the backdrop (not a text selection that ends there).
+  document.addEventListener("mousedown", function (event) {
+    var modal = currentModal();
+    pointerDownOnBackdrop = !!modal && event.target === modal;
+  });
+
+  document.addEventListener("click", function (event) {
+    var modal = currentModal();
+    if (modal && pointerDownOnBackdrop && event.target === modal && modal.hasAttribute("data-dismissable")) {
+      closeModal();
+    }
+    pointerDownOnBackdrop = false;
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var modal = currentModal();
+    if (!modal) {
+      return;
+    }
+    if (event.key === "Escape") {
+      if (modal.hasAttribute("data-dismissable")) {
+        event.preventDefault();
+        closeModal();
+      }
+      return;
+    }
+    if (event.key !== "Tab") {
+      return;
+    }
+    var items = focusables(modal);
+    if (!items.length) {
+      event.preventDefault();
+      return;
+    }
+    var first = items[0];
+    var last = items[items.length - 1];
+    var active = document.activeElement;
+    if (!modal.contains(active)) {
+      event.preventDefault();
+      first.focus();
+    } else if (event.shiftKey && (active === first || !items.includes(active))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && active === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+
+  // Focus that escapes the dialog (e.g. a click on the page behind) is brought back.
+  document.addEventListener("focusin", function (event) {
+    var modal = currentModal();
+    if (modal && !modal.contains(event.target)) {
+      focusInside(modal);
+    }
+  });
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-expiry-select]")) {
+      syncExpiry(event.target.form);
+    }
+  });
+
+  // Copying the value by hand counts as copied too.
+  document.addEventListener("copy", function (event) {
+    var input = event.target.closest ? event.target.closest("[data-token-value]") : null;
+    if (input) {
+      markCopied(input);
+    }
+  });
+
+  // Never leave a token value in a page the browser may keep (back/forward cache).
+  window.addEventListener("pagehide", function () {
+    document.querySelectorAll("[data-show-once]").forEach(function (element) {
+      element.remove();
+    });
+    document.querySelectorAll("[data-token-value]").forEach(function (input) {
+      input.value = "";
+    });
+  });
+
+  enhance(document);
+})();

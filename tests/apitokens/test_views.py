@@ -1,0 +1,578 @@
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import timedelta
+from http import HTTPStatus
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from apitokens import services, tokens
+from apitokens.models import APIToken
+from tests.apitokens.factories import create_token
+
+HTMX = {"HX-Request": "true"}
+LIST_URL = "/account/tokens/"
+NEW_URL = "/account/tokens/new/"
+VALUE_PATTERN = re.compile(r"qb_[0-9A-Za-z]{38}")
+
+
+def create_payload(**overrides):
+    data = {"name": "Production Website Integration", "expiry": "90", "scopes": ["read"]}
+    data.update(overrides)
+    return data
+
+
+def url(name, token):
+    return reverse(f"apitokens:{name}", args=[token.public_id])
+
+
+def assert_not_cacheable(response):
+    assert "no-store" in response["Cache-Control"]
+
+
+def shown_value(response) -> str:
+    match = VALUE_PATTERN.search(response.content.decode())
+    assert match, "no token value in the response"
+    return match.group(0)
+
+
+# --- Access ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("name", ["list", "new", "delete", "regenerate", "edit"])
+def test_anonymous_is_sent_to_log_in_and_nothing_changes(client, user, method, name):
+    token, _ = create_token(user, "Production Website Integration")
+    path = reverse(f"apitokens:{name}", args=[] if name in {"list", "new"} else [token.public_id])
+    response = getattr(client, method)(path, create_payload(name="Anonymous attempt here"))
+    if method == "post" and name == "list":
+        # The list is GET only; an anonymous POST still never reaches it.
+        assert response.status_code in {HTTPStatus.FOUND, HTTPStatus.METHOD_NOT_ALLOWED}
+    else:
+        assert response.status_code == HTTPStatus.FOUND
+        assert response["Location"].startswith(reverse("accounts:login"))
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    assert APIToken.objects.count() == 1
+
+
+@pytest.mark.parametrize("name", ["delete", "regenerate", "edit"])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_another_users_token_is_404_and_unchanged(user_client, other_user, name, method):
+    token, raw = create_token(other_user, "Grace production server")
+    data = {"overlap": "0", "name": "Stolen name here", "scopes": ["read", "write"]}
+    response = getattr(user_client, method)(url(name, token), data)
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    assert token.name == "Grace production server"
+    assert token.scopes == "read"
+    assert APIToken.objects.authenticate(raw).ok
+
+
+@pytest.mark.parametrize("name", ["delete", "regenerate", "edit"])
+def test_unknown_token_id_is_404(user_client, name):
+    for public_id in ["AAAAAAAAAAAAAAAA", "nope", "1", "%00", "<script>"]:
+        response = user_client.post(f"/account/tokens/{public_id}/{name}/", {"overlap": "0"})
+        assert response.status_code == HTTPStatus.NOT_FOUND
+
+
+def test_list_is_get_only(user_client):
+    assert user_client.post(LIST_URL).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+# --- The list ---------------------------------------------------------------------------
+
+
+def test_empty_state_offers_create_button(user_client):
+    response = user_client.get(LIST_URL)
+    assert response.status_code == HTTPStatus.OK
+    content = response.content.decode()
+    assert "No API tokens yet" in content
+    assert content.count(f'href="{NEW_URL}"') == 2  # page header and empty state
+    assert "<table" not in content
+
+
+def test_list_shows_columns_newest_first_without_values(user_client, user):
+    now = timezone.now()
+    older, older_raw = create_token(user, "Development Testing", now=now - timedelta(days=2))
+    newer, newer_raw = create_token(user, "Mobile App Backend", now=now - timedelta(hours=1))
+    response = user_client.get(LIST_URL)
+    content = response.content.decode()
+    for header in ["Token Name", "Token", "Created Date", "Last Used", "Permissions", "Expires"]:
+        assert f">{header}</th>" in content
+    assert content.index("Mobile App Backend") < content.index("Development Testing")
+    assert newer.identifier in content and older.identifier in content
+    assert older_raw not in content and newer_raw not in content
+    assert not VALUE_PATTERN.search(content)
+    assert older.created_at.isoformat() in content  # exact time in <time datetime>
+    assert_not_cacheable(response)
+
+
+def test_list_shows_last_used_never_or_relative(user_client, user):
+    now = timezone.now()
+    token, _ = create_token(user, "Production Website Integration")
+    content = user_client.get(LIST_URL).content.decode()
+    assert "Never" in content
+    APIToken.objects.filter(pk=token.pk).update(last_used_at=now - timedelta(hours=3, minutes=5))
+    content = user_client.get(LIST_URL).content.decode().replace("\xa0", " ")
+    assert "3 hours ago" in content
+
+
+def test_list_shows_permissions_and_expiry_states(user_client, user):
+    now = timezone.now()
+    create_token(user, "Soon expiring integration", expires_at=now + timedelta(days=3, hours=1))
+    create_token(user, "Later expiring integration", expires_at=now + timedelta(days=12, hours=1))
+    create_token(user, "Never expiring integration", scopes=("read", "write"))
+    expired, _ = create_token(
+        user, "Expired integration", expires_at=now - timedelta(days=1), now=now - timedelta(days=8)
+    )
+    content = user_client.get(LIST_URL).content.decode()
+    assert "Expires in 3 days" in content
+    assert "Expires in 12 days" in content
+    assert content.count("Expiring soon") == 1
+    assert "No expiration" in content
+    assert "Expired on " in content
+    assert ">Read</span>" in content and ">Write</span>" in content
+    row = content[content.index(f'id="token-{expired.public_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert "is-expired" in row
+    assert url("delete", expired) in row
+    assert url("regenerate", expired) not in row
+
+
+def test_list_hides_deleted_and_other_users_tokens(user_client, user, other_user):
+    gone, _ = create_token(user, "Retired integration")
+    services.api_token_revoke(token=gone, actor=user)
+    create_token(other_user, "Grace production server")
+    content = user_client.get(LIST_URL).content.decode()
+    assert "Retired integration" not in content
+    assert "Grace production server" not in content
+    assert "No API tokens yet" in content
+
+
+def test_list_shows_hourly_request_limit(user_client, user, settings):
+    settings.QUICKBOT_API_HOURLY_LIMIT = 1234
+    content = user_client.get(LIST_URL).content.decode()
+    assert "Hourly request limit" in content
+    assert "1234" in content
+
+
+def test_list_renders_when_usage_cannot_be_read(user_client, monkeypatch):
+    def broken(user):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr("apitokens.views.usage_for", broken)
+    response = user_client.get(LIST_URL)
+    assert response.status_code == HTTPStatus.OK
+    assert "Hourly request limit" not in response.content.decode()
+
+
+def test_htmx_table_refresh_returns_only_the_table(user_client, user):
+    create_token(user, "Production Website Integration")
+    response = user_client.get(LIST_URL, headers={**HTMX, "HX-Target": "token-table"})
+    content = response.content.decode()
+    assert content.lstrip().startswith('<div id="token-table"')
+    assert "<html" not in content
+    assert "Production Website Integration" in content
+    assert_not_cacheable(response)
+
+
+def test_names_are_escaped_everywhere(user_client, user):
+    name = "<img src=x onerror=alert(1)> \"quoted\" 'deploy'"
+    token, _ = create_token(user, name)
+    for path in [LIST_URL, url("delete", token), url("edit", token), url("regenerate", token)]:
+        content = user_client.get(path).content.decode()
+        assert "<img src=x" not in content
+        assert "&lt;img src=x onerror=alert(1)&gt;" in content
+    response = user_client.post(url("delete", token), follow=True)
+    assert "<img src=x" not in response.content.decode()
+
+
+def test_at_limit_the_page_says_so(user_client, user, settings):
+    settings.QUICKBOT_MAX_TOKENS_PER_USER = 1
+    create_token(user, "Production Website Integration")
+    assert "the most an account can have" in user_client.get(LIST_URL).content.decode()
+
+
+# --- Create -----------------------------------------------------------------------------
+
+
+def test_new_page_without_javascript_has_the_form(user_client):
+    response = user_client.get(NEW_URL)
+    content = response.content.decode()
+    assert response.status_code == HTTPStatus.OK
+    assert "<html" in content
+    assert "Generate Token" in content
+    assert 'name="csrfmiddlewaretoken"' in content
+    assert "hx-post" not in content  # a plain form on the plain page
+    assert "“Production Website Integration”" in content  # help text with examples
+    assert "“Token 1”" in content
+
+
+def test_htmx_get_returns_an_accessible_modal(user_client):
+    response = user_client.get(NEW_URL, headers=HTMX)
+    content = response.content.decode()
+    assert "<html" not in content
+    assert 'role="dialog"' in content
+    assert 'aria-modal="true"' in content
+    assert 'aria-labelledby="create-token-title"' in content
+    assert 'id="create-token-title"' in content
+    assert f'hx-post="{NEW_URL}"' in content
+
+
+def test_get_new_creates_nothing(user_client):
+    user_client.get(NEW_URL)
+    user_client.get(NEW_URL, headers=HTMX)
+    assert APIToken.objects.count() == 0
+
+
+def test_htmx_create_shows_value_once_and_refreshes_list(user_client, user):
+    response = user_client.post(
+        NEW_URL, create_payload(scopes=["read", "write"], expiry="30"), headers=HTMX
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert_not_cacheable(response)
+    assert json.loads(response["HX-Trigger"]) == {"tokensChanged": {}}
+    value = shown_value(response)
+    token = user.api_tokens.get()
+    assert token.digest == tokens.token_digest(value)
+    assert token.name == "Production Website Integration"
+    assert token.scopes == "read write"
+    assert token.lifetime_days == 30
+    content = response.content.decode()
+    assert "data-show-once" in content
+    assert "will not be shown again" in content
+    assert "data-copy" in content and ">Done<" in content
+    # The list behind the modal: new row, never the value.
+    listing = user_client.get(LIST_URL, headers={**HTMX, "HX-Target": "token-table"})
+    assert token.identifier in listing.content.decode()
+    assert value not in listing.content.decode()
+    assert value not in user_client.get(LIST_URL).content.decode()
+
+
+def test_create_without_javascript_renders_value_on_a_full_page(user_client, user):
+    response = user_client.post(NEW_URL, create_payload())
+    assert response.status_code == HTTPStatus.OK  # no redirect carrying the value
+    assert_not_cacheable(response)
+    content = response.content.decode()
+    assert "<html" in content
+    value = shown_value(response)
+    assert APIToken.objects.authenticate(value).ok
+    assert f'href="{LIST_URL}"' in content  # Done
+
+
+def test_value_is_not_kept_in_session_or_logs(user_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    response = user_client.post(NEW_URL, create_payload(), headers=HTMX)
+    value = shown_value(response)
+    assert value not in caplog.text
+    session = user_client.session
+    assert all(value not in str(stored) for _, stored in session.items())
+
+
+def test_invalid_name_error_is_shown_in_the_modal(user_client):
+    response = user_client.post(NEW_URL, create_payload(name="Token 1"), headers=HTMX)
+    assert response.status_code == HTTPStatus.OK
+    content = response.content.decode()
+    assert 'role="dialog"' in content
+    assert "where it will be used" in content
+    assert 'aria-invalid="true"' in content
+    assert "HX-Trigger" not in response
+    assert APIToken.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "     ", "x" * 10_000, "API Key", "test", "new token 2"],
+    ids=["empty", "spaces", "10000-chars", "api-key", "test", "new-token-2"],
+)
+def test_bad_names_create_nothing(user_client, name):
+    response = user_client.post(NEW_URL, create_payload(name=name), headers=HTMX)
+    assert response.status_code == HTTPStatus.OK
+    assert "field-errors" in response.content.decode()
+    assert APIToken.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "<b>Bold</b> deploy bot",
+        'Ada\'s "quoted" laptop',
+        "Déploiement 🚀 prod",
+        "خادم الإنتاج",
+    ],
+)
+def test_unusual_names_are_stored_as_typed(user_client, user, name):
+    response = user_client.post(NEW_URL, create_payload(name=name), headers=HTMX)
+    assert response.status_code == HTTPStatus.OK
+    assert user.api_tokens.get().name == name
+
+
+def test_double_submit_with_same_name_makes_one_token_and_an_error(user_client, user):
+    first = user_client.post(NEW_URL, create_payload(), headers=HTMX)
+    second = user_client.post(NEW_URL, create_payload(name="production website integration"))
+    assert VALUE_PATTERN.search(first.content.decode())
+    assert not VALUE_PATTERN.search(second.content.decode())
+    assert "You already have a token named" in second.content.decode()
+    assert user.api_tokens.count() == 1
+
+
+def test_name_clash_at_the_database_is_a_form_error(user_client, user, monkeypatch):
+    """Two requests passing validation together: the unique constraint decides."""
+    create_token(user, "Production Website Integration")
+    monkeypatch.setattr(
+        "apitokens.forms._TokenNameUniqueMixin.clean_name",
+        lambda form: form.cleaned_data["name"],
+    )
+    response = user_client.post(NEW_URL, create_payload(), headers=HTMX)
+    assert response.status_code == HTTPStatus.OK
+    assert "You already have a token named" in response.content.decode()
+    assert user.api_tokens.count() == 1
+
+
+def test_two_quick_creates_with_distinct_names_make_two_tokens(user_client, user):
+    user_client.post(NEW_URL, create_payload(name="Mobile App Backend"), headers=HTMX)
+    user_client.post(NEW_URL, create_payload(name="Development Testing"), headers=HTMX)
+    assert sorted(user.api_tokens.values_list("name", flat=True)) == [
+        "Development Testing",
+        "Mobile App Backend",
+    ]
+
+
+def test_token_limit_is_enforced(user_client, user, settings):
+    settings.QUICKBOT_MAX_TOKENS_PER_USER = 2
+    create_token(user, "First integration")
+    create_token(user, "Second integration")
+    response = user_client.post(NEW_URL, create_payload(), headers=HTMX)
+    assert "limit of 2 active tokens" in response.content.decode()
+    assert user.api_tokens.count() == 2
+
+
+def test_unknown_permission_posted_by_hand_creates_nothing(user_client):
+    response = user_client.post(NEW_URL, create_payload(scopes=["read", "admin"]), headers=HTMX)
+    assert "is not a permission" in response.content.decode()
+    assert APIToken.objects.count() == 0
+
+
+def test_custom_expiry_in_the_past_is_refused(user_client):
+    response = user_client.post(
+        NEW_URL, create_payload(expiry="custom", custom_expiry_date="2001-01-01"), headers=HTMX
+    )
+    assert "in the past" in response.content.decode()
+    assert APIToken.objects.count() == 0
+
+
+def test_no_expiration_option_disappears_with_a_site_maximum(user_client, settings):
+    assert "No expiration" in user_client.get(NEW_URL).content.decode()
+    settings.QUICKBOT_TOKEN_MAX_LIFETIME_DAYS = 30
+    content = user_client.get(NEW_URL).content.decode()
+    assert 'value="none"' not in content
+    assert 'value="90"' not in content
+    response = user_client.post(NEW_URL, create_payload(expiry="none"), headers=HTMX)
+    assert APIToken.objects.count() == 0
+    assert "field-errors" in response.content.decode()
+
+
+def test_create_without_csrf_token_is_forbidden(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post(NEW_URL, create_payload())
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert APIToken.objects.count() == 0
+
+
+def test_delete_without_csrf_token_is_forbidden(user):
+    token, _ = create_token(user, "Production Website Integration")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.post(url("delete", token)).status_code == HTTPStatus.FORBIDDEN
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
+# --- Delete ------------------------------------------------------------------------------
+
+
+def test_delete_page_names_the_token_and_warns(user_client, user):
+    token, _ = create_token(user, "Mobile App Backend")
+    response = user_client.get(url("delete", token))
+    content = response.content.decode()
+    assert "<html" in content
+    assert "Mobile App Backend" in content
+    assert "loses access immediately" in content
+    assert ">Delete token</button>" in content
+    token.refresh_from_db()
+    assert token.revoked_at is None  # a GET changes nothing
+
+
+def test_htmx_delete_get_returns_confirmation_modal(user_client, user):
+    token, _ = create_token(user, "Mobile App Backend")
+    content = user_client.get(url("delete", token), headers=HTMX).content.decode()
+    assert 'role="dialog"' in content and 'aria-labelledby="delete-token-title"' in content
+    assert f'hx-post="{url("delete", token)}"' in content
+
+
+def test_delete_without_javascript_redirects_with_message(user_client, user):
+    token, raw = create_token(user, "Mobile App Backend")
+    response = user_client.post(url("delete", token), follow=True)
+    assert response.redirect_chain == [(LIST_URL, HTTPStatus.FOUND)]
+    assert "Token ‘Mobile App Backend’ deleted" in response.content.decode()
+    assert token.identifier not in response.content.decode()
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert token.revoked_by == user
+    assert APIToken.objects.filter(pk=token.pk).exists()  # kept for audit
+    assert APIToken.objects.authenticate(raw).reason == "revoked"
+
+
+def test_htmx_delete_closes_modal_shows_message_and_refreshes(user_client, user):
+    token, _ = create_token(user, "Mobile App Backend")
+    response = user_client.post(url("delete", token), headers=HTMX)
+    assert response.status_code == HTTPStatus.OK
+    content = response.content.decode()
+    assert 'role="dialog"' not in content
+    assert 'id="messages"' in content and 'hx-swap-oob="true"' in content
+    assert "Token ‘Mobile App Backend’ deleted" in content
+    assert json.loads(response["HX-Trigger"]) == {"tokensChanged": {}}
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
+def test_deleting_twice_says_already_deleted(user_client, user, headers):
+    token, _ = create_token(user, "Mobile App Backend")
+    user_client.post(url("delete", token), headers=headers)
+    response = user_client.post(url("delete", token), headers=headers, follow=not headers)
+    assert response.status_code == HTTPStatus.OK
+    assert "was already deleted" in response.content.decode()
+    assert user.security_events.filter(kind="deleted").count() == 1
+
+
+def test_delete_racing_another_tab_says_already_deleted(user_client, user, monkeypatch):
+    token, _ = create_token(user, "Mobile App Backend")
+    real_revoke = services.api_token_revoke
+
+    def revoked_meanwhile(**kwargs):
+        real_revoke(**kwargs)  # the other tab wins
+        return real_revoke(**kwargs)
+
+    monkeypatch.setattr("apitokens.views.services.api_token_revoke", revoked_meanwhile)
+    response = user_client.post(url("delete", token), follow=True)
+    assert "was already deleted" in response.content.decode()
+
+
+# --- Regenerate ------------------------------------------------------------------------------
+
+
+def test_regenerate_get_offers_overlap_choices(user_client, user):
+    token, raw = create_token(user, "Mobile App Backend")
+    content = user_client.get(url("regenerate", token), headers=HTMX).content.decode()
+    assert 'role="dialog"' in content
+    for label in ["Immediately", "After 1 hour", "After 24 hours", "After 7 days"]:
+        assert label in content
+    token.refresh_from_db()
+    assert APIToken.objects.authenticate(raw).ok  # a GET changes nothing
+    assert token.regenerated_at is None
+
+
+def test_regenerate_shows_new_value_once_and_keeps_old_for_overlap(user_client, user):
+    token, old_raw = create_token(user, "Mobile App Backend", scopes=("read", "write"))
+    response = user_client.post(url("regenerate", token), {"overlap": "1h"}, headers=HTMX)
+    assert response.status_code == HTTPStatus.OK
+    assert_not_cacheable(response)
+    assert json.loads(response["HX-Trigger"]) == {"tokensChanged": {}}
+    new_raw = shown_value(response)
+    assert new_raw != old_raw
+    content = response.content.decode()
+    assert "Token regenerated" in content and "data-show-once" in content
+    assert "previous value keeps working until" in content
+    new = APIToken.objects.authenticate(new_raw)
+    old = APIToken.objects.authenticate(old_raw)
+    assert new.ok and old.ok and new.token.pk == old.token.pk == token.pk
+    assert new.token.scopes == "read write"
+
+
+def test_regenerate_immediately_stops_old_value(user_client, user):
+    token, old_raw = create_token(user, "Mobile App Backend")
+    response = user_client.post(url("regenerate", token), {"overlap": "0"})
+    assert response.status_code == HTTPStatus.OK
+    assert "<html" in response.content.decode()  # the no-JS page
+    assert_not_cacheable(response)
+    assert "previous value has stopped working" in response.content.decode()
+    assert not APIToken.objects.authenticate(old_raw).ok
+    assert APIToken.objects.authenticate(shown_value(response)).ok
+
+
+def test_regenerate_with_unknown_overlap_changes_nothing(user_client, user):
+    token, raw = create_token(user, "Mobile App Backend")
+    response = user_client.post(url("regenerate", token), {"overlap": "forever"}, headers=HTMX)
+    assert "field-errors" in response.content.decode()
+    assert not VALUE_PATTERN.search(response.content.decode())
+    assert APIToken.objects.authenticate(raw).ok
+
+
+def test_regenerate_expired_token_is_refused_with_message(user_client, user):
+    now = timezone.now()
+    token, _ = create_token(
+        user, "Mobile App Backend", expires_at=now - timedelta(hours=1), now=now - timedelta(days=9)
+    )
+    page = user_client.get(url("regenerate", token)).content.decode()
+    assert "cannot be regenerated" in page
+    response = user_client.post(url("regenerate", token), {"overlap": "0"}, headers=HTMX)
+    assert response.status_code == HTTPStatus.OK
+    assert "cannot be regenerated" in response.content.decode()
+    assert not VALUE_PATTERN.search(response.content.decode())
+
+
+def test_regenerate_deleted_token_is_404(user_client, user):
+    token, _ = create_token(user, "Mobile App Backend")
+    services.api_token_revoke(token=token, actor=user)
+    response = user_client.post(url("regenerate", token), {"overlap": "0"})
+    assert response.status_code == HTTPStatus.NOT_FOUND
+
+
+# --- Edit ------------------------------------------------------------------------------
+
+
+def test_edit_renames_and_changes_permissions_keeping_the_value(user_client, user):
+    token, raw = create_token(user, "Mobile App Backend")
+    response = user_client.post(
+        url("edit", token),
+        {"name": "Mobile App Backend (iOS)", "scopes": ["read", "write"]},
+        follow=True,
+    )
+    assert "Token ‘Mobile App Backend (iOS)’ updated" in response.content.decode()
+    token.refresh_from_db()
+    assert token.name == "Mobile App Backend (iOS)"
+    assert token.scopes == "read write"
+    assert APIToken.objects.authenticate(raw).ok
+
+
+def test_htmx_edit_closes_modal_and_refreshes(user_client, user):
+    token, _ = create_token(user, "Mobile App Backend")
+    form = user_client.get(url("edit", token), headers=HTMX).content.decode()
+    assert 'value="Mobile App Backend"' in form and 'aria-labelledby="edit-token-title"' in form
+    response = user_client.post(
+        url("edit", token), {"name": "Mobile App Backend", "scopes": ["write"]}, headers=HTMX
+    )
+    assert json.loads(response["HX-Trigger"]) == {"tokensChanged": {}}
+    token.refresh_from_db()
+    assert token.scopes == "write"
+
+
+def test_edit_refuses_a_taken_name_and_empty_permissions(user_client, user):
+    token, _ = create_token(user, "Mobile App Backend")
+    create_token(user, "Development Testing")
+    response = user_client.post(
+        url("edit", token), {"name": "development testing", "scopes": []}, headers=HTMX
+    )
+    content = response.content.decode()
+    assert "You already have a token named" in content
+    assert "Choose at least one permission." in content
+    token.refresh_from_db()
+    assert token.name == "Mobile App Backend"
+    assert token.scopes == "read"
