@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import User
@@ -332,3 +335,59 @@ def api_token_update_scopes(
             detail=f"Permissions changed from “{old_value or 'none'}” to “{new_value}”",
             now=now,
         )
+
+
+# --- Security log: uses of dead tokens ------------------------------------------------------
+
+logger = logging.getLogger(__name__)
+DEAD_USE_EVENT_WINDOW = timedelta(hours=1)
+
+
+def api_token_dead_use_record(
+    *,
+    token: APIToken,
+    client: ClientInfo,
+    now: datetime | None = None,
+    used_previous_value: bool = False,
+) -> None:
+    """Log that someone presented a deleted or expired token (or a replaced value after
+    its overlap): at most one SecurityEvent per token per hour, whose `count` and
+    `last_seen_at` grow with each further use inside that hour.
+
+    Runs on the API request path, so it is one indexed UPDATE in the common case and an
+    INSERT (plus the owner's email, rate-limited by the notifications module) once an hour.
+    Two simultaneous first uses may both insert; the log then holds two rows for that hour.
+    """
+    now = now or timezone.now()
+    if token.revoked_at is not None:
+        kind = SecurityEvent.Kind.DELETED_TOKEN_USED
+        detail = ""
+    else:
+        kind = SecurityEvent.Kind.EXPIRED_TOKEN_USED
+        detail = ""
+        if used_previous_value or not token.is_expired(now):
+            detail = "A value replaced by Regenerate was used after its overlap ended."
+    bumped = SecurityEvent.objects.filter(
+        token=token, kind=kind, created_at__gt=now - DEAD_USE_EVENT_WINDOW, created_at__lte=now
+    ).update(count=F("count") + 1, last_seen_at=Greatest(F("last_seen_at"), Value(now)))
+    if bumped:
+        return
+    security_event_record(
+        kind=kind,
+        account=token.owner,
+        actor_kind=SecurityEvent.Actor.TOKEN,
+        token=token,
+        client=client,
+        detail=detail,
+        now=now,
+    )
+    try:
+        from apitokens.notifications import notify_dead_token_used
+    except ImportError:  # the notifications module is optional
+        return
+    try:
+        notify_dead_token_used(
+            token=token, client=client, now=now, used_previous_value=used_previous_value
+        )
+    except Exception:  # the API answer must not depend on email
+        logger.exception("Could not notify the owner of dead token %s", token.pk)

@@ -1,0 +1,584 @@
+"""Django admin for API tokens, their activity and the security log.
+
+Staff can answer "who holds which tokens, what did they do with them, what looks
+wrong". Secrets never appear: the identifier is shown, never the digest, and lookups
+on a digest are refused. Activity and the security log are read-only. Changelists
+stay cheap at a million activity rows: no full COUNT(*), joins selected up front,
+filters that need no extra query.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+from functools import cached_property
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.constants import LOOKUP_SEP
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+
+from apitokens import admin_views, selectors, services
+from apitokens.models import APIToken, SecurityEvent, TokenActivity
+
+# Activity and events shown on a token's admin page; the rest is one click away.
+RECENT_ROWS_ON_TOKEN_PAGE = 20
+
+
+# --- Shared pieces -------------------------------------------------------------------------
+
+
+class NoDigestLookupsMixin:
+    """Refuse changelist lookups on any digest field (including through relations)."""
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # A digest lookup would turn the admin into an oracle for guessed or leaked values.
+        if any("digest" in part for part in lookup.split(LOOKUP_SEP)):
+            return False
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
+
+
+class ReadOnlyAdminMixin:
+    """Audit rows are written by the app only: no add, change or delete in admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class CappedCountPaginator(Paginator):
+    """A paginator that counts at most `count_cap` rows.
+
+    COUNT(*) over a million-row table costs a full index scan on every page view;
+    counting `LIMIT cap + 1` rows is bounded. Past the cap, pages stop at the cap and
+    the template says "more than". Narrow down with filters to see the rest.
+    """
+
+    count_cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        counted = self.object_list.order_by()[: self.count_cap + 1].count()
+        self.is_capped = counted > self.count_cap
+        return min(counted, self.count_cap)
+
+    is_capped = False
+
+
+def user_admin_link(user_id: int | None, label: str) -> str:
+    """A link to the user's admin page, or plain text if users are not in admin."""
+    if user_id is None:
+        return "—"
+    try:
+        url = reverse("admin:accounts_user_change", args=[user_id])
+    except NoReverseMatch:
+        return label
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
+def token_admin_link(token: APIToken | None, fallback: str = "—") -> str:
+    if token is None:
+        return fallback
+    url = reverse("admin:apitokens_apitoken_change", args=[token.pk])
+    return format_html(
+        '<a href="{}">{}</a> <span class="audit-mono">{}</span>', url, token.name, token.identifier
+    )
+
+
+def changelist_url(model_name: str, **params: object) -> str:
+    url = reverse(f"admin:apitokens_{model_name}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+class TokenPublicIdFilter(admin.SimpleListFilter):
+    """Narrow to one token, chosen by a link (`?token=<public id>`), never a 10,000-row list."""
+
+    title = "token"
+    parameter_name = "token"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        if not value:
+            return ()
+        token = APIToken.objects.filter(public_id=value).only("name", "identifier").first()
+        return ((value, str(token) if token else value),)
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(token__public_id=self.value())
+        return queryset
+
+
+# --- API tokens ------------------------------------------------------------------------------
+
+
+class TokenStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return (("active", "Active"), ("expired", "Expired"), ("deleted", "Deleted"))
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        match self.value():
+            case "active":
+                return queryset.usable(now)
+            case "expired":
+                return queryset.active().filter(expires_at__lte=now)
+            case "deleted":
+                return queryset.revoked()
+        return queryset
+
+
+class LastUsedFilter(admin.SimpleListFilter):
+    title = "last used"
+    parameter_name = "last_used"
+
+    def lookups(self, request, model_admin):
+        return (
+            ("never", "Never"),
+            ("30", "Over 30 days ago"),
+            ("90", "Over 90 days ago"),
+        )
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        match self.value():
+            case "never":
+                return queryset.filter(last_used_at__isnull=True)
+            case "30":
+                return queryset.filter(last_used_at__lt=now - timedelta(days=30))
+            case "90":
+                return queryset.filter(last_used_at__lt=now - timedelta(days=90))
+        return queryset
+
+
+@admin.register(APIToken)
+class APITokenAdmin(NoDigestLookupsMixin, admin.ModelAdmin):
+    """Who holds which tokens. Read-only apart from the staff revoke action."""
+
+    list_display = (
+        "name",
+        "owner_link",
+        "identifier",
+        "status_badge",
+        "created_at",
+        "last_used_at",
+        "last_used_ip",
+        "requests_24h",
+    )
+    list_filter = (
+        TokenStatusFilter,
+        ("created_at", admin.DateFieldListFilter),
+        LastUsedFilter,
+        ("owner__is_staff", admin.BooleanFieldListFilter),
+    )
+    search_fields = ("name", "owner__email", "identifier")
+    search_help_text = "Search by token name, owner email or identifier (qb_…)."
+    list_select_related = ("owner",)
+    raw_id_fields = ("owner", "revoked_by")
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    actions = ("revoke_selected",)
+
+    class Media:
+        css = {"all": ("css/admin_audit.css",)}
+
+    fieldsets = (
+        (
+            None,
+            {"fields": ("name", "owner", "identifier", "public_id", "scopes", "status_badge")},
+        ),
+        (
+            "Dates",
+            {
+                "fields": (
+                    "created_at",
+                    "expires_at",
+                    "last_used_at",
+                    "last_used_ip",
+                    "regenerated_at",
+                    "previous_identifier",
+                    "previous_expires_at",
+                )
+            },
+        ),
+        ("Deletion", {"fields": ("revoked_at", "revoked_by", "revoked_reason")}),
+        ("Recent activity", {"fields": ("recent_activity",)}),
+        ("Security log", {"fields": ("security_log",)}),
+    )
+    readonly_fields = (
+        "name",
+        "owner",
+        "identifier",
+        "public_id",
+        "scopes",
+        "status_badge",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "last_used_ip",
+        "regenerated_at",
+        "previous_identifier",
+        "previous_expires_at",
+        "revoked_at",
+        "revoked_by",
+        "revoked_reason",
+        "recent_activity",
+        "security_log",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # A correlated subquery is evaluated only for the rows of the page shown,
+        # using the (token, -created_at) index; a JOIN + GROUP BY would read every row.
+        since = timezone.now() - timedelta(hours=24)
+        recent = (
+            TokenActivity.objects.filter(token=OuterRef("pk"), created_at__gte=since)
+            .order_by()
+            .values("token")
+            .annotate(requests=Count("id"))
+            .values("requests")
+        )
+        return super().get_queryset(request).annotate(requests_24h=Coalesce(Subquery(recent), 0))
+
+    # Tokens come only from their owner's page; rows are kept for audit after deletion.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        """Revoking needs the model's delete permission (rows are never really deleted)."""
+        return request.user.has_perm("apitokens.delete_apitoken")
+
+    @admin.display(description="owner", ordering="owner__email")
+    def owner_link(self, token: APIToken) -> str:
+        return user_admin_link(token.owner_id, token.owner.email)
+
+    @admin.display(description="status")
+    def status_badge(self, token: APIToken) -> str:
+        status = token.status()
+        return format_html(
+            '<span class="audit-badge audit-badge-{}">{}</span>', status, status.capitalize()
+        )
+
+    @admin.display(description="requests (24 h)")
+    def requests_24h(self, token: APIToken) -> int:
+        return getattr(token, "requests_24h", 0)
+
+    @admin.display(description="recent activity")
+    def recent_activity(self, token: APIToken) -> str:
+        rows = list(
+            TokenActivity.objects.filter(token=token).order_by("-created_at", "-id")[
+                :RECENT_ROWS_ON_TOKEN_PAGE
+            ]
+        )
+        link = format_html(
+            '<a href="{}">All activity of this token</a>',
+            changelist_url("tokenactivity", token=token.public_id),
+        )
+        if not rows:
+            return format_html("<p>No requests recorded.</p>{}", link)
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    timezone.localtime(row.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    row.method,
+                    row.path,
+                    row.status,
+                    row.ip or "—",
+                    "flagged" if row.flagged else "",
+                )
+                for row in rows
+            ),
+        )
+        return format_html(
+            '<table class="audit-inline-table"><thead><tr><th>Time</th><th>Method</th>'
+            "<th>Path</th><th>Status</th><th>IP</th><th></th></tr></thead>"
+            "<tbody>{}</tbody></table><p>{}</p>",
+            body,
+            link,
+        )
+
+    @admin.display(description="security log")
+    def security_log(self, token: APIToken) -> str:
+        events = list(
+            SecurityEvent.objects.filter(token=token)
+            .select_related("actor")
+            .order_by("-created_at", "-id")[:RECENT_ROWS_ON_TOKEN_PAGE]
+        )
+        link = format_html(
+            '<a href="{}">All security events of this token</a>',
+            changelist_url("securityevent", token=token.public_id),
+        )
+        if not events:
+            return format_html("<p>No events.</p>{}", link)
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    timezone.localtime(event.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    event.get_kind_display(),
+                    _actor_label(event),
+                    event.ip or "—",
+                    event.count,
+                    event.detail,
+                )
+                for event in events
+            ),
+        )
+        return format_html(
+            '<table class="audit-inline-table"><thead><tr><th>Time</th><th>Event</th>'
+            "<th>By</th><th>IP</th><th>Count</th><th>Detail</th></tr></thead>"
+            "<tbody>{}</tbody></table><p>{}</p>",
+            body,
+            link,
+        )
+
+    @admin.action(
+        description="Delete (revoke) selected tokens",
+        permissions=["revoke"],
+        location=[admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM],
+    )
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Ask for confirmation, then revoke each selected active token through the service,
+        recording the staff member who did it."""
+        tokens = list(
+            queryset.filter(revoked_at__isnull=True).select_related("owner").order_by("pk")
+        )
+        already_deleted = queryset.filter(revoked_at__isnull=False).count()
+        if request.POST.get("post") == "yes":
+            client = services.ClientInfo.from_request(request)
+            revoked = 0
+            for token in tokens:
+                if services.api_token_revoke(
+                    token=token,
+                    actor=request.user,
+                    reason=APIToken.RevokedBy.STAFF,
+                    client=client,
+                ):
+                    revoked += 1
+                    self.log_change(request, token, "Deleted (revoked) by staff.")
+            if revoked:
+                self.message_user(
+                    request,
+                    f"Deleted (revoked) {revoked} token{'s' if revoked != 1 else ''}. "
+                    "Applications using them lost access immediately.",
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(
+                    request,
+                    "Nothing to do: the selected tokens were already deleted.",
+                    messages.INFO,
+                )
+            return None
+        on_change_form = f"{admin.ActionLocation.CHANGE_FORM.value}-action" in request.POST
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Delete (revoke) tokens?",
+            "opts": self.opts,
+            "tokens": tokens,
+            "already_deleted": already_deleted,
+            "selected_ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_field_name": (
+                f"{admin.ActionLocation.CHANGE_FORM.value}-action" if on_change_form else "action"
+            ),
+        }
+        return TemplateResponse(
+            request, "admin/apitokens/apitoken/revoke_selected_confirmation.html", context
+        )
+
+
+def _actor_label(event: SecurityEvent) -> str:
+    if event.actor_kind == SecurityEvent.Actor.STAFF and event.actor is not None:
+        return f"staff ({event.actor.email})"
+    return event.get_actor_kind_display()
+
+
+# --- Activity ------------------------------------------------------------------------------
+
+
+class StatusClassFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status_class"
+
+    def lookups(self, request, model_admin):
+        return tuple((key, label) for key, (label, _query) in selectors.STATUS_CLASSES.items())
+
+    def queryset(self, request, queryset):
+        if self.value() in selectors.STATUS_CLASSES:
+            return queryset.filter(selectors.STATUS_CLASSES[self.value()][1])
+        return queryset
+
+
+class MethodFilter(admin.SimpleListFilter):
+    """A fixed list: the default filter would run SELECT DISTINCT over every row."""
+
+    title = "method"
+    parameter_name = "method"
+    methods = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+    def lookups(self, request, model_admin):
+        return tuple((method, method) for method in self.methods)
+
+    def queryset(self, request, queryset):
+        if self.value() in self.methods:
+            return queryset.filter(method=self.value())
+        return queryset
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    """Narrow to one account, chosen by a link (`?owner=<user id>`)."""
+
+    title = "owner"
+    parameter_name = "owner"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        if not value or not value.isdigit():
+            return ()
+        owner = model_admin.model._meta.get_field("owner").related_model
+        user = owner.objects.filter(pk=value).only("email").first()
+        return ((value, user.email if user else value),)
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(owner_id=int(self.value()))
+        return queryset
+
+
+@admin.register(TokenActivity)
+class TokenActivityAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What tokens did. Read-only; rows go away only through `prune_token_activity`."""
+
+    list_display = (
+        "created_at",
+        "method",
+        "path",
+        "status",
+        "token_link",
+        "owner_link",
+        "ip",
+        "flagged",
+        "duration_ms",
+    )
+    list_filter = (StatusClassFilter, MethodFilter, "flagged", TokenPublicIdFilter, OwnerFilter)
+    date_hierarchy = "created_at"
+    search_fields = ("ip", "path", "token__identifier", "owner__email")
+    search_help_text = (
+        "An IP address, a path starting with /, a token identifier (qb_…) or an owner email."
+    )
+    list_select_related = ("token", "owner")
+    raw_id_fields = ("token", "owner")
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
+    list_per_page = 100
+    actions = None
+
+    class Media:
+        css = {"all": ("css/admin_audit.css",)}
+
+    def get_urls(self):
+        dashboard = self.admin_site.admin_view(admin_views.dashboard)
+        return [
+            path("dashboard/", dashboard, name="apitokens_dashboard"),
+            *super().get_urls(),
+        ]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Search one column chosen by the term's shape, so each search can use an index
+        (an OR over four columns and two joins would read the whole table)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            ipaddress.ip_address(term)
+        except ValueError:
+            pass
+        else:
+            return queryset.filter(ip=term), False
+        if term.startswith("/"):
+            return queryset.filter(path__startswith=term), False
+        if term.startswith("qb_"):
+            return queryset.filter(token__identifier__startswith=term), False
+        if "@" in term:
+            return queryset.filter(owner__email__iexact=term), False
+        return queryset.filter(Q(path__contains=term) | Q(token__identifier__contains=term)), False
+
+    @admin.display(description="token", ordering="token__name")
+    def token_link(self, activity: TokenActivity) -> str:
+        return token_admin_link(activity.token)
+
+    @admin.display(description="owner", ordering="owner__email")
+    def owner_link(self, activity: TokenActivity) -> str:
+        return user_admin_link(activity.owner_id, activity.owner.email)
+
+
+# --- Security log ---------------------------------------------------------------------------
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Token lifecycle events. Read-only: the app never edits or deletes them."""
+
+    list_display = (
+        "created_at",
+        "kind",
+        "token_display",
+        "account_link",
+        "actor_display",
+        "ip",
+        "count",
+        "last_seen_at",
+    )
+    list_filter = ("kind", ("created_at", admin.DateFieldListFilter), TokenPublicIdFilter)
+    search_fields = ("account__email", "ip__exact", "token_name", "token_identifier")
+    search_help_text = "Search by account email, IP address, token name or identifier."
+    list_select_related = ("account", "actor", "token")
+    raw_id_fields = ("token", "account", "actor")
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
+    list_per_page = 100
+    actions = None
+
+    class Media:
+        css = {"all": ("css/admin_audit.css",)}
+
+    @admin.display(description="token", ordering="token_name")
+    def token_display(self, event: SecurityEvent) -> str:
+        if event.token is not None:
+            return token_admin_link(event.token)
+        return f"{event.token_name} {event.token_identifier}".strip() or "—"
+
+    @admin.display(description="account", ordering="account__email")
+    def account_link(self, event: SecurityEvent) -> str:
+        return user_admin_link(event.account_id, event.account.email)
+
+    @admin.display(description="by")
+    def actor_display(self, event: SecurityEvent) -> str:
+        return _actor_label(event)

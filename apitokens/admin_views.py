@@ -1,0 +1,68 @@
+"""The staff "API usage" dashboard, served inside the admin site.
+
+Registered by `TokenActivityAdmin.get_urls` at /admin/apitokens/tokenactivity/dashboard/
+(URL name `admin:apitokens_dashboard`) and linked from the admin index. It runs a
+fixed number of grouped queries over the last 7 days, whatever the table size.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from apitokens import charts, selectors
+from apitokens.models import TokenActivity
+
+DASHBOARD_DAYS = 7
+TOP_LIMIT = 10
+
+
+def hourly_chart(hourly: list, *, width: int = 960, height: int = 220) -> charts.LineChart:
+    """Requests per hour as a line chart, one x label per day (at midnight)."""
+    points = [
+        charts.ChartPoint(
+            label=f"{hour:%a %d}" if hour.hour == 0 else "",
+            value=requests,
+            title=f"{hour:%a %d %b %H:00}: {requests} requests",
+        )
+        for hour, requests in hourly
+    ]
+    return charts.line_chart(points, width=width, height=height)
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Requests per hour, top accounts and tokens, 401/429 counts, suspicious events."""
+    if not request.user.has_perm("apitokens.view_tokenactivity"):
+        raise PermissionDenied
+    now = timezone.now()
+    hourly = selectors.activity_per_hour(hours=24 * DASHBOARD_DAYS, now=now)
+    week_start = now - timedelta(days=DASHBOARD_DAYS)
+    day_start = now - timedelta(hours=24)
+    failures_week = selectors.status_counts(since=week_start)
+    failures_day = selectors.status_counts(since=day_start)
+    context = {
+        **admin.site.each_context(request),
+        "title": "API usage",
+        "opts": TokenActivity._meta,
+        "now": now,
+        "days": DASHBOARD_DAYS,
+        "chart": hourly_chart(hourly),
+        "chart_label": f"API requests per hour over the last {DASHBOARD_DAYS} days",
+        "requests_week": sum(requests for _hour, requests in hourly),
+        "requests_day": sum(requests for _hour, requests in hourly[-24:]),
+        "unauthorized_day": failures_day[401],
+        "unauthorized_week": failures_week[401],
+        "rate_limited_day": failures_day[429],
+        "rate_limited_week": failures_week[429],
+        "top_accounts": selectors.top_accounts(since=week_start, limit=TOP_LIMIT),
+        "top_tokens": selectors.top_tokens(since=week_start, limit=TOP_LIMIT),
+        "suspicious": selectors.suspicious_events(now=now),
+    }
+    return TemplateResponse(request, "admin/apitokens/dashboard.html", context)

@@ -1,0 +1,243 @@
+"""Geometry for small server-rendered SVG charts. Pure functions: no ORM, no request.
+
+A view turns a series of `(label, value)` points into a `BarChart` or `LineChart`
+and a template draws it with plain `<svg>` elements (no JavaScript, no CDN, no
+inline styles, so it works under the site's strict Content-Security-Policy).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+# Plot area margins inside the SVG viewBox: room for the y-axis labels on the left
+# and the x-axis labels underneath.
+MARGIN_LEFT = 44
+MARGIN_RIGHT = 8
+MARGIN_TOP = 10
+MARGIN_BOTTOM = 24
+Y_TICK_COUNT = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ChartPoint:
+    """One data point: a short axis label, a longer tooltip label, and its value."""
+
+    label: str
+    value: int
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """An axis tick: where to draw it (x or y in viewBox units) and its text."""
+
+    position: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    value: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    x: float
+    y: float
+    value: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """The shared part of every chart: size, plot area and axes."""
+
+    width: int
+    height: int
+    plot_left: float
+    plot_right: float
+    plot_top: float
+    plot_bottom: float
+    y_max: int
+    total: int
+    y_ticks: tuple[Tick, ...]
+    x_ticks: tuple[Tick, ...]
+    point_count: int
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing to draw (no points, or all zero)."""
+        return self.total == 0
+
+    @property
+    def view_box(self) -> str:
+        return f"0 0 {self.width} {self.height}"
+
+    @property
+    def plot_width(self) -> float:
+        return self.plot_right - self.plot_left
+
+    @property
+    def empty_x(self) -> float:
+        return round(self.plot_left + self.plot_width / 2, 2)
+
+    @property
+    def empty_y(self) -> float:
+        return round(self.plot_top + (self.plot_bottom - self.plot_top) / 2, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class BarChart(_Frame):
+    """Everything a template needs to draw a bar chart."""
+
+    bars: tuple[Bar, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class LineChart(_Frame):
+    """Everything a template needs to draw a line chart with a shaded area."""
+
+    markers: tuple[Marker, ...] = field(default_factory=tuple)
+    line_points: str = ""
+    area_path: str = ""
+
+
+def nice_ceiling(value: int) -> int:
+    """Round `value` up to 1, 2 or 5 times a power of ten, so axis labels are round.
+
+    Zero stays at a scale of 1 so an empty chart still has a sensible axis.
+    """
+    if value <= 1:
+        return 1
+    magnitude = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10 * magnitude  # pragma: no cover - the loop always returns
+
+
+def compact_number(value: int) -> str:
+    """Write an axis number briefly: 950, 1.5k, 20k, 3M."""
+    if value >= 1_000_000:
+        text = f"{value / 1_000_000:.1f}".removesuffix(".0")
+        return f"{text}M"
+    if value >= 1_000:
+        text = f"{value / 1_000:.1f}".removesuffix(".0")
+        return f"{text}k"
+    return str(value)
+
+
+def _frame_values(
+    points: Sequence[ChartPoint], *, width: int, height: int, label_every: int
+) -> dict:
+    values = [max(0, point.value) for point in points]
+    y_max = nice_ceiling(max(values, default=0))
+    plot_left, plot_right = MARGIN_LEFT, width - MARGIN_RIGHT
+    plot_top, plot_bottom = MARGIN_TOP, height - MARGIN_BOTTOM
+    plot_height = plot_bottom - plot_top
+    # A scale of 1 only has room for the ticks 0 and 1; otherwise draw four steps.
+    tick_count = 1 if y_max == 1 else Y_TICK_COUNT
+    y_ticks = tuple(
+        Tick(
+            position=round(plot_bottom - plot_height * step / tick_count, 2),
+            label=compact_number(y_max * step // tick_count),
+        )
+        for step in range(tick_count + 1)
+    )
+    slot = (plot_right - plot_left) / max(len(points), 1)
+    x_ticks = tuple(
+        Tick(position=round(plot_left + slot * (index + 0.5), 2), label=point.label)
+        for index, point in enumerate(points)
+        if index % max(label_every, 1) == 0 and point.label
+    )
+    return {
+        "width": width,
+        "height": height,
+        "plot_left": plot_left,
+        "plot_right": plot_right,
+        "plot_top": plot_top,
+        "plot_bottom": plot_bottom,
+        "y_max": y_max,
+        "total": sum(values),
+        "y_ticks": y_ticks,
+        "x_ticks": x_ticks,
+        "point_count": len(points),
+    }
+
+
+def bar_chart(
+    points: Sequence[ChartPoint],
+    *,
+    width: int = 640,
+    height: int = 180,
+    label_every: int = 1,
+    gap_ratio: float = 0.25,
+) -> BarChart:
+    """Lay out one bar per point, scaled so the tallest fits under a round axis maximum.
+
+    A zero value gets no visible bar (height 0) but keeps its slot and tooltip.
+    """
+    frame = _frame_values(points, width=width, height=height, label_every=label_every)
+    slot = (frame["plot_right"] - frame["plot_left"]) / max(len(points), 1)
+    # A single bar should not fill the whole chart: cap its width.
+    bar_width = min(slot * (1 - gap_ratio), 48.0)
+    plot_height = frame["plot_bottom"] - frame["plot_top"]
+    bars = []
+    for index, point in enumerate(points):
+        value = max(0, point.value)
+        bar_height = plot_height * value / frame["y_max"]
+        center = frame["plot_left"] + slot * (index + 0.5)
+        bars.append(
+            Bar(
+                x=round(center - bar_width / 2, 2),
+                y=round(frame["plot_bottom"] - bar_height, 2),
+                width=round(bar_width, 2),
+                height=round(bar_height, 2),
+                value=value,
+                title=point.title or point.label,
+            )
+        )
+    return BarChart(**frame, bars=tuple(bars))
+
+
+def line_chart(
+    points: Sequence[ChartPoint],
+    *,
+    width: int = 720,
+    height: int = 200,
+    label_every: int = 1,
+) -> LineChart:
+    """Lay out a polyline through the points and the closed area under it.
+
+    One point is drawn as a lone marker (a line needs two); no points gives an
+    empty chart with axes only.
+    """
+    frame = _frame_values(points, width=width, height=height, label_every=label_every)
+    slot = (frame["plot_right"] - frame["plot_left"]) / max(len(points), 1)
+    plot_height = frame["plot_bottom"] - frame["plot_top"]
+    markers = tuple(
+        Marker(
+            x=round(frame["plot_left"] + slot * (index + 0.5), 2),
+            y=round(frame["plot_bottom"] - plot_height * max(0, point.value) / frame["y_max"], 2),
+            value=max(0, point.value),
+            title=point.title or point.label,
+        )
+        for index, point in enumerate(points)
+    )
+    line_points = " ".join(f"{marker.x},{marker.y}" for marker in markers)
+    area_path = ""
+    if len(markers) >= 2:
+        bottom = frame["plot_bottom"]
+        area_path = (
+            f"M{markers[0].x},{bottom} "
+            + " ".join(f"L{marker.x},{marker.y}" for marker in markers)
+            + f" L{markers[-1].x},{bottom} Z"
+        )
+    return LineChart(**frame, markers=markers, line_points=line_points, area_path=area_path)
