@@ -157,6 +157,26 @@ def test_regenerate_one_second_before_expiry_is_allowed(user):
     assert token.expires_at == T0 - timedelta(seconds=1) + timedelta(days=7)
 
 
+def test_a_delete_landing_between_read_and_write_wins(user, monkeypatch):
+    """The guarded UPDATE sees the delete that happened after the row was read."""
+    token, raw = create_token(user, now=T0)
+    real_regenerated_expiry = services.expiry.regenerated_expiry
+
+    def delete_meanwhile(**kwargs):
+        APIToken.objects.filter(pk=token.pk).update(revoked_at=T0)
+        return real_regenerated_expiry(**kwargs)
+
+    monkeypatch.setattr(services.expiry, "regenerated_expiry", delete_meanwhile)
+    with pytest.raises(TokenNotRegenerable, match="changed or deleted meanwhile"):
+        regenerate(token)
+    # The simulated delete shared the service's transaction, so it rolled back with it;
+    # what matters is that the new value was never written.
+    row = APIToken.objects.get(pk=token.pk)
+    assert row.digest == tokens.token_digest(raw)
+    assert row.previous_digest is None
+    assert not SecurityEvent.objects.filter(kind=SecurityEvent.Kind.REGENERATED).exists()
+
+
 def test_regenerate_with_a_stale_instance_applies_to_the_current_row(user):
     token, _ = create_token(user, now=T0)
     stale = APIToken.objects.get(pk=token.pk)
