@@ -120,13 +120,15 @@ def test_regenerating_restarts_the_reminders_for_the_new_expiry(token, user, mai
 
 
 def test_a_failed_mail_is_not_marked_sent_and_is_retried(token, mailoutbox, settings, caplog):
-    settings.EMAIL_BACKEND = "tests.apitokens.test_notifications.ExplodingBackend"
+    settings.MAILERS = {
+        "default": {"BACKEND": "tests.apitokens.test_notifications.ExplodingBackend"}
+    }
     with pytest.raises(CommandError, match="1 reminder could not be sent"):
         run(EXPIRES - timedelta(days=7))
     assert reminders_sent(token) == ""
     assert "Could not send the expiry_reminder email" in caplog.text
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     assert run(EXPIRES - timedelta(days=6, hours=23)) == "Sent 1 expiry reminder.\n"
     assert reminders_sent(token) == "7d"
 

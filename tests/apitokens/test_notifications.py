@@ -170,7 +170,9 @@ def test_deleting_twice_emails_once(user, mailoutbox):
 
 
 def test_mail_failure_is_logged_and_the_action_still_succeeds(user, mailoutbox, settings, caplog):
-    settings.EMAIL_BACKEND = "tests.apitokens.test_notifications.ExplodingBackend"
+    settings.MAILERS = {
+        "default": {"BACKEND": "tests.apitokens.test_notifications.ExplodingBackend"}
+    }
     with caplog.at_level(logging.ERROR, logger="apitokens.notifications"):
         token, raw = create_token(user, now=T0)
         regenerated, new_raw = services.api_token_regenerate(
@@ -205,7 +207,7 @@ def test_in_production_sending_happens_in_the_background(user, settings):
     """A slow SMTP server does not hold up the action: the service returns while the
     mail is still being sent, from the mail thread."""
     settings.QUICKBOT_EMAIL_ASYNC = True
-    settings.EMAIL_BACKEND = "tests.apitokens.test_notifications.GatedBackend"
+    settings.MAILERS = {"default": {"BACKEND": "tests.apitokens.test_notifications.GatedBackend"}}
     GatedBackend.gate.clear()
     GatedBackend.threads.clear()
     from django.core import mail
@@ -225,7 +227,9 @@ def test_in_production_sending_happens_in_the_background(user, settings):
 
 def test_background_mail_failure_is_logged(user, settings, caplog):
     settings.QUICKBOT_EMAIL_ASYNC = True
-    settings.EMAIL_BACKEND = "tests.apitokens.test_notifications.ExplodingBackend"
+    settings.MAILERS = {
+        "default": {"BACKEND": "tests.apitokens.test_notifications.ExplodingBackend"}
+    }
     with caplog.at_level(logging.ERROR, logger="apitokens.notifications"):
         create_token(user, now=T0)
         notifications.wait_for_pending()
