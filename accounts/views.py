@@ -84,7 +84,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request,
                 f"Welcome to QuickBot, {user.get_short_name()}! Your account is ready. "
-                "Next, create an API token to connect your first app.",
+                "Next, open API Tokens to connect your first app.",
             )
             return redirect("accounts:settings")
     return render(request, "accounts/signup.html", {"form": form})
