@@ -14,4 +14,5 @@ urlpatterns = [
     path("<str:public_id>/delete/", views.token_delete, name="delete"),
     path("<str:public_id>/regenerate/", views.token_regenerate, name="regenerate"),
     path("<str:public_id>/edit/", views.token_edit, name="edit"),
+    path("<str:public_id>/", views.token_detail, name="detail"),
 ]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,7 +27,7 @@ from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
-from apitokens import expiry, services
+from apitokens import charts, expiry, selectors, services
 from apitokens.forms import (
     TokenCreateForm,
     TokenEditForm,
@@ -272,3 +273,63 @@ def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     if request.htmx:
         return render(request, f"{LIST_TEMPLATE}#edit-modal", context)
     return render(request, "apitokens/token_edit.html", context)
+
+
+# --- Token page: details, usage and security log (audit) -------------------------------------
+
+ACTIVITY_PAGE_SIZE = 25
+CHART_DAYS = 30
+
+
+def daily_chart(daily: list) -> charts.BarChart:
+    """Requests per day as a bar chart, a date label every 7 days ending today."""
+    last = len(daily) - 1
+    points = []
+    for index, (day, requests) in enumerate(daily):
+        noun = "request" if requests == 1 else "requests"
+        points.append(
+            charts.ChartPoint(
+                label=f"{day.day} {day:%b}" if (last - index) % 7 == 0 else "",
+                value=requests,
+                title=f"{day:%a} {day.day} {day:%b}: {requests} {noun}",
+            )
+        )
+    return charts.bar_chart(points, width=640, height=170)
+
+
+@login_required
+@require_GET
+def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """One of the user's tokens (deleted ones too): details, requests per day for 30 days,
+    recent activity filterable by status with new IPs highlighted, and its security log."""
+    token = get_object_or_404(
+        request.user.api_tokens.select_related("revoked_by"), public_id=public_id
+    )
+    now = timezone.now()
+    status_class = request.GET.get("status", "")
+    if status_class not in selectors.STATUS_CLASSES:
+        status_class = ""
+    activity = Paginator(
+        selectors.token_activity(token=token, status_class=status_class or None),
+        ACTIVITY_PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
+    new_ips = selectors.token_new_ips(token=token, now=now)
+    context = {
+        "token": token,
+        "status": token.status(now),
+        "now": now,
+        "activity": activity,
+        "status_class": status_class,
+        "status_choices": [(key, label) for key, (label, _q) in selectors.STATUS_CLASSES.items()],
+        "new_ips": new_ips,
+    }
+    if request.htmx and request.htmx.target == "token-activity":
+        return render(request, "apitokens/token_detail.html#token-activity", context)
+    daily = selectors.activity_per_day(token=token, days=CHART_DAYS, now=now)
+    context |= {
+        "chart": daily_chart(daily),
+        "chart_days": CHART_DAYS,
+        "requests_in_chart": sum(requests for _day, requests in daily),
+        "events": list(token.security_events.select_related("actor")[:50]),
+    }
+    return render(request, "apitokens/token_detail.html", context)
