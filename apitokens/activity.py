@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connection
 
 from apitokens.models import APIToken, TokenActivity
 
@@ -110,12 +110,15 @@ def _write(rows: list[TokenActivity]) -> None:
 
 
 def _flush_loop() -> None:
-    interval = max(0.2, settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS / 2)
     while True:
-        time.sleep(interval)
+        time.sleep(min(1.0, max(0.1, settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS / 2)))
         if _buffer and time.monotonic() - _oldest >= settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS:
-            close_old_connections()
-            activity_flush()
+            try:
+                activity_flush()
+            finally:
+                # This thread's own connection: closed after each flush, so it never
+                # lingers (idle flushes are rare; reconnecting is cheap next to a batch).
+                connection.close()
 
 
 def _start_flusher() -> None:
