@@ -9,15 +9,21 @@ from pathlib import Path
 from quickbot import test_settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+# Set by the test run (browser tests set DJANGO_ALLOW_ASYNC_UNSAFE); never set in production.
+TEST_ONLY_VARIABLES = {
+    "LOCAL_RUN",
+    "DEBUG",
+    "DJANGO_SETTINGS_MODULE",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "EMAIL_BACKEND",
+}
 
 
 def production_env(**overrides: str) -> dict[str, str]:
     """The process environment an operator would give the portal in production."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"LOCAL_RUN", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}
-    }
+    env = {key: value for key, value in os.environ.items() if key not in TEST_ONLY_VARIABLES}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "quickbot.settings",
@@ -25,6 +31,10 @@ def production_env(**overrides: str) -> dict[str, str]:
             "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "portal.example.com",
             "CSRF_TRUSTED_ORIGINS": "https://portal.example.com",
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "smtp.example.com",
+            "EMAIL_PORT": "587",
+            "EMAIL_USE_TLS": "1",
         }
     )
     env.update(overrides)
