@@ -54,6 +54,12 @@ ERROR_CATALOGUE: tuple[tuple[int, str, str, str], ...] = (
         "Wait the number of seconds in Retry-After.",
     ),
     (
+        500,
+        "server_error",
+        "An unexpected error on QuickBot's side (it is logged).",
+        "Retry later; if it persists, contact support.",
+    ),
+    (
         503,
         "service_unavailable",
         "QuickBot cannot check tokens or limits right now.",

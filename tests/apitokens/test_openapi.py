@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import pytest
+from django.urls import get_resolver
+from openapi_spec_validator import validate
+
+from apitokens.openapi import ERROR_CATALOGUE, openapi_spec
+
+
+def test_document_is_valid_openapi_3_1():
+    spec = openapi_spec()
+    assert spec["openapi"].startswith("3.1")
+    validate(spec)
+
+
+def test_security_scheme_is_bearer():
+    spec = openapi_spec()
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["bearer"]["description"],
+    }
+    assert spec["security"] == [{"bearer": []}]
+
+
+def test_every_api_route_is_documented_and_every_documented_path_resolves():
+    documented = set(openapi_spec()["paths"])
+    assert documented == {
+        "/api/v1/me/",
+        "/api/v1/tokens/",
+        "/api/v1/tokens/current/",
+        "/api/v1/activity/",
+    }
+    for path in documented:
+        match = get_resolver().resolve(path)
+        assert match.url_name != "not-found", path
+
+
+def test_error_codes_in_catalogue_are_the_ones_the_api_sends():
+    assert {error for _, error, _, _ in ERROR_CATALOGUE} == {
+        "invalid_request",
+        "missing_token",
+        "unsupported_scheme",
+        "invalid_token",
+        "insufficient_scope",
+        "not_found",
+        "method_not_allowed",
+        "rate_limited",
+        "service_unavailable",
+        "server_error",
+    }
+
+
+@pytest.mark.django_db
+def test_openapi_json_is_served_without_a_token(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["info"]["title"] == "QuickBot API"
