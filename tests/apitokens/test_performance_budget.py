@@ -1,0 +1,187 @@
+"""Query budget of the API path (issue 5). Timings live in `make bench`, not here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apitokens import activity, services, tokens
+from apitokens.models import TokenActivity
+from tests.apitokens.factories import create_token
+
+ME = "/api/v1/me/"
+
+
+def bearer(raw):
+    return {"Authorization": f"Bearer {raw}"}
+
+
+@pytest.fixture
+def unbuffered(settings):
+    settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 0
+
+
+@pytest.fixture
+def buffered(settings):
+    settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 50
+    settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS = 3600
+    yield
+    activity.activity_flush()
+
+
+@pytest.fixture
+def warm_token(client, user):
+    """A token used once already, so last_used_at is fresh (no UPDATE due)."""
+    token, raw = create_token(user, scopes=("read", "write"))
+    client.get(ME, headers=bearer(raw))
+    activity.activity_flush()
+    return token, raw
+
+
+@pytest.mark.django_db
+def test_success_costs_one_read_and_one_insert(
+    client, unbuffered, warm_token, django_assert_num_queries
+):
+    _, raw = warm_token
+    with django_assert_num_queries(2) as captured:
+        client.get(ME, headers=bearer(raw))
+    assert captured.captured_queries[0]["sql"].startswith("SELECT")
+    assert captured.captured_queries[1]["sql"].startswith("INSERT")
+
+
+@pytest.mark.django_db
+def test_success_with_buffered_activity_costs_one_read(
+    client, buffered, warm_token, django_assert_num_queries
+):
+    _, raw = warm_token
+    for _ in range(5):
+        with django_assert_num_queries(1):
+            client.get(ME, headers=bearer(raw))
+    assert activity.activity_pending() == 5
+
+
+@pytest.mark.django_db
+def test_buffered_insert_is_one_query_for_many_rows(
+    client, buffered, warm_token, django_assert_max_num_queries
+):
+    _, raw = warm_token
+    for _ in range(20):
+        client.get(ME, headers=bearer(raw))
+    with django_assert_max_num_queries(1):
+        assert activity.activity_flush() == 20
+    assert TokenActivity.objects.count() == 21
+
+
+@pytest.mark.django_db
+def test_last_used_update_only_when_due(
+    client, unbuffered, user, monkeypatch, django_assert_num_queries
+):
+    _, raw = create_token(user)
+    moment = timezone.now()
+    monkeypatch.setattr("apitokens.middleware.clock", lambda: moment)
+    with django_assert_num_queries(3):  # lookup, INSERT activity, UPDATE last_used (first use)
+        client.get(ME, headers=bearer(raw))
+    for seconds in (1, 30, 59):
+        monkeypatch.setattr(
+            "apitokens.middleware.clock", lambda s=seconds: moment + timedelta(seconds=s)
+        )
+        with django_assert_num_queries(2):
+            client.get(ME, headers=bearer(raw))
+    monkeypatch.setattr("apitokens.middleware.clock", lambda: moment + timedelta(seconds=60))
+    with django_assert_num_queries(3):
+        client.get(ME, headers=bearer(raw))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer", "Basic abc", "Bearer qb_short", "Bearer qb_" + "a" * 38, "Bearer " + "x" * 2000],
+)
+def test_refusals_before_lookup_cost_zero_queries(
+    client, unbuffered, header, django_assert_num_queries
+):
+    with django_assert_num_queries(0):
+        client.get(ME, headers={"Authorization": header})
+
+
+@pytest.mark.django_db
+def test_missing_credentials_cost_zero_queries(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        client.get(ME)
+
+
+@pytest.mark.django_db
+def test_unknown_token_costs_one_query(client, unbuffered, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        client.get(ME, headers=bearer(tokens.generate_token()))
+
+
+@pytest.mark.django_db
+def test_deleted_token_costs_lookup_and_activity(
+    client, unbuffered, user, monkeypatch, django_assert_num_queries
+):
+    token, raw = create_token(user)
+    services.api_token_revoke(token=token, actor=user)
+    monkeypatch.setattr(services, "api_token_dead_use_record", lambda **kwargs: None, raising=False)
+    with django_assert_num_queries(2):
+        client.get(ME, headers=bearer(raw))
+
+
+@pytest.mark.django_db
+def test_rate_limited_request_costs_lookup_and_activity_only(
+    client, unbuffered, settings, warm_token, django_assert_num_queries
+):
+    settings.QUICKBOT_API_HOURLY_LIMIT = 1
+    _, raw = warm_token
+    with django_assert_num_queries(2):
+        assert client.get(ME, headers=bearer(raw)).status_code == 429
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "queries"),
+    [
+        ("/api/v1/tokens/", 3),
+        ("/api/v1/activity/", 3),
+        ("/api/v1/activity/?status=200&since=2026-01-01", 3),
+    ],
+)
+def test_endpoints_answer_in_bounded_queries(
+    client, unbuffered, warm_token, url, queries, django_assert_num_queries
+):
+    _, raw = warm_token
+    with django_assert_num_queries(queries):
+        client.get(url, headers=bearer(raw))
+
+
+@pytest.mark.django_db
+def test_activity_token_filter_adds_one_query(
+    client, unbuffered, warm_token, django_assert_num_queries
+):
+    token, raw = warm_token
+    with django_assert_num_queries(4):
+        client.get(f"/api/v1/activity/?token={token.public_id}", headers=bearer(raw))
+
+
+@pytest.mark.django_db
+def test_activity_page_queries_do_not_grow_with_rows(
+    client, unbuffered, warm_token, django_assert_num_queries
+):
+    token, raw = warm_token
+    TokenActivity.objects.bulk_create(
+        TokenActivity(token=token, owner=token.owner, method="GET", path=ME, status=200)
+        for _ in range(150)
+    )
+    with django_assert_num_queries(3):
+        response = client.get("/api/v1/activity/?limit=100", headers=bearer(raw))
+    assert len(response.json()["activity"]) == 100
+
+
+@pytest.mark.django_db
+def test_api_reference_page_needs_no_queries_for_anonymous_visitors(
+    client, django_assert_num_queries
+):
+    with django_assert_num_queries(0):
+        client.get("/docs/api/")
