@@ -40,9 +40,14 @@ SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "artifacts" / "screenshot
 CSP_VIOLATION = re.compile(r"Content Security Policy", re.IGNORECASE)
 
 
+def chromium_candidate() -> str:
+    """Where Chromium should be: $QUICKBOT_CHROMIUM, else Debian's /usr/bin/chromium."""
+    return os.environ.get("QUICKBOT_CHROMIUM") or "/usr/bin/chromium"
+
+
 def chromium_path() -> str | None:
-    """The Chromium binary to drive: $QUICKBOT_CHROMIUM, else /usr/bin/chromium, if present."""
-    candidate = os.environ.get("QUICKBOT_CHROMIUM") or "/usr/bin/chromium"
+    """The Chromium binary to drive, or None if it is not installed there."""
+    candidate = chromium_candidate()
     if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
         return candidate
     return shutil.which(candidate)
@@ -58,8 +63,8 @@ def browser() -> Iterator:
     executable = chromium_path()
     if executable is None:
         reason = (
-            "Chromium not found at /usr/bin/chromium or $QUICKBOT_CHROMIUM "
-            "(install Debian's chromium package)"
+            f"Chromium not found at {chromium_candidate()} "
+            "(install Debian's chromium package or set QUICKBOT_CHROMIUM)"
         )
         if running_in_ci():
             pytest.fail(f"CI=true but browser tests cannot run: {reason}", pytrace=False)
