@@ -17,7 +17,6 @@ MARGIN_LEFT = 44
 MARGIN_RIGHT = 8
 MARGIN_TOP = 10
 MARGIN_BOTTOM = 24
-Y_TICK_COUNT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +122,15 @@ def nice_ceiling(value: int) -> int:
     return 10 * magnitude  # pragma: no cover - the loop always returns
 
 
+def tick_steps(y_max: int) -> int:
+    """How many equal steps divide a `nice_ceiling` maximum into whole, round numbers:
+    1 → 1, 2 → 2, 5 → 5, 10 → 5 (by 2), 20 → 4 (by 5), 50 → 5 (by 10)."""
+    if y_max <= 2:
+        return max(y_max, 1)
+    leading_digit = y_max // 10 ** math.floor(math.log10(y_max))
+    return 4 if leading_digit == 2 else 5
+
+
 def compact_number(value: int) -> str:
     """Write an axis number briefly: 950, 1.5k, 20k, 3M."""
     if value >= 1_000_000:
@@ -142,8 +150,7 @@ def _frame_values(
     plot_left, plot_right = MARGIN_LEFT, width - MARGIN_RIGHT
     plot_top, plot_bottom = MARGIN_TOP, height - MARGIN_BOTTOM
     plot_height = plot_bottom - plot_top
-    # A scale of 1 only has room for the ticks 0 and 1; otherwise draw four steps.
-    tick_count = 1 if y_max == 1 else Y_TICK_COUNT
+    tick_count = tick_steps(y_max)
     y_ticks = tuple(
         Tick(
             position=round(plot_bottom - plot_height * step / tick_count, 2),

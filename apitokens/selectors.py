@@ -29,9 +29,9 @@ STATUS_CLASSES: dict[str, tuple[str, Q]] = {
 DEAD_TOKEN_KINDS = (SecurityEvent.Kind.DELETED_TOKEN_USED, SecurityEvent.Kind.EXPIRED_TOKEN_USED)
 
 # A burst: this many 401 answers to one IP (requests with a deleted or expired token)
-# inside BAD_TOKEN_BURST_WINDOW.
+# within one clock hour, looked for over the last BAD_TOKEN_BURST_LOOKBACK.
 BAD_TOKEN_BURST_THRESHOLD = 10
-BAD_TOKEN_BURST_WINDOW = timedelta(hours=1)
+BAD_TOKEN_BURST_LOOKBACK = timedelta(hours=24)
 # How far back the dashboard looks for suspicious events.
 SUSPICIOUS_LOOKBACK = timedelta(days=7)
 NEW_IP_LOOKBACK = timedelta(hours=24)
@@ -182,16 +182,20 @@ def dead_token_uses(*, since: datetime, limit: int = 20) -> list[SuspiciousEvent
 def bad_token_bursts(
     *,
     now: datetime | None = None,
-    window: timedelta = BAD_TOKEN_BURST_WINDOW,
+    lookback: timedelta = BAD_TOKEN_BURST_LOOKBACK,
     threshold: int = BAD_TOKEN_BURST_THRESHOLD,
     limit: int = 20,
 ) -> list[SuspiciousEvent]:
-    """IPs that got at least `threshold` 401 answers within `window` before `now`."""
+    """(IP, clock hour) pairs within `lookback` before `now` in which one IP got at least
+    `threshold` 401 answers (requests with a deleted or expired token)."""
     now = _now(now)
     rows = (
-        TokenActivity.objects.filter(status=401, created_at__gte=now - window, created_at__lte=now)
+        TokenActivity.objects.filter(
+            status=401, created_at__gte=now - lookback, created_at__lte=now
+        )
         .exclude(ip__isnull=True)
-        .values("ip")
+        .annotate(hour=TruncHour("created_at"))
+        .values("ip", "hour")
         .annotate(
             attempts=Count("id"),
             first=Min("created_at"),

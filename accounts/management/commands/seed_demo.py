@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from accounts.models import User
+from apitokens import demo
 
 DEMO_EMAIL = "demo@quickbot.local"
 
@@ -25,6 +26,10 @@ class Command(BaseCommand):
             user.save(update_fields=["password", "is_active"])
             verb = "Refreshed"
         self.stdout.write(self.style.SUCCESS(f"{verb} the demo account."))
+        added = demo.demo_data_seed(user=user)
+        if added:
+            # Sample token values are never printed: they are dropped right after hashing.
+            self.stdout.write(f"Added {added} sample API tokens with a month of activity.")
         self.stdout.write("")
         self.stdout.write("  Open      http://127.0.0.1:8000/account/login/")
         self.stdout.write(f"  Email     {DEMO_EMAIL}")

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.models import User
+from apitokens import demo, selectors, tokens
+from apitokens.models import APIToken, SecurityEvent, TokenActivity
+
+pytestmark = pytest.mark.django_db
+
+TOKEN_VALUE = re.compile(r"qb_[0-9A-Za-z]{38}")
+
+
+def _seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_gives_the_demo_account_sample_tokens_and_a_month_of_activity():
+    output = _seed()
+    user = User.objects.get(email="demo@quickbot.local")
+    names = set(user.api_tokens.values_list("name", flat=True))
+    assert names == set(demo.SAMPLE_NAMES)
+    assert "Added 4 sample API tokens" in output
+    activity = TokenActivity.objects.filter(owner=user)
+    assert activity.count() > 1000
+    oldest = activity.order_by("created_at").first().created_at
+    assert (timezone.now() - oldest).days >= 29
+    assert user.api_tokens.active().count() == 3
+    for token in user.api_tokens.active():
+        assert token.last_used_at is not None
+        assert SecurityEvent.objects.filter(token=token, kind="created").exists()
+
+
+def test_the_deleted_sample_token_was_used_after_deletion():
+    _seed()
+    token = APIToken.objects.get(name=demo.DELETED_TOKEN_NAME)
+    assert token.revoked_at is not None
+    after = TokenActivity.objects.filter(token=token, created_at__gt=token.revoked_at)
+    assert after.count() == demo.DEAD_USES_SINCE_YESTERDAY
+    assert all(row.flagged and row.status == 401 for row in after)
+    events = SecurityEvent.objects.filter(token=token, kind="deleted_token_used")
+    assert sum(event.count for event in events) == demo.DEAD_USES_SINCE_YESTERDAY
+    alerts = selectors.suspicious_events_for_account(user=token.owner)
+    assert [(alert.token, alert.count, alert.ips) for alert in alerts] == [
+        (token, demo.DEAD_USES_SINCE_YESTERDAY, [demo.LEAKED_TOKEN_IP])
+    ]
+    assert alerts[0].since == "since yesterday"
+
+
+def test_the_demo_shows_every_suspicious_rule_on_the_dashboard():
+    _seed()
+    kinds = {event.kind for event in selectors.suspicious_events(limit=50)}
+    assert "deleted_token_used" in kinds
+    assert "new_ip" in kinds
+
+
+def test_seed_demo_is_idempotent():
+    _seed()
+    counts = (
+        APIToken.objects.count(),
+        TokenActivity.objects.count(),
+        SecurityEvent.objects.count(),
+    )
+    output = _seed()
+    assert "Added" not in output
+    after = (APIToken.objects.count(), TokenActivity.objects.count(), SecurityEvent.objects.count())
+    assert after == counts
+
+
+def test_seed_demo_never_prints_a_token_value(capsys):
+    output = _seed()
+    captured = capsys.readouterr()
+    assert not TOKEN_VALUE.search(output + captured.out + captured.err)
+
+
+def test_sample_tokens_are_real_values_kept_only_as_digests(monkeypatch):
+    generated = []
+    original = tokens.generate_token
+
+    def spy():
+        generated.append(original())
+        return generated[-1]
+
+    monkeypatch.setattr(tokens, "generate_token", spy)
+    output = _seed()
+    assert len(generated) == 4
+    for value in generated:
+        assert value not in output
+        # They exist only as digests, and the deleted one no longer works.
+        result = APIToken.objects.authenticate(value)
+        assert result.token is not None
