@@ -10,6 +10,7 @@ from django.core import mail
 from django.db import IntegrityError
 from django.test import Client
 from django.urls import reverse
+from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import User
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
@@ -601,3 +602,16 @@ def test_list_values_in_form_fields_do_not_cause_a_server_error(client):
     response = client.post(LOGIN_URL, {"username": ["a@example.com", "b@example.com"]})
 
     assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize(
+    "uid_text", ["99999999999999999999999999", "-1", "abc", "1\x00", "", "1e5"]
+)
+def test_odd_reset_link_ids_show_the_expired_page(client, uid_text):
+    uidb64 = urlsafe_base64_encode(uid_text.encode()) or "AA"
+    url = reverse("accounts:password_reset_confirm", kwargs={"uidb64": uidb64, "token": "x-y"})
+
+    response = client.get(url)
+
+    assert response.status_code == HTTPStatus.OK
+    assert "This link no longer works" in response.content.decode()
