@@ -135,10 +135,11 @@ def login_through_ui(page, email: str, password: str = DEFAULT_PASSWORD) -> None
     page.goto("/account/login/")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
     if "/account/login/" in page.url:
-        raise AssertionError(f"Logging in as {email} failed; still on {page.url}")
+        errors = page.locator(".form-errors, .field-errors").all_inner_texts()
+        raise AssertionError(f"Logging in as {email} failed: {errors or page.url}")
 
 
 @pytest.fixture
