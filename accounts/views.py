@@ -75,10 +75,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 user = form.save()
         except IntegrityError:
             # Two sign-ups with the same email at the same moment: the database refused one.
-            form.add_error(
-                "email",
-                form.error_messages["duplicate_email"],
-            )
+            form.add_error("email", form.error_messages["duplicate_email"])
         else:
             auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(
@@ -113,7 +110,7 @@ def login(request: HttpRequest) -> HttpResponse:
             if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
                 lockout = login_failure_record(ip=ip, email=email)
         if lockout is not None:
-            # Locked: no password was checked; show a fresh form and say when to come back.
+            # Locked (already, or by this failure): a fresh form and when to come back.
             form = LoginForm(request, initial={"username": email})
 
     response = render(
