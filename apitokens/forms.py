@@ -57,7 +57,7 @@ class TokenNameField(forms.CharField):
         "control_characters": "The name contains invisible control characters. Remove them.",
         "meaningless": (
             "“%(name)s” does not say what the token is for. Describe where it will be used, "
-            "for example “Production Website Integration” or “Mobile App Backend”."
+            "for example “Mobile App Backend”."
         ),
     }
 
