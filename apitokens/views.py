@@ -8,12 +8,15 @@ Nothing here is cacheable: a response may carry a token value.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -23,7 +26,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
@@ -121,10 +124,31 @@ def _list_context(request: HtmxHttpRequest) -> dict:
     }
 
 
+def login_required_htmx(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """`login_required`, except that an htmx request (a modal) from a signed-out session
+    sends the whole page to the login form instead of swapping it into the modal."""
+    protected = login_required(view)
+
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.htmx and not request.user.is_authenticated:
+            next_path = request.htmx.current_url_abs_path or request.get_full_path()
+            return HttpResponseClientRedirect(redirect_to_login(next_path).url)
+        return protected(request, *args, **kwargs)
+
+    return wrapper
+
+
 def _close_modal(request: HtmxHttpRequest) -> HttpResponse:
     """htmx answer that empties #modal-root, shows the messages and refreshes the table."""
     response = HttpResponse(render_to_string("base.html#messages", request=request))
     return trigger_client_event(response, TOKENS_CHANGED_EVENT)
+
+
+def _already_deleted(request: HtmxHttpRequest, token: APIToken) -> HttpResponse:
+    """A second tab or a double click acted on a token that is gone: say so, no error."""
+    messages.info(request, f"Token ‘{token.name}’ was already deleted.")
+    return _close_modal(request) if request.htmx else redirect("apitokens:list")
 
 
 def _show_new_value(
@@ -138,7 +162,7 @@ def _show_new_value(
 
 
 @never_cache
-@login_required
+@login_required_htmx
 @require_GET
 def token_list(request: HtmxHttpRequest) -> HttpResponse:
     """The API Tokens page; for the table's own htmx refresh, just the table."""
@@ -150,7 +174,7 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @never_cache
-@login_required
+@login_required_htmx
 @require_http_methods(["GET", "POST"])
 def token_new(request: HtmxHttpRequest) -> HttpResponse:
     """The "Create Token" form; a valid POST shows the new value once."""
@@ -188,22 +212,20 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @never_cache
-@login_required
+@login_required_htmx
 @require_http_methods(["GET", "POST"])
 def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Confirm, then delete (revoke) a token. Deleting it again says so; never an error."""
     token = get_object_or_404(request.user.api_tokens.all(), public_id=public_id)
     if token.is_revoked:
-        messages.info(request, f"Token ‘{token.name}’ was already deleted.")
-        return _close_modal(request) if request.htmx else redirect("apitokens:list")
+        return _already_deleted(request, token)
     if request.method == "POST":
         deleted = services.api_token_revoke(
             token=token, actor=request.user, client=ClientInfo.from_request(request)
         )
-        if deleted:
-            messages.success(request, f"Token ‘{token.name}’ deleted.")
-        else:
-            messages.info(request, f"Token ‘{token.name}’ was already deleted.")
+        if not deleted:
+            return _already_deleted(request, token)
+        messages.success(request, f"Token ‘{token.name}’ deleted.")
         return _close_modal(request) if request.htmx else redirect("apitokens:list")
     context = {"token": token}
     if request.htmx:
@@ -212,11 +234,13 @@ def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @never_cache
-@login_required
+@login_required_htmx
 @require_http_methods(["GET", "POST"])
 def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Choose an overlap, then issue a new value for the token and show it once."""
-    token = get_object_or_404(request.user.api_tokens.active(), public_id=public_id)
+    token = get_object_or_404(request.user.api_tokens.all(), public_id=public_id)
+    if token.is_revoked:
+        return _already_deleted(request, token)
     if request.method == "POST":
         form = TokenRegenerateForm(request.POST)
         if form.is_valid():
@@ -240,11 +264,13 @@ def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 @never_cache
-@login_required
+@login_required_htmx
 @require_http_methods(["GET", "POST"])
 def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Rename a token or change its permissions; its value stays the same."""
-    token = get_object_or_404(request.user.api_tokens.active(), public_id=public_id)
+    token = get_object_or_404(request.user.api_tokens.all(), public_id=public_id)
+    if token.is_revoked:
+        return _already_deleted(request, token)
     form = TokenEditForm(
         request.POST if request.method == "POST" else None,
         user=request.user,
@@ -322,6 +348,7 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         "status_class": status_class,
         "status_choices": [(key, label) for key, (label, _q) in selectors.STATUS_CLASSES.items()],
         "new_ips": new_ips,
+        "last_used": last_used_text(token.last_used_at, now),
     }
     if request.htmx and request.htmx.target == "token-activity":
         return render(request, "apitokens/token_detail.html#token-activity", context)

@@ -303,6 +303,43 @@
     }
   });
 
+  // A failed htmx request would otherwise do nothing visible: say what happened.
+  function showRequestError(event) {
+    var xhr = event.detail.xhr;
+    var status = xhr ? xhr.status : 0;
+    var text;
+    if (status === 404) {
+      text = "That token no longer exists. Reload the page to see your current tokens.";
+    } else if (status === 403) {
+      text = "Your session has expired or this page is out of date. Reload the page and try again.";
+    } else if (status === 0) {
+      text = "QuickBot could not be reached. Check your connection and try again.";
+    } else {
+      text = "Something went wrong on our side. Reload the page and try again.";
+    }
+    var note = document.createElement("div");
+    note.className = "message message-error request-error";
+    note.setAttribute("role", "alert");
+    note.textContent = text;
+    var modal = currentModal();
+    var dialog = modal && modal.querySelector("[role='dialog']");
+    if (dialog) {
+      var previous = dialog.querySelector(".request-error");
+      if (previous) {
+        previous.remove();
+      }
+      var heading = dialog.querySelector("h2");
+      dialog.insertBefore(note, heading ? heading.nextSibling : dialog.firstChild);
+      return;
+    }
+    var messages = document.getElementById("messages");
+    if (messages) {
+      messages.replaceChildren(note);
+    }
+  }
+  document.addEventListener("htmx:responseError", showRequestError);
+  document.addEventListener("htmx:sendError", showRequestError);
+
   // Copying the value by hand counts as copied too.
   document.addEventListener("copy", function (event) {
     var input = event.target.closest ? event.target.closest("[data-token-value]") : null;

@@ -61,6 +61,24 @@ def test_anonymous_is_sent_to_log_in_and_nothing_changes(client, user, method, n
     assert APIToken.objects.count() == 1
 
 
+@pytest.mark.parametrize("name", ["list", "new", "delete"])
+def test_anonymous_htmx_request_sends_the_whole_page_to_log_in(client, user, name):
+    token, _ = create_token(user, "Production Website Integration")
+    path = reverse(f"apitokens:{name}", args=[] if name in {"list", "new"} else [token.public_id])
+    response = client.get(
+        path, headers={**HTMX, "HX-Current-URL": "http://testserver/account/tokens/"}
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert response["HX-Redirect"] == f"{reverse('accounts:login')}?next=/account/tokens/"
+    assert response.content == b""
+
+
+def test_token_names_link_to_their_page(user_client, user):
+    token, _ = create_token(user, "Production Website Integration")
+    content = user_client.get(LIST_URL).content.decode()
+    assert f'href="{url("detail", token)}"' in content
+
+
 @pytest.mark.parametrize("name", ["delete", "regenerate", "edit"])
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_another_users_token_is_404_and_unchanged(user_client, other_user, name, method):
@@ -528,11 +546,21 @@ def test_regenerate_expired_token_is_refused_with_message(user_client, user):
     assert not VALUE_PATTERN.search(response.content.decode())
 
 
-def test_regenerate_deleted_token_is_404(user_client, user):
-    token, _ = create_token(user, "Mobile App Backend")
+@pytest.mark.parametrize("name", ["regenerate", "edit"])
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
+def test_regenerate_or_edit_of_a_deleted_token_says_it_is_gone(user_client, user, name, headers):
+    token, raw = create_token(user, "Mobile App Backend")
     services.api_token_revoke(token=token, actor=user)
-    response = user_client.post(url("regenerate", token), {"overlap": "0"})
-    assert response.status_code == HTTPStatus.NOT_FOUND
+    data = {"overlap": "0", "name": "Mobile App Backend", "scopes": ["write"]}
+    response = user_client.post(url(name, token), data, headers=headers, follow=not headers)
+    assert response.status_code == HTTPStatus.OK
+    content = response.content.decode()
+    assert "was already deleted" in content
+    assert not VALUE_PATTERN.search(content)
+    token.refresh_from_db()
+    assert token.scopes == "read"
+    assert token.regenerated_at is None
+    assert APIToken.objects.authenticate(raw).reason == "revoked"
 
 
 # --- Edit ------------------------------------------------------------------------------

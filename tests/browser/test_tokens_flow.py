@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apitokens import services
 from apitokens.models import APIToken
 from tests.apitokens.factories import create_token
 
@@ -244,6 +245,26 @@ def test_regenerate_shows_the_new_value_once(logged_in_page, user):
     assert new_value not in page.content()
     assert APIToken.objects.authenticate(new_value).ok
     assert APIToken.objects.authenticate(old_value).ok  # during the overlap
+
+
+def test_stale_page_after_delete_in_another_tab(logged_in_page, user):
+    token, _ = create_token(user, GOOD_NAME)
+    page = logged_in_page
+    page.goto(LIST_URL)
+    services.api_token_revoke(token=token, actor=user)  # the other tab
+    row_for(page, GOOD_NAME).get_by_role("link", name="Regenerate").click()
+    page.get_by_text(f"Token ‘{GOOD_NAME}’ was already deleted.").wait_for()
+    row_for(page, GOOD_NAME).wait_for(state="detached")
+    assert dialog(page).count() == 0
+
+
+def test_failed_request_is_explained(logged_in_page, user):
+    create_token(user, GOOD_NAME)
+    page = logged_in_page
+    page.goto(LIST_URL)
+    page.route("**/delete/", lambda route: route.fulfill(status=500, body="boom"))
+    row_for(page, GOOD_NAME).get_by_role("link", name="Delete").click()
+    page.get_by_role("alert").filter(has_text="Something went wrong").wait_for()
 
 
 def _seed_list(user):
