@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from apitokens import views
+
+
+class PublicIdConverter:
+    """A token's public id (16 base62 characters). Anything else is a 404 before any query
+    (PostgreSQL refuses NUL bytes in text, which would otherwise be a 500)."""
+
+    regex = "[0-9A-Za-z]{1,32}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(PublicIdConverter, "public_id")
 
 app_name = "apitokens"
 
 urlpatterns = [
     path("", views.token_list, name="list"),
     path("new/", views.token_new, name="new"),
-    path("<str:public_id>/delete/", views.token_delete, name="delete"),
-    path("<str:public_id>/regenerate/", views.token_regenerate, name="regenerate"),
-    path("<str:public_id>/edit/", views.token_edit, name="edit"),
-    path("<str:public_id>/", views.token_detail, name="detail"),
+    path("<public_id:public_id>/delete/", views.token_delete, name="delete"),
+    path("<public_id:public_id>/regenerate/", views.token_regenerate, name="regenerate"),
+    path("<public_id:public_id>/edit/", views.token_edit, name="edit"),
+    path("<public_id:public_id>/", views.token_detail, name="detail"),
 ]
