@@ -604,3 +604,21 @@ def test_edit_refuses_a_taken_name_and_empty_permissions(user_client, user):
     token.refresh_from_db()
     assert token.name == "Mobile App Backend"
     assert token.scopes == "read"
+
+
+def test_no_inline_script_or_event_handler_attributes(user_client, user):
+    token, _ = create_token(user, "Mobile App Backend")
+    pages = [
+        user_client.get(LIST_URL),
+        user_client.get(NEW_URL),
+        user_client.get(NEW_URL, headers=HTMX),
+        user_client.post(NEW_URL, create_payload(), headers=HTMX),
+        user_client.post(NEW_URL, create_payload(name="Development Testing")),
+        user_client.get(url("delete", token)),
+        user_client.get(url("regenerate", token), headers=HTMX),
+        user_client.get(url("edit", token)),
+    ]
+    for response in pages:
+        content = response.content.decode()
+        assert not re.search(r"<script(?![^>]*\ssrc=)", content)
+        assert not re.search(r"\son[a-z]+\s*=", content, re.IGNORECASE)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import Error as PlaywrightError
 
 from apitokens import services
 from apitokens.models import APIToken
@@ -120,6 +122,10 @@ def test_full_flow_without_javascript(page_nojs, user, login):
     page.wait_for_url(f"**{LIST_URL}")
     assert value not in page.content()
     assert row_for(page, GOOD_NAME).is_visible()
+    # Back to the POST result: the browser kept nothing (no-store), so the value is gone.
+    go_back_quietly(page)
+    assert value not in settled_content(page)
+    page.goto(LIST_URL)
 
     row_for(page, GOOD_NAME).get_by_role("link", name="Delete").click()
     page.wait_for_url("**/delete/")
@@ -129,6 +135,36 @@ def test_full_flow_without_javascript(page_nojs, user, login):
     assert page.get_by_text(f"Token ‘{GOOD_NAME}’ deleted").is_visible()
     assert row_for(page, GOOD_NAME).count() == 0
     assert APIToken.objects.authenticate(value).reason == "revoked"
+
+
+def go_back_quietly(page) -> None:
+    """History back; Chromium may show its "resubmit the form?" page instead."""
+    with contextlib.suppress(PlaywrightError):
+        page.go_back()
+
+
+def settled_content(page) -> str:
+    """The page's HTML once a history navigation has finished."""
+    for _ in range(20):
+        try:
+            page.wait_for_load_state()
+            return page.content()
+        except PlaywrightError:
+            page.wait_for_timeout(100)
+    return page.content()
+
+
+def test_leaving_the_show_once_modal_open_and_coming_back(logged_in_page):
+    page = logged_in_page
+    page.goto(LIST_URL)
+    modal = open_create_modal(page)
+    modal.get_by_label("Token Name").fill(GOOD_NAME)
+    modal.get_by_role("button", name="Generate Token").click()
+    value = page.locator("#new-token-value").input_value()
+    page.goto("/docs/api/")
+    go_back_quietly(page)
+    assert value not in settled_content(page)
+    assert row_for(page, GOOD_NAME).is_visible()
 
 
 def test_keyboard_only_modal(logged_in_page):
