@@ -217,7 +217,7 @@ class TokenEditForm(_TokenNameUniqueMixin, forms.Form):
     """Rename a token and change its permissions; the value stays the same."""
 
     name = TokenNameField()
-    scopes = ScopesField()
+    scopes = ScopesField(help_text="Read is enough for scripts that only fetch data.")
 
     def __init__(self, *args, user: User, instance_pk: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)

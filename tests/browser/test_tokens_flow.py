@@ -359,3 +359,15 @@ def test_screenshots(request, browser, live_server, user, login, screenshot, siz
     row_for(page, "Mobile App Backend").get_by_role("link", name="Delete").click()
     dialog(page).wait_for()
     screenshot(page, f"tokens-delete-{size}", full_page=False)
+    page.keyboard.press("Escape")
+    dialog(page).wait_for(state="detached")
+
+    row_for(page, "Mobile App Backend").get_by_role("link", name="Regenerate").click()
+    dialog(page).wait_for()
+    screenshot(page, f"tokens-regenerate-{size}", full_page=False)
+    page.keyboard.press("Escape")
+    dialog(page).wait_for(state="detached")
+
+    row_for(page, "Mobile App Backend").get_by_role("link", name="Edit").click()
+    dialog(page).wait_for()
+    screenshot(page, f"tokens-edit-{size}", full_page=False)
