@@ -144,7 +144,10 @@ class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
     expiry = forms.ChoiceField(
         label="Expiration",
         choices=expiry.EXPIRY_CHOICES,
-        error_messages={"invalid_choice": "Choose one of the offered expiry options."},
+        error_messages={
+            "required": "Choose when the token expires.",
+            "invalid_choice": "Choose one of the offered expiry options.",
+        },
     )
     custom_expiry_date = forms.DateField(
         label="Expiry date",

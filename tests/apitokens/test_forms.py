@@ -173,6 +173,12 @@ def test_custom_date_is_ignored_for_preset_choices(user):
     assert form.is_valid(), form.errors
 
 
+def test_missing_expiry_choice_is_refused(user):
+    form = create_form(user, expiry="")
+    assert not form.is_valid()
+    assert form.errors["expiry"] == ["Choose when the token expires."]
+
+
 def test_unknown_expiry_choice_is_refused(user):
     form = create_form(user, expiry="3650")
     assert not form.is_valid()
