@@ -180,13 +180,14 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
     """The "Create Token" form; a valid POST shows the new value once."""
     if request.method == "POST":
         form = TokenCreateForm(request.POST, user=request.user)
+        created: tuple[APIToken, str] | None = None
         with transaction.atomic():
             # One create at a time per account, so two quick submits cannot both pass
             # the active-token limit.
             User.objects.select_for_update().filter(pk=request.user.pk).exists()
             if form.is_valid():
                 try:
-                    token, value = services.api_token_create(
+                    created = services.api_token_create(
                         user=request.user,
                         name=form.cleaned_data["name"],
                         scopes=form.cleaned_data["scopes"],
@@ -196,8 +197,10 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
                     )
                 except TokenNameTaken:
                     form.add_error("name", name_taken_error(form.cleaned_data["name"]))
-                else:
-                    return _show_new_value(request, token=token, value=value, regenerated=False)
+        # Shown only once the token is committed.
+        if created is not None:
+            token, value = created
+            return _show_new_value(request, token=token, value=value, regenerated=False)
     else:
         form = TokenCreateForm(user=request.user)
     context = {
