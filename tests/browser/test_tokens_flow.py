@@ -101,7 +101,7 @@ def test_full_flow_with_javascript(logged_in_page, user):
     assert APIToken.objects.authenticate(value).reason == "revoked"
 
 
-def test_full_flow_without_javascript(page_nojs, user, login):
+def test_full_flow_without_javascript(page_nojs, user, login, screenshot):
     page = page_nojs
     login(page, user)
     page.goto(LIST_URL)
@@ -117,6 +117,7 @@ def test_full_flow_without_javascript(page_nojs, user, login):
     value = page.locator("#new-token-value").input_value()
     assert VALUE_PATTERN.fullmatch(value)
     assert page.url.endswith("/account/tokens/new/")  # rendered, not redirected
+    screenshot(page, "tokens-nojs-created-desktop")
 
     page.get_by_role("link", name="Done").click()
     page.wait_for_url(f"**{LIST_URL}")
@@ -130,6 +131,7 @@ def test_full_flow_without_javascript(page_nojs, user, login):
     row_for(page, GOOD_NAME).get_by_role("link", name="Delete").click()
     page.wait_for_url("**/delete/")
     assert "loses access immediately" in page.content()
+    screenshot(page, "tokens-nojs-delete-desktop")
     page.get_by_role("button", name="Delete token").click()
     page.wait_for_url(f"**{LIST_URL}")
     assert page.get_by_text(f"Token ‘{GOOD_NAME}’ deleted").is_visible()
