@@ -16,7 +16,7 @@ from functools import cached_property
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -31,6 +31,8 @@ from apitokens.models import APIToken, SecurityEvent, TokenActivity
 
 # Activity and events shown on a token's admin page; the rest is one click away.
 RECENT_ROWS_ON_TOKEN_PAGE = 20
+# A search term resolved to tokens or owners matches at most this many of them.
+SEARCH_MATCH_LIMIT = 100
 
 
 # --- Shared pieces -------------------------------------------------------------------------
@@ -94,7 +96,24 @@ def token_admin_link(token: APIToken | None, fallback: str = "—") -> str:
         return fallback
     url = reverse("admin:apitokens_apitoken_change", args=[token.pk])
     return format_html(
-        '<a href="{}">{}</a> <span class="audit-mono">{}</span>', url, token.name, token.identifier
+        '<a href="{}">{}</a> <span class="audit-mono audit-nowrap">{}</span>',
+        url,
+        token.name,
+        token.identifier,
+    )
+
+
+def short_time(moment, *, seconds: bool = False) -> str:
+    """A compact local timestamp for changelists, with the full one in a tooltip."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    text = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return format_html(
+        '<time class="audit-nowrap" datetime="{}" title="{}">{}</time>',
+        local.isoformat(),
+        local.strftime("%a %d %b %Y, %H:%M:%S %Z"),
+        text,
     )
 
 
@@ -144,6 +163,12 @@ class TokenStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OwnerIsStaffFilter(admin.BooleanFieldListFilter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = "owner is staff"
+
+
 class LastUsedFilter(admin.SimpleListFilter):
     title = "last used"
     parameter_name = "last_used"
@@ -174,10 +199,10 @@ class APITokenAdmin(NoDigestLookupsMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "owner_link",
-        "identifier",
+        "identifier_display",
         "status_badge",
-        "created_at",
-        "last_used_at",
+        "created",
+        "last_used",
         "last_used_ip",
         "requests_24h",
     )
@@ -185,7 +210,7 @@ class APITokenAdmin(NoDigestLookupsMixin, admin.ModelAdmin):
         TokenStatusFilter,
         ("created_at", admin.DateFieldListFilter),
         LastUsedFilter,
-        ("owner__is_staff", admin.BooleanFieldListFilter),
+        ("owner__is_staff", OwnerIsStaffFilter),
     )
     search_fields = ("name", "owner__email", "identifier")
     search_help_text = "Search by token name, owner email or identifier (qb_…)."
@@ -272,6 +297,18 @@ class APITokenAdmin(NoDigestLookupsMixin, admin.ModelAdmin):
     @admin.display(description="owner", ordering="owner__email")
     def owner_link(self, token: APIToken) -> str:
         return user_admin_link(token.owner_id, token.owner.email)
+
+    @admin.display(description="identifier", ordering="identifier")
+    def identifier_display(self, token: APIToken) -> str:
+        return format_html('<span class="audit-mono audit-nowrap">{}</span>', token.identifier)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, token: APIToken) -> str:
+        return short_time(token.created_at)
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, token: APIToken) -> str:
+        return short_time(token.last_used_at) if token.last_used_at else "Never"
 
     @admin.display(description="status")
     def status_badge(self, token: APIToken) -> str:
@@ -475,7 +512,7 @@ class TokenActivityAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
     """What tokens did. Read-only; rows go away only through `prune_token_activity`."""
 
     list_display = (
-        "created_at",
+        "time",
         "method",
         "path",
         "status",
@@ -489,7 +526,8 @@ class TokenActivityAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
     date_hierarchy = "created_at"
     search_fields = ("ip", "path", "token__identifier", "owner__email")
     search_help_text = (
-        "An IP address, a path starting with /, a token identifier (qb_…) or an owner email."
+        "An IP address, an exact path (/api/v1/me/), a token identifier (qb_…), "
+        "an owner's email, or words from a token name."
     )
     list_select_related = ("token", "owner")
     raw_id_fields = ("token", "owner")
@@ -522,12 +560,22 @@ class TokenActivityAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
         else:
             return queryset.filter(ip=term), False
         if term.startswith("/"):
-            return queryset.filter(path__startswith=term), False
+            return queryset.filter(path=term), False
+        # Resolve tokens and owners first (small tables), so the activity query filters on
+        # an indexed foreign key instead of joining while it walks the time index.
         if term.startswith("qb_"):
-            return queryset.filter(token__identifier__startswith=term), False
+            token_ids = APIToken.objects.filter(identifier__startswith=term).values_list("pk")
+            return queryset.filter(token_id__in=list(token_ids[:SEARCH_MATCH_LIMIT])), False
         if "@" in term:
-            return queryset.filter(owner__email__iexact=term), False
-        return queryset.filter(Q(path__contains=term) | Q(token__identifier__contains=term)), False
+            owner_model = TokenActivity._meta.get_field("owner").related_model
+            owner_ids = owner_model.objects.filter(email__iexact=term).values_list("pk")
+            return queryset.filter(owner_id__in=list(owner_ids[:SEARCH_MATCH_LIMIT])), False
+        token_ids = APIToken.objects.filter(name__icontains=term).values_list("pk")
+        return queryset.filter(token_id__in=list(token_ids[:SEARCH_MATCH_LIMIT])), False
+
+    @admin.display(description="time", ordering="created_at")
+    def time(self, activity: TokenActivity) -> str:
+        return short_time(activity.created_at, seconds=True)
 
     @admin.display(description="token", ordering="token__name")
     def token_link(self, activity: TokenActivity) -> str:
@@ -546,14 +594,14 @@ class SecurityEventAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
     """Token lifecycle events. Read-only: the app never edits or deletes them."""
 
     list_display = (
-        "created_at",
+        "time",
         "kind",
         "token_display",
         "account_link",
         "actor_display",
         "ip",
         "count",
-        "last_seen_at",
+        "last_seen",
     )
     list_filter = ("kind", ("created_at", admin.DateFieldListFilter), TokenPublicIdFilter)
     search_fields = ("account__email", "ip__exact", "token_name", "token_identifier")
@@ -568,6 +616,14 @@ class SecurityEventAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
 
     class Media:
         css = {"all": ("css/admin_audit.css",)}
+
+    @admin.display(description="time", ordering="created_at")
+    def time(self, event: SecurityEvent) -> str:
+        return short_time(event.created_at, seconds=True)
+
+    @admin.display(description="last seen", ordering="last_seen_at")
+    def last_seen(self, event: SecurityEvent) -> str:
+        return short_time(event.last_seen_at, seconds=True)
 
     @admin.display(description="token", ordering="token_name")
     def token_display(self, event: SecurityEvent) -> str:

@@ -30,10 +30,12 @@ class ChartPoint:
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """An axis tick: where to draw it (x or y in viewBox units) and its text."""
+    """An axis tick: where to draw it (x or y in viewBox units), its text, and how the
+    text is anchored (labels near the edges are anchored inwards so they are not cut)."""
 
     position: float
     label: str
+    anchor: str = "middle"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,15 @@ def compact_number(value: int) -> str:
     return str(value)
 
 
+def _x_label_anchor(x: float, left: float, right: float) -> str:
+    # About half a short label ("28 Nov", "Sun 22") is 20 units wide.
+    if x + 20 > right + MARGIN_RIGHT:
+        return "end"
+    if x - 20 < left - MARGIN_LEFT + 4:
+        return "start"
+    return "middle"
+
+
 def _frame_values(
     points: Sequence[ChartPoint], *, width: int, height: int, label_every: int
 ) -> dict:
@@ -160,7 +171,11 @@ def _frame_values(
     )
     slot = (plot_right - plot_left) / max(len(points), 1)
     x_ticks = tuple(
-        Tick(position=round(plot_left + slot * (index + 0.5), 2), label=point.label)
+        Tick(
+            position=round(plot_left + slot * (index + 0.5), 2),
+            label=point.label,
+            anchor=_x_label_anchor(plot_left + slot * (index + 0.5), plot_left, plot_right),
+        )
         for index, point in enumerate(points)
         if index % max(label_every, 1) == 0 and point.label
     )

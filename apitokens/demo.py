@@ -102,9 +102,7 @@ def demo_data_seed(*, user: User, now: datetime | None = None, seed: int = 2026)
             )
             rows = _sample_activity(token=token, sample=sample, now=now, rng=rng, until=deleted_at)
             if sample.name == "Mobile App Backend":
-                rows += _requests(
-                    token, now - timedelta(days=2, hours=3), 18, rng, ip=NEW_DEVICE_IP
-                )
+                rows += _requests(token, now - timedelta(hours=6), 18, rng, ip=NEW_DEVICE_IP)
             if deleted_at is not None:
                 _sample_delete(token=token, user=user, at=deleted_at)
                 rows += _dead_uses(token=token, now=now, rng=rng)

@@ -255,6 +255,8 @@ class TokenActivity(models.Model):
             models.Index(fields=["owner", "-created_at"], name="apitokens_activity_owner_idx"),
             models.Index(fields=["status", "-created_at"], name="apitokens_activity_status_idx"),
             models.Index(fields=["ip", "-created_at"], name="apitokens_activity_ip_idx"),
+            # Staff search the activity by exact path (admin); newest first.
+            models.Index(fields=["path", "-created_at"], name="apitokens_activity_path_idx"),
         ]
 
     def __str__(self) -> str:

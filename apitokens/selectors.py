@@ -221,15 +221,16 @@ def bad_token_bursts(
 def new_ip_uses(
     *, now: datetime | None = None, lookback: timedelta = NEW_IP_LOOKBACK, limit: int = 20
 ) -> list[SuspiciousEvent]:
-    """Tokens used within `lookback` from an IP they had never used before.
+    """Tokens used successfully within `lookback` from an IP they had never used before.
 
-    A token's very first IP is not suspicious, so only tokens with earlier activity count.
+    A token's very first IP is not suspicious, so only tokens with earlier activity count;
+    uses of dead tokens (flagged rows) are reported by `dead_token_uses` instead.
     """
     now = _now(now)
     since = now - lookback
     earlier = TokenActivity.objects.filter(token=OuterRef("token"), created_at__lt=since)
     rows = list(
-        TokenActivity.objects.filter(created_at__gte=since, created_at__lte=now)
+        TokenActivity.objects.filter(created_at__gte=since, created_at__lte=now, flagged=False)
         .exclude(ip__isnull=True)
         .filter(Exists(earlier), ~Exists(earlier.filter(ip=OuterRef("ip"))))
         .values("token_id", "ip")

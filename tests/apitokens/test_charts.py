@@ -73,6 +73,13 @@ def test_negative_values_are_drawn_as_zero():
     assert chart.bars[0].height == 0
 
 
+def test_edge_labels_are_anchored_inwards():
+    chart = charts.bar_chart(points(*range(30)), label_every=1, width=640)
+    assert chart.x_ticks[0].anchor == "start" or chart.x_ticks[0].position - 20 >= 0
+    assert chart.x_ticks[-1].anchor == "end"
+    assert chart.x_ticks[15].anchor == "middle"
+
+
 def test_label_every_thins_the_x_labels():
     chart = charts.bar_chart(points(*range(30)), label_every=7)
     assert [tick.label for tick in chart.x_ticks] == ["d0", "d7", "d14", "d21", "d28"]

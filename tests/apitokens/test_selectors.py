@@ -137,6 +137,12 @@ def test_new_ip_for_a_token_with_history(token):
     assert events[0].account_email == "ada@example.com"
 
 
+def test_new_ip_ignores_uses_of_dead_tokens(deleted):
+    add_activity(deleted, at=NOW - timedelta(days=10), ip="198.51.100.10")
+    add_activity(deleted, at=NOW - timedelta(hours=1), ip="203.0.113.7", status=401, flagged=True)
+    assert selectors.new_ip_uses(now=NOW) == []
+
+
 def test_a_brand_new_tokens_first_ip_is_not_suspicious(token):
     add_activity(token, count=3, at=NOW - timedelta(hours=3), ip="198.51.100.10")
     assert selectors.new_ip_uses(now=NOW) == []
