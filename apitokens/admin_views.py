@@ -25,14 +25,16 @@ TOP_LIMIT = 10
 
 def hourly_chart(hourly: list, *, width: int = 960, height: int = 220) -> charts.LineChart:
     """Requests per hour as a line chart, one x label per day (at midnight)."""
-    points = [
-        charts.ChartPoint(
-            label=f"{hour:%a %d}" if hour.hour == 0 else "",
-            value=requests,
-            title=f"{hour:%a %d %b %H:00}: {requests} requests",
+    points = []
+    for hour, requests in hourly:
+        local = timezone.localtime(hour)
+        points.append(
+            charts.ChartPoint(
+                label=f"{local:%a %d}" if local.hour == 0 else "",
+                value=requests,
+                title=f"{local:%a %d %b %H:%M}: {requests} requests",
+            )
         )
-        for hour, requests in hourly
-    ]
     return charts.line_chart(points, width=width, height=height)
 
 

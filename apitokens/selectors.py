@@ -8,9 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
+from django.db import connections
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    F,
+    Func,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
@@ -50,21 +63,35 @@ def _hour_floor(moment: datetime) -> datetime:
 # --- Counts -------------------------------------------------------------------------
 
 
+def _utc_hour_text(field: str) -> Func:
+    """SQLite only: the UTC hour of a timestamp as text, with SQLite's native strftime.
+
+    Django's TruncHour runs a Python function per row on SQLite (about 3 µs each,
+    0.2 s for a week of a million rows a quarter).
+    """
+    return Func(Value("%Y-%m-%d %H:00:00"), F(field), function="strftime", output_field=CharField())
+
+
 def activity_per_hour(
     *, hours: int = 168, now: datetime | None = None, queryset: QuerySet | None = None
 ) -> list[tuple[datetime, int]]:
-    """Requests per hour for the last `hours` hours (the current hour last), zeros included."""
-    now = timezone.localtime(_now(now))
+    """Requests per UTC hour for the last `hours` hours (the current hour last), zeros
+    included. Buckets are aware datetimes; show them in local time."""
+    now = _now(now).astimezone(UTC)
     first_hour = _hour_floor(now) - timedelta(hours=hours - 1)
-    rows = (
-        (queryset if queryset is not None else TokenActivity.objects.all())
-        .filter(created_at__gte=first_hour)
-        .annotate(hour=TruncHour("created_at"))
-        .values("hour")
-        .annotate(requests=Count("id"))
-        .order_by()
+    rows = (queryset if queryset is not None else TokenActivity.objects.all()).filter(
+        created_at__gte=first_hour
     )
-    counts = {row["hour"]: row["requests"] for row in rows}
+    if connections[rows.db].vendor == "sqlite":
+        grouped = rows.annotate(hour=_utc_hour_text("created_at"))
+    else:
+        grouped = rows.annotate(hour=TruncHour("created_at", tzinfo=UTC))
+    counts: dict[datetime, int] = {}
+    for row in grouped.values("hour").annotate(requests=Count("id")).order_by():
+        hour = row["hour"]
+        if isinstance(hour, str):
+            hour = datetime.fromisoformat(hour).replace(tzinfo=UTC)
+        counts[hour.astimezone(UTC)] = row["requests"]
     buckets = [first_hour + timedelta(hours=offset) for offset in range(hours)]
     return [(bucket, counts.get(bucket, 0)) for bucket in buckets]
 
