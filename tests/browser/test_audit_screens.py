@@ -40,7 +40,9 @@ def test_token_page_for_the_owner(page, phone_page, login, screenshot, demo_user
 
     login(phone_page, demo_user)
     phone_page.goto(f"/account/tokens/{token.public_id}/")
-    screenshot(phone_page, "audit-token-page-phone")
+    screenshot(phone_page, "audit-token-page-phone", full_page=False)
+    phone_page.locator("#token-activity").scroll_into_view_if_needed()
+    screenshot(phone_page, "audit-token-page-phone-activity", full_page=False)
 
 
 def test_deleted_token_page_shows_its_use_after_deletion(page, login, screenshot, demo_user):
