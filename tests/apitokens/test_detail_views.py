@@ -191,7 +191,9 @@ def test_a_deleted_token_page_says_so_and_has_no_delete_button(user, user_client
     assert response.status_code == HTTPStatus.OK
     assert "This token was deleted" in response.text
     assert reverse("apitokens:delete", args=[token.public_id]) not in response.text
-    assert "After deletion" in response.text
+    flagged = [row for row in rows(response) if "is-alert" in row]
+    assert len(flagged) == 1
+    assert "Made with the token after it stopped working" in flagged[0]
 
 
 def test_user_input_is_escaped(user, user_client):
