@@ -63,6 +63,9 @@ def cheap_date_hierarchy(cl: ChangeList) -> dict:
                 "choices": [{"title": capfirst(formats.date_format(selected, "MONTH_DAY_FORMAT"))}],
                 "field_name": verbose_name,
             }
+    if cl.result_count == 0:
+        # Nothing matches: the oldest/newest queries would walk the whole time index.
+        return {"show": False}
     ordered = cl.queryset.order_by(field_name).values_list(field_name, flat=True)
     oldest = ordered.first()
     newest = cl.queryset.order_by(f"-{field_name}").values_list(field_name, flat=True).first()

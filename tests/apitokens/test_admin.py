@@ -407,6 +407,15 @@ def test_activity_changelist_never_counts_the_whole_table(admin_client, mixed_ac
     assert all("LIMIT" in sql.upper() for sql in counts), counts
 
 
+def test_a_filter_matching_nothing_does_not_walk_the_time_index(admin_client, mixed_activity):
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(ACTIVITY_LIST, {"status_class": "5xx", "method": "GET"})
+    assert response.context["cl"].result_count == 0
+    activity_queries = [q["sql"] for q in queries.captured_queries if "tokenactivity" in q["sql"]]
+    assert len(activity_queries) == 1  # the capped count, nothing ordered by time
+    assert "ORDER BY" not in activity_queries[0]
+
+
 def test_activity_paginator_stops_counting_at_the_cap(admin_client, mixed_activity, monkeypatch):
     monkeypatch.setattr(CappedCountPaginator, "count_cap", 5)
     response = admin_client.get(ACTIVITY_LIST)
