@@ -15,6 +15,7 @@ from functools import cached_property
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.constants import LOOKUP_SEP
@@ -79,12 +80,15 @@ class CappedCountPaginator(Paginator):
 
     is_capped = False
 
-    def page(self, number):
-        # An empty result needs no second query (an ORDER BY time LIMIT over a filter
-        # that matches nothing walks the whole time index).
-        if self.count == 0:
-            return self._get_page([], 1, self)
-        return super().page(number)
+
+class EmptyAwareChangeList(ChangeList):
+    """Skips the page query when the count found nothing: ORDER BY time LIMIT over a
+    filter that matches no row would walk the whole time index for nothing."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        if self.result_count == 0:
+            self.result_list = self.queryset.none()
 
 
 def user_admin_link(user_id: int | None, label: str) -> str:
@@ -553,6 +557,9 @@ class TokenActivityAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
             path("dashboard/", dashboard, name="apitokens_dashboard"),
             *super().get_urls(),
         ]
+
+    def get_changelist(self, request: HttpRequest, **kwargs) -> type[ChangeList]:
+        return EmptyAwareChangeList
 
     def get_search_results(self, request, queryset, search_term):
         """Search one column chosen by the term's shape, so each search can use an index
