@@ -215,3 +215,41 @@ def test_query_count_does_not_grow_with_rows(user_client, token, django_assert_m
         response = user_client.get(detail_url(token))
     assert response.status_code == HTTPStatus.OK
     assert len(rows(response)) == 25
+
+
+# --- The alert banner on the API Tokens page ----------------------------------------------------
+
+
+def _render_alerts(user) -> str:
+    from django.template import Context, Template
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/account/tokens/")
+    request.user = user
+    return Template("{% load audit %}{% security_alerts %}").render(Context({"request": request}))
+
+
+def test_alert_banner_names_the_dead_token_count_ip_and_links_to_details(user, token):
+    services.api_token_revoke(token=token, actor=user)
+    now = timezone.now()
+    for minutes in (0, 1, 2):
+        services.api_token_dead_use_record(
+            token=token,
+            client=services.ClientInfo(ip="203.0.113.7"),
+            now=now - timedelta(minutes=minutes),
+        )
+    html = _render_alerts(user)
+    assert "Deleted token ‘Production Website Integration’ was used 3 times" in html
+    assert "<code>203.0.113.7</code>" in html
+    assert "today" in html
+    assert detail_url(token) in html
+
+
+def test_no_banner_without_recent_dead_token_use(user, token, other_user):
+    theirs, _raw = create_token(other_user, "Someone else's")
+    services.api_token_revoke(token=theirs, actor=other_user)
+    services.api_token_dead_use_record(token=theirs, client=services.ClientInfo(ip="203.0.113.7"))
+    assert "security-alert" not in _render_alerts(user)
+    from django.contrib.auth.models import AnonymousUser
+
+    assert _render_alerts(AnonymousUser()).strip() == ""
