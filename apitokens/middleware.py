@@ -11,16 +11,18 @@ read or written here and no API response sets a cookie.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from http import HTTPStatus
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from apitokens import activity, ratelimit, tokens
@@ -39,6 +41,11 @@ def clock() -> datetime:
     return timezone.now()
 
 
+@lru_cache(maxsize=512)
+def _error_body(error: str, detail: str) -> bytes:
+    return json.dumps({"error": error, "detail": detail, "docs": DOCS_ERRORS}).encode()
+
+
 def api_error(
     status: int,
     error: str,
@@ -46,15 +53,22 @@ def api_error(
     *,
     challenge: str | None = None,
     headers: dict[str, str] | None = None,
-) -> JsonResponse:
+) -> HttpResponse:
     """A JSON error in the API's one shape: {"error", "detail", "docs"}."""
-    response = JsonResponse({"error": error, "detail": detail, "docs": DOCS_ERRORS}, status=status)
+    response = HttpResponse(
+        _error_body(error, detail), status=status, content_type="application/json"
+    )
     if challenge is not None:
         response["WWW-Authenticate"] = challenge
     if headers:
         for name, value in headers.items():
             response[name] = value
     response["Cache-Control"] = "no-store"
+    # Expected refusals are not logged line by line by django.request: a client spraying
+    # bad tokens must not flood the logs (activity rows and the per-IP limit cover them).
+    # Server errors (5xx) are still logged.
+    if status < 500:
+        response._has_been_logged = True
     return response
 
 
@@ -66,7 +80,7 @@ def bearer_challenge(error: str, description: str, scope: str | None = None) -> 
     return challenge
 
 
-def _invalid_token(description: str) -> JsonResponse:
+def _invalid_token(description: str) -> HttpResponse:
     return api_error(
         HTTPStatus.UNAUTHORIZED,
         "invalid_token",
@@ -75,7 +89,7 @@ def _invalid_token(description: str) -> JsonResponse:
     )
 
 
-def _too_many_bad_credentials(retry_after: int) -> JsonResponse:
+def _too_many_bad_credentials(retry_after: int) -> HttpResponse:
     return api_error(
         HTTPStatus.TOO_MANY_REQUESTS,
         "rate_limited",
@@ -167,8 +181,9 @@ class ApiTokenMiddleware:
     ) -> None:
         token = call.token
         if call.rate is not None:
+            headers = response.headers
             for name, value in call.rate.headers(call.now.timestamp()).items():
-                response[name] = value
+                headers[name] = value
         if token is None:
             return
         if call.ok and token.expires_at is not None:
@@ -242,9 +257,9 @@ def authenticate_api_request(request: HttpRequest) -> HttpResponse | None:
             )
         return _invalid_token(parsed.problem)
 
-    retry_after = ratelimit.bad_auth_blocked(ip, epoch)
-    if retry_after is not None:
-        return _too_many_bad_credentials(retry_after)
+    # An address over its bad-credential allowance is refused whatever it presents; for
+    # a valid token that is decided together with the hourly count (one cache read), for
+    # any other by the failure count below. Either way the answer reveals nothing.
     try:
         result = APIToken.objects.authenticate(parsed.token, now=now)
     except DatabaseError:
@@ -284,7 +299,10 @@ def authenticate_api_request(request: HttpRequest) -> HttpResponse | None:
 
     try:
         state = ratelimit.rate_limit_hit(
-            user_id=token.owner_id, limit=ratelimit.hourly_limit_for(token.owner), now=epoch
+            user_id=token.owner_id,
+            limit=ratelimit.hourly_limit_for(token.owner),
+            now=epoch,
+            ip=ip,
         )
     except ratelimit.RateLimitUnavailable:
         if settings.QUICKBOT_RATELIMIT_FAIL_CLOSED:
@@ -295,6 +313,9 @@ def authenticate_api_request(request: HttpRequest) -> HttpResponse | None:
                 headers={"Retry-After": "60"},
             )
         return None
+    if state.blocked_for is not None:
+        request.user, request.auth, call.ok = AnonymousUser(), None, False
+        return _too_many_bad_credentials(state.blocked_for)
     call.rate = state
     if not state.allowed:
         seconds = state.seconds_to_reset(epoch)

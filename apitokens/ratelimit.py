@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,9 @@ class RateLimitUnavailable(Exception):
 class RateLimitState:
     """An account's position in its hourly window.
 
+    `blocked_for` is set instead when the request's address is over its bad-credential
+    allowance (seconds to wait); nothing was counted then.
+
     `used` counts every request of the window, refused ones included; `reset_at` is the
     epoch second the window ends (for an account with no window yet: one hour from now).
     """
@@ -42,6 +45,7 @@ class RateLimitState:
     limit: int
     used: int
     reset_at: int
+    blocked_for: int | None = None
 
     @property
     def remaining(self) -> int:
@@ -82,24 +86,40 @@ def _start_key(user_id: int) -> str:
     return f"qb:rl:{user_id}:start"
 
 
-def _window_start(user_id: int, now: int, *, create: bool) -> int | None:
-    """The current window's start (epoch seconds); opens one when `create` and none runs."""
+_UNREAD = object()
+
+
+def _window_start(store, user_id: int, now: int, *, create: bool, start=_UNREAD) -> int | None:
+    """The current window's start (epoch seconds); opens one when `create` and none runs.
+
+    `start` is the start key's value when the caller already read it (in one round trip
+    with other keys)."""
     key = _start_key(user_id)
-    start = cache.get(key)
+    if start is _UNREAD:
+        start = store.get(key)
     if start is not None and now < start + WINDOW_SECONDS:
         return start
     if not create:
         return None
     if start is None:
-        cache.add(key, now, WINDOW_SECONDS)
+        store.add(key, now, WINDOW_SECONDS)
     else:
         # The window ran out before its key expired (the clock, not the TTL, decides):
         # the first process to `add` the successor key picks the new start for everyone.
-        cache.add(f"{key}:after:{start}", now, WINDOW_SECONDS + _COUNTER_GRACE_SECONDS)
-        successor = cache.get(f"{key}:after:{start}", now)
-        cache.set(key, successor, WINDOW_SECONDS)
-    start = cache.get(key)
+        store.add(f"{key}:after:{start}", now, WINDOW_SECONDS + _COUNTER_GRACE_SECONDS)
+        successor = store.get(f"{key}:after:{start}", now)
+        store.set(key, successor, WINDOW_SECONDS)
+    start = store.get(key)
     return now if start is None else start
+
+
+def _incr(store, key: str, timeout: int) -> int:
+    """Atomic increment that creates the key (with its expiry) when missing."""
+    try:
+        return store.incr(key)
+    except ValueError:
+        store.add(key, 0, timeout)
+        return store.incr(key)
 
 
 def _note_cache_failure() -> None:
@@ -117,20 +137,30 @@ def _note_cache_failure() -> None:
         )
 
 
-def rate_limit_hit(*, user_id: int, limit: int, now: float | None = None) -> RateLimitState:
+def rate_limit_hit(
+    *, user_id: int, limit: int, now: float | None = None, ip: str | None | object = _UNREAD
+) -> RateLimitState:
     """Count one request for the account and return the new state (check `.allowed`).
 
-    Raises RateLimitUnavailable when the cache does not answer.
+    With `ip`, first checks in the same cache read whether that address used up its
+    bad-credential allowance: then nothing is counted and `.blocked_for` says how long
+    the address must wait. Raises RateLimitUnavailable when the cache does not answer.
     """
-    second = int(time.time() if now is None else now)
+    moment = time.time() if now is None else now
+    second = int(moment)
+    start_key = _start_key(user_id)
     try:
-        start = _window_start(user_id, second, create=True)
-        counter = f"qb:rl:{user_id}:{start}"
-        try:
-            used = cache.incr(counter)
-        except ValueError:
-            cache.add(counter, 0, WINDOW_SECONDS + _COUNTER_GRACE_SECONDS)
-            used = cache.incr(counter)
+        store = caches["default"]
+        if ip is _UNREAD:
+            start = store.get(start_key)
+        else:
+            bad_key, retry_after = _bad_auth_key(ip, moment)
+            found = store.get_many([start_key, bad_key])
+            if found.get(bad_key, 0) >= settings.QUICKBOT_BAD_AUTH_LIMIT:
+                return RateLimitState(limit=limit, used=0, reset_at=0, blocked_for=retry_after)
+            start = found.get(start_key)
+        start = _window_start(store, user_id, second, create=True, start=start)
+        used = _incr(store, f"qb:rl:{user_id}:{start}", WINDOW_SECONDS + _COUNTER_GRACE_SECONDS)
     except Exception as error:
         _note_cache_failure()
         raise RateLimitUnavailable from error
@@ -145,8 +175,9 @@ def usage_for(user, now: float | None = None) -> RateLimitState:
     second = int(time.time() if now is None else now)
     limit = hourly_limit_for(user)
     try:
-        start = _window_start(user.pk, second, create=False)
-        used = 0 if start is None else cache.get(f"qb:rl:{user.pk}:{start}", 0)
+        store = caches["default"]
+        start = _window_start(store, user.pk, second, create=False)
+        used = 0 if start is None else store.get(f"qb:rl:{user.pk}:{start}", 0)
     except Exception:
         _note_cache_failure()
         start, used = None, 0
@@ -163,31 +194,14 @@ def _bad_auth_key(ip: str | None, now: float) -> tuple[str, int]:
     return f"qb:badauth:{ip or '-'}:{slot}", int((slot + 1) * window - now) + 1
 
 
-def bad_auth_blocked(ip: str | None, now: float | None = None) -> int | None:
-    """Seconds until the IP may try again when it already used up its bad-credential
-    allowance, else None. A cache failure never blocks."""
-    now = time.time() if now is None else now
-    key, retry_after = _bad_auth_key(ip, now)
-    try:
-        count = cache.get(key)
-    except Exception:
-        _note_cache_failure()
-        return None
-    if count is not None and count >= settings.QUICKBOT_BAD_AUTH_LIMIT:
-        return retry_after
-    return None
-
-
 def bad_auth_hit(ip: str | None, now: float | None = None) -> int | None:
-    """Count one request with bad credentials; seconds to wait when over the limit."""
+    """Count one request with bad credentials; seconds to wait when over the limit.
+
+    A cache failure never blocks."""
     now = time.time() if now is None else now
     key, retry_after = _bad_auth_key(ip, now)
     try:
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            cache.add(key, 0, settings.QUICKBOT_BAD_AUTH_WINDOW_SECONDS + 1)
-            count = cache.incr(key)
+        count = _incr(caches["default"], key, settings.QUICKBOT_BAD_AUTH_WINDOW_SECONDS + 1)
     except Exception:
         _note_cache_failure()
         return None

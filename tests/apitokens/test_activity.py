@@ -144,18 +144,42 @@ def test_hot_token_updates_last_used_once_per_interval(
     assert token.last_used_at == later
 
 
-@pytest.mark.django_db
-def test_buffered_rows_are_written_when_the_buffer_fills(client, user, settings):
+def _wait_for_empty_buffer(seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while activity.activity_pending() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)  # the flusher commits after emptying the buffer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_full_buffer_is_written_by_the_background_flusher(client, user, settings):
     settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 3
     settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS = 3600
     _, raw = create_token(user)
     client.get(ME, headers=bearer(raw))
     client.get(ME, headers=bearer(raw))
-    assert TokenActivity.objects.count() == 0
+    time.sleep(0.3)
+    assert TokenActivity.objects.count() == 0  # not full, not old: still buffered
     assert activity.activity_pending() == 2
     client.get(ME, headers=bearer(raw))
+    _wait_for_empty_buffer()
     assert TokenActivity.objects.count() == 3
-    assert activity.activity_pending() == 0
+
+
+@pytest.mark.django_db
+def test_request_thread_writes_inline_when_the_flusher_falls_behind(
+    client, user, settings, monkeypatch
+):
+    settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 2
+    settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS = 3600
+    monkeypatch.setattr(activity, "_flusher_pid", os.getpid())  # a flusher that never runs
+    monkeypatch.setattr(activity._wake, "set", lambda: None)
+    _, raw = create_token(user)
+    for _ in range(19):
+        client.get(ME, headers=bearer(raw))
+    assert TokenActivity.objects.count() == 0
+    client.get(ME, headers=bearer(raw))  # the 20th row: ten buffers' worth
+    assert TokenActivity.objects.count() == 20
 
 
 @pytest.mark.django_db
@@ -175,10 +199,7 @@ def test_old_buffered_rows_are_written_by_the_background_flusher(client, user, s
     settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS = 0.3
     _, raw = create_token(user)
     client.get(ME, headers=bearer(raw))
-    deadline = time.monotonic() + 5
-    while activity.activity_pending() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.2)
+    _wait_for_empty_buffer()
     assert TokenActivity.objects.count() == 1
 
 

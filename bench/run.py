@@ -1,0 +1,194 @@
+"""`make bench`: measure the API path against a plain Django view and check issue 5's targets.
+
+Runs the default setup (SQLite + local-memory cache) and, when DATABASE_URL and REDIS_URL
+are set, PostgreSQL + Redis too; each in a fresh process (settings are read at start-up).
+Prints a table of ratios to the plain view and exits 1 when a target is missed.
+
+    .venv/bin/python bench/run.py            # what `make bench` runs
+    .venv/bin/python bench/run.py --quick    # fewer rounds, no memory run (a smoke test)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (setup, in-process full pipeline max ×, refusal max ×, unknown max ×, HTTP min ×)
+TARGETS = {
+    "sqlite+locmem": {"full": 2.0, "refusal": 1.2, "unknown": 1.5, "http": 0.7},
+    "postgresql+redis": {"full": 3.0, "refusal": 1.2, "unknown": 1.5, "http": 0.5},
+}
+LABELS = {
+    "plain": "plain Django view, no auth",
+    "protected": "full pipeline, same trivial view",
+    "me": "full pipeline, GET /api/v1/me/",
+    "malformed": "malformed header (400)",
+    "checksum": "wrong checksum (401)",
+    "unknown": "unknown well-formed token (401)",
+}
+
+
+def run_setup(label: str, env: dict, args: argparse.Namespace) -> dict:
+    command = [
+        sys.executable,
+        "-m",
+        "bench.worker",
+        "--label",
+        label,
+        "--rounds",
+        str(args.rounds),
+        "--per-round",
+        str(args.per_round),
+        "--http-rounds",
+        str(args.http_rounds),
+        "--http-seconds",
+        str(args.http_seconds),
+        "--memory-requests",
+        str(args.memory_requests if label == "sqlite+locmem" else 0),
+    ]
+    if args.profile and label == "sqlite+locmem":
+        command += ["--profile", args.profile]
+    started = time.monotonic()
+    completed = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stdout[-3000:] + completed.stderr[-5000:])
+        raise SystemExit(f"bench: the {label} run failed")
+    for line in completed.stdout.splitlines():
+        if line.startswith("BENCH-RESULT "):
+            result = json.loads(line.removeprefix("BENCH-RESULT "))
+            result["seconds"] = round(time.monotonic() - started, 1)
+            return result
+    raise SystemExit(f"bench: the {label} run printed no result")
+
+
+def report(result: dict) -> list[str]:
+    """Print one setup's tables; return the targets it missed."""
+    label = result["label"]
+    targets = TARGETS[label]
+    in_process = result["in_process"]
+    base = in_process["plain"]["us"]
+    print(f"\n## {label}  ({result['seconds']} s)\n")
+    print("| path | µs per request | × plain view | queries |")
+    print("|---|---:|---:|---:|")
+    for name, label_text in LABELS.items():
+        row = in_process[name]
+        print(f"| {label_text} | {row['us']:.0f} | {row['us'] / base:.2f} | {row['queries']:g} |")
+    http = result["http"]
+    base_rps = http["plain"]["rps"]
+    print("\n| over HTTP (gunicorn, 2 workers) | requests/s | × plain view | p50 ms | p99 ms |")
+    print("|---|---:|---:|---:|---:|")
+    for name in ("plain", "protected", "me", "malformed", "unknown"):
+        row = http[name]
+        print(
+            f"| {LABELS[name]} | {row['rps']:.0f} | {row['rps'] / base_rps:.2f} | "
+            f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} |"
+        )
+    if "memory" in result:
+        memory = result["memory"]
+        checkpoints = ", ".join(f"{k}: {v / 1024:.1f} MiB" for k, v in memory["rss_kib"].items())
+        print(
+            f"\nMemory over {memory['requests']:,} full-pipeline requests: RSS {checkpoints}; "
+            f"growth after warm-up {memory['growth_kib']} KiB"
+        )
+
+    missed = []
+
+    def check(ok: bool, text: str) -> None:
+        print(f"- [{'x' if ok else ' '}] {text}")
+        if not ok:
+            missed.append(f"{label}: {text}")
+
+    print("\nTargets:")
+    full = in_process["protected"]["us"] / base
+    check(full <= targets["full"], f"full pipeline {full:.2f}× ≤ {targets['full']}×")
+    for name in ("malformed", "checksum"):
+        ratio = in_process[name]["us"] / base
+        check(
+            ratio <= targets["refusal"] and in_process[name]["queries"] == 0,
+            f"{name} {ratio:.2f}× ≤ {targets['refusal']}× with 0 queries "
+            f"({in_process[name]['queries']:g})",
+        )
+    ratio = in_process["unknown"]["us"] / base
+    check(
+        ratio <= targets["unknown"] and in_process["unknown"]["queries"] == 1,
+        f"unknown token {ratio:.2f}× ≤ {targets['unknown']}× with 1 query "
+        f"({in_process['unknown']['queries']:g})",
+    )
+    check(
+        in_process["protected"]["queries"] <= 1.05,
+        f"success path {in_process['protected']['queries']:g} queries per request ≤ 1 "
+        "(activity INSERT batched)",
+    )
+    http_ratio = http["protected"]["rps"] / base_rps
+    check(http_ratio >= targets["http"], f"HTTP {http_ratio:.2f}× ≥ {targets['http']}×")
+    errors = sum(row["errors"] for row in http.values())
+    check(errors == 0, f"no HTTP errors ({errors})")
+    if "memory" in result:
+        growth = result["memory"]["growth_kib"]
+        check(growth < 4096, f"RSS growth after warm-up {growth} KiB < 4 MiB")
+    return missed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, no memory run")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--per-round", type=int, default=400)
+    parser.add_argument("--http-rounds", type=int, default=3)
+    parser.add_argument("--http-seconds", type=float, default=2.0)
+    parser.add_argument("--memory-requests", type=int, default=100_000)
+    parser.add_argument("--profile", default="", help="write a pyinstrument profile here")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.per_round, args.http_rounds, args.memory_requests = 5, 200, 1, 0
+
+    started = time.monotonic()
+    print("# QuickBot API benchmark")
+    print(
+        f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, {platform.platform()}"
+    )
+    base_env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    base_env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        PYTHONPATH=str(ROOT),
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+    )
+    missed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="quickbot-bench-") as directory:
+        env = {**base_env, "SQLITE_PATH": str(Path(directory) / "bench.sqlite3")}
+        missed += report(run_setup("sqlite+locmem", env, args))
+    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
+        env = {
+            **base_env,
+            "DATABASE_URL": os.environ["DATABASE_URL"],
+            "REDIS_URL": os.environ["REDIS_URL"],
+        }
+        missed += report(run_setup("postgresql+redis", env, args))
+    else:
+        print("\n(PostgreSQL + Redis skipped: set DATABASE_URL and REDIS_URL to include it.)")
+    print(f"\nTotal {time.monotonic() - started:.0f} s.")
+    if missed:
+        print("\nMISSED:\n" + "\n".join(f"- {item}" for item in missed))
+        return 1
+    print("\nAll targets met.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
