@@ -102,6 +102,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # Reopening SQLite (and re-running the PRAGMAs) per request costs ~1 ms, ten
+            # times an API request's own work: keep connections (docs/performance.md).
+            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 600),
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
