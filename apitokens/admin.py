@@ -17,7 +17,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -89,6 +89,14 @@ class EmptyAwareChangeList(ChangeList):
         super().get_results(request)
         if self.result_count == 0:
             self.result_list = self.queryset.none()
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def user_admin_link(user_id: int | None, label: str) -> str:
@@ -504,18 +512,24 @@ class OwnerFilter(admin.SimpleListFilter):
     title = "owner"
     parameter_name = "owner"
 
+    def owner_id(self) -> int | None:
+        value = self.value() or ""
+        # Anything but a plain 64-bit id is ignored (never a database error).
+        if value.isascii() and value.isdigit() and int(value) < 2**63:
+            return int(value)
+        return None
+
     def lookups(self, request, model_admin):
-        value = self.value()
-        if not value or not value.isdigit():
+        owner_id = self.owner_id()
+        if owner_id is None:
             return ()
         owner = model_admin.model._meta.get_field("owner").related_model
-        user = owner.objects.filter(pk=value).only("email").first()
-        return ((value, user.email if user else value),)
+        user = owner.objects.filter(pk=owner_id).only("email").first()
+        return ((str(owner_id), user.email if user else str(owner_id)),)
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(owner_id=int(self.value()))
-        return queryset
+        owner_id = self.owner_id()
+        return queryset if owner_id is None else queryset.filter(owner_id=owner_id)
 
 
 @admin.register(TokenActivity)
@@ -567,11 +581,7 @@ class TokenActivityAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
         term = search_term.strip()
         if not term:
             return queryset, False
-        try:
-            ipaddress.ip_address(term)
-        except ValueError:
-            pass
-        else:
+        if _is_ip_address(term):
             return queryset.filter(ip=term), False
         if term.startswith("/"):
             return queryset.filter(path=term), False
@@ -618,7 +628,7 @@ class SecurityEventAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
         "last_seen",
     )
     list_filter = ("kind", ("created_at", admin.DateFieldListFilter), TokenPublicIdFilter)
-    search_fields = ("account__email", "ip__exact", "token_name", "token_identifier")
+    search_fields = ("account__email", "ip", "token_name", "token_identifier")
     search_help_text = "Search by account email, IP address, token name or identifier."
     list_select_related = ("account", "actor", "token")
     raw_id_fields = ("token", "account", "actor")
@@ -630,6 +640,24 @@ class SecurityEventAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
 
     class Media:
         css = {"all": ("css/admin_audit.css",)}
+
+    def get_search_results(self, request, queryset, search_term):
+        """An IP address matches the IP column only (an `inet` lookup with any other text
+        fails on PostgreSQL); anything else matches account email, token name or
+        identifier."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if _is_ip_address(term):
+            return queryset.filter(ip=term), False
+        return (
+            queryset.filter(
+                Q(account__email__icontains=term)
+                | Q(token_name__icontains=term)
+                | Q(token_identifier__startswith=term)
+            ),
+            False,
+        )
 
     @admin.display(description="time", ordering="created_at")
     def time(self, event: SecurityEvent) -> str:

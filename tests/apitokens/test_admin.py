@@ -487,3 +487,40 @@ def test_token_page_runs_a_bounded_number_of_queries(
     with django_assert_max_num_queries(9):
         response = admin_client.get(_change_url("apitoken", many_rows[0].pk))
     assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize("url", [TOKEN_LIST, ACTIVITY_LIST, EVENT_LIST])
+@pytest.mark.parametrize(
+    "term",
+    [
+        "grace@",
+        "1.2.3",
+        "::1",
+        "203.0.113.7",
+        "'; DROP TABLE x; --",
+        "%",
+        "_",
+        "qb_",
+        "/",
+        "ü" * 300,
+        "a\x00b",
+    ],
+)
+def test_no_search_term_causes_a_server_error(admin_client, mixed_activity, url, term):
+    assert admin_client.get(url, {"q": term}).status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"token": "x" * 500},
+        {"owner": "99999999999999999999999"},
+        {"created_at__year": "99999"},
+        {"p": "-3"},
+        {"o": "99"},
+        {"status_class": "401", "flagged__exact": "maybe"},
+    ],
+)
+def test_odd_filter_values_cause_no_server_error(admin_client, mixed_activity, query):
+    response = admin_client.get(ACTIVITY_LIST, query)
+    assert response.status_code < 500
