@@ -92,3 +92,18 @@ def test_admin_revoke_action_with_confirmation(page, login, screenshot, demo_use
     expect(page.get_by_text("Deleted (revoked) 1 token")).to_be_visible()
     token.refresh_from_db()
     assert token.revoked_by == staff
+
+
+def test_delete_from_the_token_page(page, login, screenshot, demo_user):
+    token = APIToken.objects.get(owner=demo_user, name="Development Testing")
+    login(page, demo_user)
+    page.goto(f"/account/tokens/{token.public_id}/")
+    page.get_by_role("link", name="Delete Development Testing").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    screenshot(page, "audit-token-page-delete-modal", full_page=False)
+    dialog.get_by_role("button", name="Delete").click()
+    expect(page.locator("#token-summary").get_by_text("Deleted", exact=True)).to_be_visible()
+    expect(page.get_by_text("This token was deleted")).to_be_visible()
+    token.refresh_from_db()
+    assert token.revoked_at is not None
