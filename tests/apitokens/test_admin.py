@@ -420,7 +420,10 @@ def test_activity_paginator_stops_counting_at_the_cap(admin_client, mixed_activi
     monkeypatch.setattr(CappedCountPaginator, "count_cap", 5)
     response = admin_client.get(ACTIVITY_LIST)
     assert response.context["cl"].result_count == 5
-    assert "More than 5 requests" in response.text
+    assert "More than 5 results" in response.text
+    events = admin_client.get(EVENT_LIST)
+    assert events.context["cl"].result_count == 2
+    assert "More than" not in events.text
 
 
 # --- Security event changelist ----------------------------------------------------------------
