@@ -13,9 +13,16 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from apitokens import activity, services
+from apitokens import activity, ratelimit, services
 from apitokens.models import APIToken, TokenActivity
 from tests.apitokens.factories import create_token
+
+
+@pytest.fixture(autouse=True)
+def _fresh_failure_counters():
+    """The per-IP failure counts batch in the process; start each test from zero."""
+    ratelimit.reset_local_counters()
+
 
 ME = "/api/v1/me/"
 ROOT = Path(__file__).resolve().parents[2]

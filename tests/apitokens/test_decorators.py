@@ -8,8 +8,15 @@ from django.http import JsonResponse
 from django.test import Client, RequestFactory
 from django.urls import include, path
 
+from apitokens import ratelimit
 from apitokens.decorators import required_scopes, token_required
 from tests.apitokens.factories import create_token
+
+
+@pytest.fixture(autouse=True)
+def _fresh_failure_counters():
+    """The per-IP failure counts batch in the process; start each test from zero."""
+    ratelimit.reset_local_counters()
 
 
 @token_required

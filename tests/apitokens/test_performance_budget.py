@@ -7,9 +7,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apitokens import activity, services, tokens
+from apitokens import activity, ratelimit, services, tokens
 from apitokens.models import TokenActivity
 from tests.apitokens.factories import create_token
+
+
+@pytest.fixture(autouse=True)
+def _fresh_failure_counters():
+    """The per-IP failure counts batch in the process; start each test from zero."""
+    ratelimit.reset_local_counters()
+
 
 ME = "/api/v1/me/"
 

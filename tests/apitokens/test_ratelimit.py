@@ -17,6 +17,13 @@ from apitokens import ratelimit, tokens
 from apitokens.ratelimit import client_ip_from, rate_limit_hit, usage_for
 from tests.apitokens.factories import create_token
 
+
+@pytest.fixture(autouse=True)
+def _fresh_failure_counters():
+    """The per-IP failure counts batch in the process; start each test from zero."""
+    ratelimit.reset_local_counters()
+
+
 ME = "/api/v1/me/"
 BROKEN_CACHE = {
     "default": {
@@ -238,6 +245,7 @@ _HAMMER = textwrap.dedent(
     django.setup()
     from apitokens.ratelimit import rate_limit_hit
     user_id, limit, attempts = map(int, sys.argv[1:4])
+    rate_limit_hit(user_id=user_id + 1, limit=limit)  # connect before the common start
     time.sleep(max(0.0, float(sys.argv[4]) - time.time()))  # start together
     admitted = sum(rate_limit_hit(user_id=user_id, limit=limit).allowed for _ in range(attempts))
     print(admitted)
@@ -248,9 +256,9 @@ _HAMMER = textwrap.dedent(
 @pytest.mark.multiprocess
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (CI runs it)")
 def test_processes_sharing_redis_never_admit_more_than_the_limit():
-    limit, attempts, workers = 300, 200, 4
+    limit, attempts, workers = 1500, 1000, 4
     start_at = time.time() + 3
-    user_id = uuid.uuid4().int % 1_000_000_000 + 1_000_000_000
+    user_id = (uuid.uuid4().int % 1_000_000_000 + 1_000_000_000) * 2
     env = {**os.environ, "CACHE_KEY_PREFIX": f"rl-test-{uuid.uuid4().hex}"}
     processes = [
         subprocess.Popen(
@@ -266,3 +274,28 @@ def test_processes_sharing_redis_never_admit_more_than_the_limit():
     assert all(process.returncode == 0 for process in processes)
     assert all(count > 0 for count in admitted)  # they really did run concurrently
     assert sum(admitted) == limit
+
+
+def test_occasional_failures_stay_in_the_process(settings):
+    settings.QUICKBOT_BAD_AUTH_LIMIT = 100
+    now = 2_000_000.0
+    for _ in range(5):
+        assert ratelimit.bad_auth_hit("198.51.100.7", now) is None
+    key, _ = ratelimit._bad_auth_key("198.51.100.7", now)
+    assert ratelimit.caches["default"].get(key) is None  # no round trip spent yet
+
+
+def test_failures_are_counted_exactly_near_the_limit(settings):
+    settings.QUICKBOT_BAD_AUTH_LIMIT = 40
+    now = 2_000_000.0
+    answers = [ratelimit.bad_auth_hit("198.51.100.8", now) for _ in range(45)]
+    assert answers[:40] == [None] * 40
+    assert all(answer is not None for answer in answers[40:])
+
+
+def test_other_processes_failures_count_too(settings):
+    settings.QUICKBOT_BAD_AUTH_LIMIT = 10
+    now = 2_000_000.0
+    key, _ = ratelimit._bad_auth_key("198.51.100.9", now)
+    ratelimit.caches["default"].set(key, 10, 600)  # another worker used up the allowance
+    assert ratelimit.bad_auth_hit("198.51.100.9", now) is not None
