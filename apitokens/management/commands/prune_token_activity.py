@@ -1,0 +1,71 @@
+"""Delete API activity older than the retention period, in small batches."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from apitokens.models import TokenActivity
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete API activity rows older than QUICKBOT_ACTIVITY_RETENTION_DAYS, a batch at a "
+        "time, so it can run from cron while the API serves."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=None,
+            help="Keep this many days (default: QUICKBOT_ACTIVITY_RETENTION_DAYS).",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=5000, help="Rows per DELETE (default 5000)."
+        )
+        parser.add_argument(
+            "--pause",
+            type=float,
+            default=0.05,
+            help="Seconds to wait between batches, so writers get the lock (default 0.05).",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Count what would be deleted; delete nothing."
+        )
+
+    def handle(self, *args, days, batch_size, pause, dry_run, **options) -> None:
+        days = settings.QUICKBOT_ACTIVITY_RETENTION_DAYS if days is None else days
+        if days < 1:
+            raise CommandError("--days must be at least 1.")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        cutoff = timezone.now() - timedelta(days=days)
+        old = TokenActivity.objects.filter(created_at__lt=cutoff)
+        if dry_run:
+            self.stdout.write(f"{old.count()} activity rows are older than {days} days.")
+            return
+        started = time.monotonic()
+        deleted = 0
+        while True:
+            # Oldest first through the created_at index; each batch is its own short
+            # transaction (autocommit), so API writes interleave between batches.
+            batch = list(old.order_by("created_at").values_list("pk", flat=True)[:batch_size])
+            if not batch:
+                break
+            count, _ = TokenActivity.objects.filter(pk__in=batch).delete()
+            deleted += count
+            if len(batch) < batch_size:
+                break
+            if pause:
+                time.sleep(pause)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Deleted {deleted} activity rows older than {days} days "
+                f"in {time.monotonic() - started:.1f} s."
+            )
+        )
