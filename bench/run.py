@@ -149,6 +149,12 @@ def main() -> int:
     parser.add_argument("--http-seconds", type=float, default=2.0)
     parser.add_argument("--memory-requests", type=int, default=100_000)
     parser.add_argument("--profile", default="", help="write a pyinstrument profile here")
+    parser.add_argument(
+        "--sqlite-path",
+        default="",
+        help="run the SQLite setup on this database (e.g. one filled by generate_dataset) "
+        "instead of a fresh temporary one",
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.per_round, args.http_rounds, args.memory_requests = 5, 200, 1, 0
@@ -171,7 +177,8 @@ def main() -> int:
     )
     missed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="quickbot-bench-") as directory:
-        env = {**base_env, "SQLITE_PATH": str(Path(directory) / "bench.sqlite3")}
+        path = args.sqlite_path or str(Path(directory) / "bench.sqlite3")
+        env = {**base_env, "SQLITE_PATH": path}
         missed += report(run_setup("sqlite+locmem", env, args))
     if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
         env = {

@@ -1,0 +1,196 @@
+"""Scale checks on a large dataset (made by `manage.py generate_dataset`); not part of `make bench`.
+
+    SQLITE_PATH=/tmp/scale.sqlite3 .venv/bin/python bench/scale.py
+    DATABASE_URL=... REDIS_URL=... .venv/bin/python bench/scale.py
+
+Measures, for the busiest account: GET /api/v1/activity/ (first page, filtered, deep cursor
+page), GET /api/v1/tokens/, the API Tokens page and a token's page (time and queries); then
+the API's latency over HTTP before and while `prune_token_activity` deletes one day of rows.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+
+
+def timed(client, url: str, headers: dict | None = None, repeat: int = 15) -> tuple[float, int]:
+    """Median milliseconds and query count of a GET through the Django test client."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url, headers=headers or {})  # warm
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(url, headers=headers or {})
+        samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url, headers=headers or {})
+    return statistics.median(samples), len(captured.captured_queries)
+
+
+def main() -> None:
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.db.models import Count
+    from django.test import Client
+
+    from apitokens import services
+    from apitokens.models import APIToken, TokenActivity
+    from bench import worker
+
+    rows = TokenActivity.objects.count()
+    print(
+        f"# Scale checks on {connection.vendor}: {rows:,} activity rows, "
+        f"{APIToken.objects.count():,} tokens"
+    )
+    busiest = (
+        TokenActivity.objects.values("owner_id").annotate(n=Count("id")).order_by("-n").first()
+        if rows < 2_000_000
+        else None
+    )
+    if busiest is None:  # on millions of rows, sample the newest rows instead of counting all
+        owner_id = TokenActivity.objects.order_by("-created_at").values_list("owner_id", flat=True)[
+            :1000
+        ]
+        owner_id = statistics.mode(list(owner_id))
+    else:
+        owner_id = busiest["owner_id"]
+    from accounts.models import User
+
+    user = User.objects.get(pk=owner_id)
+    token, raw = services.api_token_create(user=user, name=f"Scale check {time.time():.0f}")
+    some_token = (
+        TokenActivity.objects.filter(owner_id=owner_id).order_by("-created_at").first().token
+    )
+    owner_rows = TokenActivity.objects.filter(owner_id=owner_id).count()
+    print(f"\nBusiest account: {owner_rows:,} activity rows, {user.api_tokens.count()} tokens\n")
+    client = Client()
+    bearer = {"Authorization": f"Bearer {raw}"}
+    page = client.get("/api/v1/activity/?limit=100", headers=bearer).json()
+    cursor = page["next_cursor"]
+    for _ in range(20):  # walk 20 pages deep
+        cursor = client.get(f"/api/v1/activity/?limit=100&cursor={cursor}", headers=bearer).json()[
+            "next_cursor"
+        ]
+    cases = [
+        ("GET /api/v1/activity/ (first page, 50)", "/api/v1/activity/", bearer),
+        ("GET /api/v1/activity/?limit=100", "/api/v1/activity/?limit=100", bearer),
+        (
+            "GET /api/v1/activity/?token=…&status=200",
+            f"/api/v1/activity/?token={some_token.public_id}&status=200",
+            bearer,
+        ),
+        ("GET /api/v1/activity/ 21 pages deep", f"/api/v1/activity/?cursor={cursor}", bearer),
+        ("GET /api/v1/tokens/", "/api/v1/tokens/", bearer),
+    ]
+    print("| request | ms (median) | queries |")
+    print("|---|---:|---:|")
+    for label, url, headers in cases:
+        ms, queries = timed(client, url, headers)
+        print(f"| {label} | {ms:.1f} | {queries} |")
+    portal = Client()
+    portal.force_login(user)
+    for label, url in (
+        ("API Tokens page", "/account/tokens/"),
+        ("a token's page (activity)", f"/account/tokens/{some_token.public_id}/"),
+    ):
+        try:
+            ms, queries = timed(portal, url)
+            print(f"| {label} | {ms:.1f} | {queries} |")
+        except AssertionError as error:
+            print(f"| {label} | not measured ({error}) | |")
+
+    # --- prune one day of rows while the API serves ------------------------------------
+    oldest = TokenActivity.objects.order_by("created_at").values_list("created_at", flat=True)[:1]
+    if not oldest:
+        return
+    from django.utils import timezone
+
+    days_kept = (timezone.now() - oldest[0]).days  # deletes the oldest day
+    connection.close()
+    paths = {"protected": ("/bench/protected/", f"Bearer {raw}", 200)}
+    port = worker._free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "quickbot.wsgi:application",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--config",
+            str(ROOT / "bench" / "gunicorn_conf.py"),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    try:
+        worker._wait_for_port(port)
+        payload = worker._request_bytes(*paths["protected"][:2])
+        worker._run_clients(context, port, payload, 1.0, 2)
+        baseline, _ = worker._run_clients(context, port, payload, 5.0, 2)
+        result = {}
+
+        def prune() -> None:
+            started = time.monotonic()
+            completed = subprocess.run(
+                [sys.executable, "manage.py", "prune_token_activity", "--days", str(days_kept)],
+                cwd=ROOT,
+                env=os.environ.copy(),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            result["seconds"] = time.monotonic() - started
+            result["output"] = (completed.stdout + completed.stderr).strip()[-300:]
+
+        pruner = threading.Thread(target=prune)
+        pruner.start()
+        during, _ = worker._run_clients(context, port, payload, 5.0, 2)
+        pruner.join()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    def p(values, q):
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
+
+    print(
+        f"\nPrune of the oldest day (--days {days_kept}): {result['output']} "
+        f"(wall {result['seconds']:.1f} s)\n"
+    )
+    print("| API over HTTP | requests/s | p50 ms | p99 ms |")
+    print("|---|---:|---:|---:|")
+    print(
+        f"| before | {len(baseline) / 5:.0f} | {p(baseline, 0.5):.2f} | {p(baseline, 0.99):.2f} |"
+    )
+    print(
+        f"| while pruning | {len(during) / 5:.0f} | {p(during, 0.5):.2f} | {p(during, 0.99):.2f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
