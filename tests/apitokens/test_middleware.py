@@ -267,8 +267,12 @@ def test_no_expiration_header_for_token_without_expiry(client, token_and_raw):
 def test_revoked_token_is_rejected_on_next_request(client, user_client, token_and_raw):
     token, raw = token_and_raw
     assert client.get(ME, headers=bearer(raw)).status_code == HTTPStatus.OK
-    services.api_token_revoke(token=token, actor=token.owner)
-    assert client.get(ME, headers=bearer(raw)).status_code == HTTPStatus.UNAUTHORIZED
+    # Deleted in the UI (Delete, then confirm): the very next API request is refused.
+    response = user_client.post(f"/account/tokens/{token.public_id}/delete/")
+    assert response.status_code in (HTTPStatus.OK, HTTPStatus.FOUND)
+    response = client.get(ME, headers=bearer(raw))
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json()["detail"].startswith("This token has been deleted.")
 
 
 @pytest.mark.django_db
@@ -353,3 +357,95 @@ def test_stale_instance_bookkeeping_never_resurrects_deleted_token(user):
     assert token.revoked_at is not None
     assert token.last_used_at is None
     assert TokenActivity.objects.filter(token=token).count() == 1
+
+
+_SEED_SCRIPT = """
+import django
+django.setup()
+from accounts.models import User
+from apitokens import services
+user = User.objects.create_user("two-processes@example.com", "x" * 12)
+_, raw = services.api_token_create(user=user, name="Two processes")
+print(raw)
+"""
+_REVOKE_SCRIPT = """
+import django
+django.setup()
+from apitokens import services
+from apitokens.models import APIToken
+token = APIToken.objects.get(name="Two processes")
+services.api_token_revoke(token=token, actor=token.owner)
+"""
+
+
+@pytest.mark.multiprocess
+def test_revocation_stops_the_token_in_every_worker_process(tmp_path):
+    """Two gunicorn workers serve the token; another process deletes it; no worker
+    accepts it afterwards (there is no per-process token cache to outlive a revoke)."""
+    import http.client
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="quickbot.settings",
+        LOCAL_RUN="1",
+        SQLITE_PATH=str(tmp_path / "two.sqlite3"),
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        QUICKBOT_ACTIVITY_BUFFER_SIZE="0",
+    )
+    run = {"cwd": root, "env": env, "capture_output": True, "text": True, "timeout": 120}
+    assert (
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], **run).returncode == 0
+    )
+    seeded = subprocess.run([sys.executable, "-c", _SEED_SCRIPT], **run)
+    raw = seeded.stdout.strip().splitlines()[-1]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "quickbot.wsgi:application",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=root,
+        env=env,
+    )
+
+    def call() -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", ME, headers={"Authorization": f"Bearer {raw}"})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        return response.status
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if call() == HTTPStatus.OK:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+        assert all(call() == HTTPStatus.OK for _ in range(20))  # both workers warm
+        assert subprocess.run([sys.executable, "-c", _REVOKE_SCRIPT], **run).returncode == 0
+        assert {call() for _ in range(20)} == {HTTPStatus.UNAUTHORIZED}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
