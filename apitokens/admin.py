@@ -17,7 +17,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -484,9 +484,21 @@ class StatusClassFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return tuple((key, label) for key, (label, _query) in selectors.STATUS_CLASSES.items())
 
+    # Classes that are a large share of all requests. Filtering them with the status index
+    # would read every matching row to sort by time (seconds at a million rows); filtering
+    # on status / 100, which no index serves, makes the database walk the time index
+    # newest first and stop after one page.
+    common_classes = ("2xx", "4xx")
+
     def queryset(self, request, queryset):
-        if self.value() in selectors.STATUS_CLASSES:
-            return queryset.filter(selectors.STATUS_CLASSES[self.value()][1])
+        value = self.value()
+        if value in self.common_classes:
+            hundreds = int(value[0])
+            return queryset.alias(status_hundreds=F("status") / 100).filter(
+                status_hundreds=hundreds
+            )
+        if value in selectors.STATUS_CLASSES:
+            return queryset.filter(selectors.STATUS_CLASSES[value][1])
         return queryset
 
 

@@ -335,6 +335,10 @@ class TokenActivity(models.Model):
             models.Index(fields=["ip", "-created_at"], name="apitokens_activity_ip_idx"),
             # Staff search the activity by exact path (admin); newest first.
             models.Index(fields=["path", "-created_at"], name="apitokens_activity_path_idx"),
+            # "Has this token used this IP before?" (suspicious-event rules): one probe.
+            models.Index(
+                fields=["token", "ip", "created_at"], name="apitokens_activity_tok_ip_idx"
+            ),
         ]
 
     def __str__(self) -> str:
