@@ -122,12 +122,13 @@ def token_admin_link(token: APIToken | None, fallback: str = "—") -> str:
     )
 
 
-def short_time(moment, *, seconds: bool = False) -> str:
+def short_time(moment, *, seconds: bool = False, date_only: bool = False) -> str:
     """A compact local timestamp for changelists, with the full one in a tooltip."""
     if moment is None:
         return "—"
     local = timezone.localtime(moment)
-    text = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    text_format = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    text = local.strftime("%Y-%m-%d" if date_only else text_format)
     return format_html(
         '<time class="audit-nowrap" datetime="{}" title="{}">{}</time>',
         local.isoformat(),
@@ -222,7 +223,6 @@ class APITokenAdmin(NoDigestLookupsMixin, admin.ModelAdmin):
         "status_badge",
         "created",
         "last_used",
-        "last_used_ip",
         "requests_24h",
     )
     list_filter = (
@@ -323,11 +323,17 @@ class APITokenAdmin(NoDigestLookupsMixin, admin.ModelAdmin):
 
     @admin.display(description="created", ordering="created_at")
     def created(self, token: APIToken) -> str:
-        return short_time(token.created_at)
+        return short_time(token.created_at, date_only=True)
 
-    @admin.display(description="last used", ordering="last_used_at")
+    @admin.display(description="last used (IP)", ordering="last_used_at")
     def last_used(self, token: APIToken) -> str:
-        return short_time(token.last_used_at) if token.last_used_at else "Never"
+        if token.last_used_at is None:
+            return "Never"
+        return format_html(
+            '{}<br><span class="audit-mono">{}</span>',
+            short_time(token.last_used_at),
+            token.last_used_ip or "",
+        )
 
     @admin.display(description="status")
     def status_badge(self, token: APIToken) -> str:

@@ -57,6 +57,7 @@ def test_deleted_token_page_shows_its_use_after_deletion(page, login, screenshot
 def test_admin_dashboard_and_changelists(page, login, screenshot, demo_user):
     staff = UserFactory(email="root@example.com", is_staff=True, is_superuser=True)
     login(page, staff)
+    page.set_viewport_size({"width": 1600, "height": 900})  # admin changelists are wide
     page.goto("/admin/")
     page.get_by_role("link", name="API usage dashboard").click()
     assert page.get_by_role("heading", name="API usage").is_visible()
