@@ -250,3 +250,6 @@ QUICKBOT_EMAIL_ASYNC = env_bool("QUICKBOT_EMAIL_ASYNC", default=True)
 # request, inside the request); see docs/performance.md.
 QUICKBOT_ACTIVITY_BUFFER_SIZE = env_int("QUICKBOT_ACTIVITY_BUFFER_SIZE", 200)
 QUICKBOT_ACTIVITY_FLUSH_SECONDS = env_int("QUICKBOT_ACTIVITY_FLUSH_SECONDS", 2)
+# PostgreSQL: run the per-request token lookup as a prepared statement (off behind
+# PgBouncer < 1.21 in transaction pooling, which cannot keep prepared statements).
+QUICKBOT_PREPARED_TOKEN_LOOKUP = env_bool("QUICKBOT_PREPARED_TOKEN_LOOKUP", default=True)
