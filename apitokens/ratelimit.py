@@ -203,11 +203,11 @@ def rate_limit_hit(
     moment = time.time() if now is None else now
     second = int(moment)
     start_key = _start_key(user_id)
+    bad_key, retry_after = ("", 0) if ip is _UNREAD else _bad_auth_key(ip, moment)
     try:
         store = caches["default"]
         scripts = _redis_scripts(store)
         if scripts is not None:
-            bad_key, retry_after = ("", 0) if ip is _UNREAD else _bad_auth_key(ip, moment)
             start, used = scripts[0](
                 keys=[store.make_key(start_key), store.make_key(bad_key) if bad_key else ""],
                 args=[
@@ -221,10 +221,11 @@ def rate_limit_hit(
             if start < 0:
                 return RateLimitState(limit=limit, used=0, reset_at=0, blocked_for=retry_after)
             return RateLimitState(limit=limit, used=used, reset_at=start + WINDOW_SECONDS)
-        if ip is _UNREAD:
+        # Without Redis, the shared failure count is read only for addresses this process
+        # saw failing: a local cache is per process anyway, and it saves a read per request.
+        if not bad_key or bad_key not in _local_failures:
             start = store.get(start_key)
         else:
-            bad_key, retry_after = _bad_auth_key(ip, moment)
             found = store.get_many([start_key, bad_key])
             if found.get(bad_key, 0) >= settings.QUICKBOT_BAD_AUTH_LIMIT:
                 return RateLimitState(limit=limit, used=0, reset_at=0, blocked_for=retry_after)
