@@ -28,3 +28,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "ERROR"},
     "loggers": {"django": {"level": "ERROR"}, "gunicorn": {"level": "WARNING"}},
 }
+# No collectstatic for a benchmark: plain static storage (pages only link to the files).
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
