@@ -13,3 +13,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PRODUCTION
 DEBUG = False
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 QUICKBOT_EMAIL_ASYNC = False  # notification emails go out synchronously: deterministic tests
+# Tests never run collectstatic: serve static files from the finders, as runserver does.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
