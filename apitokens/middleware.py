@@ -292,7 +292,7 @@ def authenticate_api_request(request: HttpRequest) -> HttpResponse | None:
         call.used_previous_value = result.used_previous_value
         call.flagged = result.reason in ("revoked", "expired")
         if call.flagged:
-            _report_dead_token_use(request, token, ip, now)
+            _report_dead_token_use(request, token, ip, now, result.used_previous_value)
         if retry_after is not None:
             return _too_many_bad_credentials(retry_after)
         return _invalid_token(dead_token_description(result))
@@ -337,17 +337,17 @@ def authenticate_api_request(request: HttpRequest) -> HttpResponse | None:
 
 
 def _report_dead_token_use(
-    request: HttpRequest, token: APIToken, ip: str | None, now: datetime
+    request: HttpRequest, token: APIToken, ip: str | None, now: datetime, used_previous: bool
 ) -> None:
-    """Tell the audit service that someone still uses a deleted or expired token."""
+    """Tell the audit service that someone still uses a deleted or expired token (it keeps
+    one security-log row per token per hour and rate-limits the owner's emails)."""
     from apitokens import services
 
-    record = getattr(services, "api_token_dead_use_record", None)
-    if record is None:
-        return
     client = services.ClientInfo(ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", "")[:256])
     try:
-        record(token=token, client=client, now=now)
+        services.api_token_dead_use_record(
+            token=token, client=client, now=now, used_previous_value=used_previous
+        )
     except Exception:
         # The refusal matters more than its bookkeeping: never turn a 401 into a 500.
         logger.exception("Could not record use of dead token %s", token.public_id)

@@ -241,12 +241,26 @@ def test_dead_token_use_is_reported_to_the_audit_service(client, user, token_and
     services.api_token_revoke(token=token, actor=user)
     calls = []
     monkeypatch.setattr(
-        services, "api_token_dead_use_record", lambda **kwargs: calls.append(kwargs), raising=False
+        services, "api_token_dead_use_record", lambda **kwargs: calls.append(kwargs)
     )
     client.get(ME, headers={**bearer(raw), "User-Agent": "cron/1.0"})
     assert len(calls) == 1
     assert calls[0]["token"].pk == token.pk
     assert calls[0]["client"].user_agent == "cron/1.0"
+    assert calls[0]["used_previous_value"] is False
+
+
+@pytest.mark.django_db
+def test_dead_token_use_lands_in_the_security_log(client, user, token_and_raw):
+    from apitokens.models import SecurityEvent
+
+    token, raw = token_and_raw
+    services.api_token_revoke(token=token, actor=user)
+    client.get(ME, headers=bearer(raw))
+    client.get(ME, headers=bearer(raw))
+    event = SecurityEvent.objects.get(kind=SecurityEvent.Kind.DELETED_TOKEN_USED)
+    assert event.token == token
+    assert event.count == 2
 
 
 @pytest.mark.django_db

@@ -131,7 +131,7 @@ def test_deleted_token_costs_lookup_and_activity(
 ):
     token, raw = create_token(user)
     services.api_token_revoke(token=token, actor=user)
-    monkeypatch.setattr(services, "api_token_dead_use_record", lambda **kwargs: None, raising=False)
+    monkeypatch.setattr(services, "api_token_dead_use_record", lambda **kwargs: None)
     with django_assert_num_queries(2):
         client.get(ME, headers=bearer(raw))
 
