@@ -60,10 +60,10 @@ def activity_record(
         owner_id,
         now,
         method[:10],
-        path[:512],
+        path[:512].replace("\x00", ""),  # PostgreSQL text cannot hold NUL
         status,
         ip,
-        user_agent[:256],
+        user_agent[:256].replace("\x00", ""),
         duration_ms,
         flagged,
         used_previous_value,
@@ -97,6 +97,9 @@ def activity_flush() -> int:
     try:
         _write(rows)
     except Exception:
+        written = _write_one_by_one(rows) if len(rows) > 1 else 0
+        if written:
+            return written
         logger.exception("Could not write %d API activity rows; keeping them for retry", len(rows))
         with _lock:
             kept = rows + _buffer
@@ -107,6 +110,23 @@ def activity_flush() -> int:
             logger.error("Dropped %d API activity rows: database unavailable", dropped)
         return 0
     return len(rows)
+
+
+def _write_one_by_one(rows: list[tuple]) -> int:
+    """After a failed batch: write rows singly, so one bad row (its token deleted from the
+    database meanwhile) cannot hold the others back. Returns 0 when none could be written
+    (the database is down: the caller keeps them all)."""
+    written, rejected = 0, 0
+    for row in rows:
+        try:
+            _write([row])
+        except Exception:
+            rejected += 1
+        else:
+            written += 1
+    if written and rejected:
+        logger.error("Dropped %d API activity rows the database refused", rejected)
+    return written
 
 
 def activity_pending() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -20,6 +21,7 @@ from apitokens.middleware import api_error
 from apitokens.models import APIToken, TokenActivity
 
 ACTIVITY_PAGE_DEFAULT = 50
+_PUBLIC_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 ACTIVITY_PAGE_MAX = 100
 
 
@@ -178,7 +180,9 @@ def _activity_filters(request: HttpRequest) -> tuple[dict, int, tuple[datetime, 
         )
     if "token" in query:
         public_id = query["token"]
-        token = request.user.api_tokens.filter(public_id=public_id).only("pk").first()
+        token = None
+        if _PUBLIC_ID.fullmatch(public_id):  # anything else cannot exist: no query for it
+            token = request.user.api_tokens.filter(public_id=public_id).only("pk").first()
         if token is None:
             problems.append("token: no token of your account has this id")
         else:

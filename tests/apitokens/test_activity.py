@@ -255,3 +255,36 @@ def test_no_activity_is_lost_on_a_normal_shutdown(tmp_path):
     with sqlite3.connect(tmp_path / "shutdown.sqlite3") as database:
         (count,) = database.execute("SELECT COUNT(*) FROM apitokens_tokenactivity").fetchone()
     assert count == 25
+
+
+@pytest.mark.django_db
+def test_control_characters_never_break_the_activity_write(client, user):
+    _, raw = create_token(user)
+    client.get("/api/v1/me%00/", headers={**bearer(raw), "User-Agent": "evil\x00agent"})
+    client.get(ME, headers={**bearer(raw), "User-Agent": "evil\x00agent"})
+    row = TokenActivity.objects.get(status=HTTPStatus.OK)
+    assert row.user_agent == "evilagent"
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit: constraints checked per statement
+def test_a_row_the_database_refuses_does_not_hold_back_the_others(user, settings, caplog):
+    settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 100
+    settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS = 3600
+    token, _ = create_token(user)
+    now = timezone.now()
+    common = {
+        "method": "GET",
+        "path": ME,
+        "status": 200,
+        "ip": None,
+        "user_agent": "",
+        "duration_ms": 1,
+        "now": now,
+    }
+    activity.activity_record(token_id=token.pk, owner_id=user.pk, **common)
+    activity.activity_record(token_id=987654321, owner_id=user.pk, **common)  # no such token
+    activity.activity_record(token_id=token.pk, owner_id=user.pk, **common)
+    assert activity.activity_flush() == 2
+    assert TokenActivity.objects.count() == 2
+    assert activity.activity_pending() == 0
+    assert "Dropped 1 API activity rows" in caplog.text

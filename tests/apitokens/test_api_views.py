@@ -179,6 +179,9 @@ def test_activity_is_scoped_to_the_account(client, user, other_user):
         ("cursor=%%%", "cursor:"),
         ("cursor=MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHw5OTk5OTk5OTk5OTk5OTk5OTk5OTk5", "cursor:"),
         ("token=nope", "token:"),
+        ("token=%00", "token:"),
+        ("token=abc%27%3B--", "token:"),
+        ("since=2026-01-01%00", "since:"),
         ("page=2", "page: unknown parameter"),
     ],
 )
