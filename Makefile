@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 PYTHON := $(shell for c in python3.13 python3.12 python3; do \
 	if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo $$c; break; fi; done)
 
-.PHONY: help run test lint format bench migrate demo clean check-python screenshots
+.PHONY: help run test lint format bench migrate demo clean check-python
 
 help: ## List the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ run: demo ## Set up everything, then serve on http://127.0.0.1:8000
 
 test: $(STAMP) ## Run the whole test suite (browser tests use /usr/bin/chromium)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) ## Benchmark the API path against a plain view (adds PostgreSQL+Redis when DATABASE_URL/REDIS_URL are set)
+	$(PY) bench/run.py
 
 lint: $(STAMP) ## ruff check and format check
 	$(PY) -m ruff check .

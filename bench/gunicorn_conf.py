@@ -1,8 +1,3 @@
-"""gunicorn settings for the benchmark (and an example for production)."""
+"""gunicorn settings for the benchmark: the production ones."""
 
-
-def worker_exit(server, worker):
-    # Buffered activity rows are written before a worker exits (atexit covers it too).
-    from apitokens.activity import activity_flush
-
-    activity_flush()
+from quickbot.gunicorn_conf import worker_exit  # noqa: F401

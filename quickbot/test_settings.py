@@ -16,3 +16,5 @@ QUICKBOT_EMAIL_ASYNC = False  # notification emails go out synchronously: determ
 # Tests never run collectstatic: serve static files from the finders, as runserver does.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Write each API activity row inside its request, so tests see it at once.
+QUICKBOT_ACTIVITY_BUFFER_SIZE = 0

@@ -1,6 +1,7 @@
 import pytest
 from django.core.cache import cache
 
+from apitokens import ratelimit
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 
 
@@ -8,8 +9,10 @@ from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 def _clear_cache():
     """Rate-limit and login-limit counters live in the cache: start each test clean."""
     cache.clear()
+    ratelimit.reset_local_counters()
     yield
     cache.clear()
+    ratelimit.reset_local_counters()
 
 
 @pytest.fixture

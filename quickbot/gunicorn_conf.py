@@ -1,0 +1,22 @@
+"""gunicorn settings for production: `gunicorn -c python:quickbot.gunicorn_conf quickbot.wsgi`.
+
+Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+timeout = 30
+graceful_timeout = 30
+# The access log would record query strings; the API refuses tokens there, but a
+# caller could still try. Request logging is left to the proxy and to TokenActivity.
+accesslog = None
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def worker_exit(server, worker):
+    # Buffered API activity rows are written before a worker exits (atexit covers it too).
+    from apitokens.activity import activity_flush
+
+    activity_flush()
