@@ -119,3 +119,32 @@ def test_generate_dataset_twice_does_not_clash():
 def test_generate_dataset_refuses_tokens_without_users():
     with pytest.raises(CommandError):
         call_command("generate_dataset", "--users", "0", "--tokens", "5", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_prune_deletes_security_events_past_retention(user, settings):
+    settings.QUICKBOT_ACTIVITY_RETENTION_DAYS = 30
+    token, _ = create_token(user)  # writes a "created" event now
+    old = timezone.now() - timedelta(days=31)
+    SecurityEvent.objects.create(
+        kind=SecurityEvent.Kind.DELETED_TOKEN_USED,
+        account=user,
+        actor_kind=SecurityEvent.Actor.TOKEN,
+        token=token,
+        created_at=old,
+        last_seen_at=old,
+    )
+    recent_use = SecurityEvent.objects.create(
+        kind=SecurityEvent.Kind.DELETED_TOKEN_USED,
+        account=user,
+        actor_kind=SecurityEvent.Actor.TOKEN,
+        token=token,
+        created_at=old,
+        last_seen_at=timezone.now(),  # still being bumped: kept
+    )
+    out = StringIO()
+    call_command("prune_token_activity", "--pause", "0", stdout=out)
+    assert "Deleted 1 security events older than 30 days" in out.getvalue()
+    kept = set(SecurityEvent.objects.values_list("kind", "pk"))
+    assert (SecurityEvent.Kind.DELETED_TOKEN_USED, recent_use.pk) in kept
+    assert len(kept) == 2

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from apitokens.models import TokenActivity
+from apitokens.models import SecurityEvent, TokenActivity
 
 
 class Command(BaseCommand):
@@ -45,27 +45,40 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         cutoff = timezone.now() - timedelta(days=days)
-        old = TokenActivity.objects.filter(created_at__lt=cutoff)
+        querysets = {
+            "activity rows": TokenActivity.objects.filter(created_at__lt=cutoff).order_by(
+                "created_at"
+            ),
+            # The security log has the same retention; the app never deletes it otherwise.
+            "security events": SecurityEvent.objects.filter(last_seen_at__lt=cutoff).order_by("pk"),
+        }
         if dry_run:
-            self.stdout.write(f"{old.count()} activity rows are older than {days} days.")
+            for label, old in querysets.items():
+                self.stdout.write(f"{old.count()} {label} are older than {days} days.")
             return
-        started = time.monotonic()
+        for label, old in querysets.items():
+            started = time.monotonic()
+            deleted = self._delete_in_batches(old, batch_size=batch_size, pause=pause)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Deleted {deleted} {label} older than {days} days "
+                    f"in {time.monotonic() - started:.1f} s."
+                )
+            )
+
+    @staticmethod
+    def _delete_in_batches(old, *, batch_size: int, pause: float) -> int:
         deleted = 0
+        model = old.model
         while True:
-            # Oldest first through the created_at index; each batch is its own short
+            # Oldest first through the time index; each batch is its own short
             # transaction (autocommit), so API writes interleave between batches.
-            batch = list(old.order_by("created_at").values_list("pk", flat=True)[:batch_size])
+            batch = list(old.values_list("pk", flat=True)[:batch_size])
             if not batch:
-                break
-            count, _ = TokenActivity.objects.filter(pk__in=batch).delete()
+                return deleted
+            count, _ = model.objects.filter(pk__in=batch).delete()
             deleted += count
             if len(batch) < batch_size:
-                break
+                return deleted
             if pause:
                 time.sleep(pause)
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Deleted {deleted} activity rows older than {days} days "
-                f"in {time.monotonic() - started:.1f} s."
-            )
-        )
