@@ -253,3 +253,14 @@ def test_no_banner_without_recent_dead_token_use(user, token, other_user):
     from django.contrib.auth.models import AnonymousUser
 
     assert _render_alerts(AnonymousUser()).strip() == ""
+
+
+def test_api_tokens_page_shows_the_banner_above_the_list(user, user_client, token):
+    services.api_token_revoke(token=token, actor=user)
+    services.api_token_dead_use_record(token=token, client=services.ClientInfo(ip="203.0.113.7"))
+    response = user_client.get(reverse("apitokens:list"))
+    assert response.status_code == HTTPStatus.OK
+    html = response.text
+    assert "Deleted token ‘Production Website Integration’ was used 1 time" in html
+    assert html.index("security-alert") < html.index('id="token-table"')
+    assert detail_url(token) in html

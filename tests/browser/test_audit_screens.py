@@ -108,3 +108,15 @@ def test_delete_from_the_token_page(page, login, screenshot, demo_user):
     expect(page.get_by_text("This token was deleted")).to_be_visible()
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_api_tokens_page_banner_links_to_the_deleted_token(page, login, screenshot, demo_user):
+    login(page, demo_user)
+    page.goto("/account/tokens/")
+    banner = page.locator(".security-alert")
+    expect(banner).to_contain_text("Deleted token ‘CI runner’ was used 14 times")
+    expect(banner).to_contain_text("203.0.113.7")
+    expect(banner).to_contain_text("since yesterday")
+    screenshot(page, "audit-token-list-banner", full_page=False)
+    banner.get_by_role("link", name="View details").click()
+    expect(page.get_by_role("heading", name="CI runner")).to_be_visible()
