@@ -346,9 +346,16 @@ class APIToken(models.Model):
 class TokenActivity(models.Model):
     """One API request made with a known token (never the token value or header)."""
 
-    token = models.ForeignKey(APIToken, on_delete=models.CASCADE, related_name="activity")
+    # No single-column FK indexes: the composite (token, …) and (owner, …) indexes below
+    # lead with these columns and serve the same lookups; every index costs each INSERT.
+    token = models.ForeignKey(
+        APIToken, on_delete=models.CASCADE, related_name="activity", db_index=False
+    )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_activity"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="token_activity",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
     method = models.CharField(max_length=10)
