@@ -34,7 +34,7 @@ migrate: $(STAMP) ## Apply database migrations
 	$(PY) manage.py migrate --noinput
 
 demo: migrate ## Create (or refresh) the demo account and its sample tokens
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)
 
 run: demo ## Set up everything, then serve on http://127.0.0.1:8000
 	$(PY) manage.py runserver $(HOST):$(PORT)

@@ -81,3 +81,11 @@ def test_seed_demo_is_idempotent_and_restores_the_password(settings):
     demo.refresh_from_db()
     assert demo.is_active
     assert demo.check_password(settings.QUICKBOT_DEMO_PASSWORD)
+
+
+def test_seed_demo_prints_the_url_it_is_told(settings):
+    out = StringIO()
+
+    call_command("seed_demo", "--url", "http://127.0.0.1:8012/", stdout=out)
+
+    assert "http://127.0.0.1:8012/account/login/" in out.getvalue()

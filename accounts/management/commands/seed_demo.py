@@ -14,7 +14,14 @@ DEMO_EMAIL = "demo@quickbot.local"
 class Command(BaseCommand):
     help = "Create or refresh the demo account demo@quickbot.local and print its login."
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--url",
+            default=settings.QUICKBOT_SITE_URL,
+            help="Where the portal will be served, for the printed login link.",
+        )
+
+    def handle(self, *args, url: str, **options) -> None:
         password = settings.QUICKBOT_DEMO_PASSWORD
         user = User.objects.filter(email__iexact=DEMO_EMAIL).first()
         if user is None:
@@ -31,7 +38,7 @@ class Command(BaseCommand):
             # Sample token values are never printed: they are dropped right after hashing.
             self.stdout.write(f"Added {added} sample API tokens with a month of activity.")
         self.stdout.write("")
-        self.stdout.write("  Open      http://127.0.0.1:8000/account/login/")
+        self.stdout.write(f"  Open      {url.rstrip('/')}/account/login/")
         self.stdout.write(f"  Email     {DEMO_EMAIL}")
         self.stdout.write(f"  Password  {password}")
         self.stdout.write("")
