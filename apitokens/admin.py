@@ -15,6 +15,7 @@ from functools import cached_property
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
@@ -89,6 +90,14 @@ class EmptyAwareChangeList(ChangeList):
         super().get_results(request)
         if self.result_count == 0:
             self.result_list = self.queryset.none()
+
+    def get_filters(self, request: HttpRequest, *args, **kwargs):
+        # Django builds the date drill-down bounds outside its own try: a year like
+        # 9999999999 (OverflowError) or 9999 (the year after is out of range) was a 500.
+        try:
+            return super().get_filters(request, *args, **kwargs)
+        except (OverflowError, ValueError) as error:
+            raise IncorrectLookupParameters(error) from error
 
 
 def _is_ip_address(text: str) -> bool:

@@ -529,3 +529,22 @@ def test_no_search_term_causes_a_server_error(admin_client, mixed_activity, url,
 def test_odd_filter_values_cause_no_server_error(admin_client, mixed_activity, query):
     response = admin_client.get(ACTIVITY_LIST, query)
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"created_at__year": "9999999999"},
+        {"created_at__year": "9999"},
+        {"created_at__year": "9999", "created_at__month": "12", "created_at__day": "31"},
+        {"created_at__year": "2026", "created_at__month": "99999999999999999999"},
+    ],
+)
+def test_out_of_range_date_hierarchy_values_are_refused_without_a_server_error(
+    admin_client, mixed_activity, query
+):
+    # The admin's date drill-down built datetime(9999999999, ...) (OverflowError) or the
+    # year after 9999 (ValueError) outside Django's own try, so these URLs were a 500.
+    response = admin_client.get(ACTIVITY_LIST, query)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].endswith("?e=1")
