@@ -1,0 +1,41 @@
+"""Regressions found by hostile testing (QA pass): each test failed before its fix.
+
+Screenshots go to artifacts/screenshots/qa-*.png for review.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from apitokens import demo
+from tests.accounts.factories import UserFactory
+
+pytestmark = pytest.mark.browser
+
+
+def _page_width(page) -> tuple[int, int]:
+    return page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/apitokens/tokenactivity/dashboard/"])
+def test_admin_audit_screens_fit_a_phone_without_sideways_scrolling(
+    phone_page, login, screenshot, db, path
+):
+    # The "API usage" box on the admin index did not wrap its description (admin's
+    # dashboard.css sets nowrap), squeezing the link to one letter per line and widening
+    # the page to 627 px; the dashboard's 360 px grid columns and wide tables made it 582 px.
+    owner = UserFactory(email="qa-demo-owner@example.com")
+    demo.demo_data_seed(user=owner)
+    staff = UserFactory(email="qa-root@example.com", is_staff=True, is_superuser=True)
+    login(phone_page, staff)
+    phone_page.goto(path)
+    name = "index" if path == "/admin/" else "dashboard"
+    screenshot(phone_page, f"qa-admin-{name}-phone")
+    scroll_width, viewport_width = _page_width(phone_page)
+    assert scroll_width <= viewport_width <= 375
+    link = phone_page.get_by_role("link", name="API usage dashboard")
+    if path == "/admin/":
+        box = link.bounding_box()
+        assert box is not None and box["height"] < 40  # one or two lines, not a letter column
+        description = phone_page.get_by_text("Requests per hour, top accounts")
+        assert description.bounding_box()["width"] > viewport_width / 2
