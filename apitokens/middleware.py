@@ -181,14 +181,19 @@ class ApiTokenMiddleware:
     ) -> None:
         token = call.token
         if call.rate is not None:
-            headers = response.headers
-            for name, value in call.rate.headers(call.now.timestamp()).items():
-                headers[name] = value
+            _set_own_headers(response, call.rate.header_items(call.now.timestamp()))
         if token is None:
             return
         if call.ok and token.expires_at is not None:
-            response["QuickBot-Token-Expiration"] = _format_moment(token.expires_at)
-        response["Cache-Control"] = "no-store"
+            _set_own_headers(
+                response,
+                (
+                    ("QuickBot-Token-Expiration", _format_moment(token.expires_at)),
+                    _NO_STORE,
+                ),
+            )
+        else:
+            _set_own_headers(response, (_NO_STORE,))
         try:
             activity.activity_record(
                 token_id=token.pk,
@@ -207,6 +212,23 @@ class ApiTokenMiddleware:
                 activity.last_used_touch(token=token, ip=call.ip, now=call.now)
         except DatabaseError:
             logger.exception("Could not record API usage for token %s", token.public_id)
+
+
+_NO_STORE = ("Cache-Control", "no-store")
+
+
+def _set_own_headers(response: HttpResponse, items) -> None:
+    """Set headers this module built (ASCII names and values, no line breaks) straight in
+    the response's header store: `HttpResponse.__setitem__` re-encodes and re-checks both
+    for every header, which cost more than the rest of `_finish` (profile in
+    docs/performance.md). Falls back to it should Django's ResponseHeaders change."""
+    store = getattr(response.headers, "_store", None)
+    if type(store) is not dict:
+        for name, value in items:
+            response[name] = value
+        return
+    for name, value in items:
+        store[name.lower()] = (name, value)
 
 
 @lru_cache(maxsize=1)
@@ -268,7 +290,7 @@ def authenticate_api_request(request: HttpRequest) -> HttpResponse | None:
     # a valid token that is decided together with the hourly count (one cache read), for
     # any other by the failure count below. Either way the answer reveals nothing.
     try:
-        result = _token_queryset().authenticate(parsed.token, now=now)
+        result = _token_queryset().authenticate_well_formed(parsed.token, now=now)
     except DatabaseError:
         logger.exception("Token lookup failed: database unavailable")
         return api_error(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import pickle
 import threading
 import time
 from dataclasses import dataclass
@@ -65,16 +66,21 @@ class RateLimitState:
 
     def headers(self, now: float) -> dict[str, str]:
         """GitHub-style X-RateLimit-* headers plus the IETF draft RateLimit fields."""
-        remaining = self.remaining
+        return dict(self.header_items(now))
+
+    def header_items(self, now: float) -> tuple[tuple[str, str], ...]:
+        """`headers` as (name, value) pairs: ASCII only, no line breaks."""
+        limit = self.limit
+        remaining = max(0, limit - self.used)
         seconds = self.seconds_to_reset(now)
-        return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(remaining),
-            "X-RateLimit-Used": str(min(self.used, self.limit)),
-            "X-RateLimit-Reset": str(self.reset_at),
-            "RateLimit-Policy": f'"hourly";q={self.limit};w={WINDOW_SECONDS}',
-            "RateLimit": f'"hourly";r={remaining};t={seconds}',
-        }
+        return (
+            ("X-RateLimit-Limit", str(limit)),
+            ("X-RateLimit-Remaining", str(remaining)),
+            ("X-RateLimit-Used", str(min(self.used, limit))),
+            ("X-RateLimit-Reset", str(self.reset_at)),
+            ("RateLimit-Policy", f'"hourly";q={limit};w={WINDOW_SECONDS}'),
+            ("RateLimit", f'"hourly";r={remaining};t={seconds}'),
+        )
 
 
 def hourly_limit_for(user) -> int:
@@ -224,6 +230,11 @@ def rate_limit_hit(
         # Without Redis, the shared failure count is read only for addresses this process
         # saw failing: a local cache is per process anyway, and it saves a read per request.
         if not bad_key or bad_key not in _local_failures:
+            if _is_plain_locmem(store):
+                counted = _locmem_hit(store, user_id, second)
+                if counted is not None:
+                    start, used = counted
+                    return RateLimitState(limit=limit, used=used, reset_at=start + WINDOW_SECONDS)
             start = store.get(start_key)
         else:
             found = store.get_many([start_key, bad_key])
@@ -236,6 +247,57 @@ def rate_limit_hit(
         _note_cache_failure()
         raise RateLimitUnavailable from error
     return RateLimitState(limit=limit, used=used, reset_at=start + WINDOW_SECONDS)
+
+
+# --- Local-memory cache: the running window's count under one lock -----------------------
+# For the common case (a window runs and its counter exists) the start read and the
+# increment are done in one hold of LocMemCache's lock, on its own storage and format
+# (pickled values, expiry map): the cache API's key validation, two lock round trips and
+# expiry bookkeeping cost more than the count itself. Anything else (no window yet, a
+# window to roll, an expired key) takes the generic path above.
+
+
+def _is_plain_locmem(store) -> bool:
+    plain = store.__dict__.get("_quickbot_plain_locmem")
+    if plain is None:
+        try:
+            from django.core.cache.backends.base import default_key_func
+            from django.core.cache.backends.locmem import LocMemCache
+
+            plain = (
+                type(store) is LocMemCache
+                and store.key_func is default_key_func
+                and isinstance(getattr(store, "_cache", None), dict)
+                and isinstance(getattr(store, "_expire_info", None), dict)
+                and hasattr(store, "_lock")
+            )
+        except ImportError:
+            plain = False
+        store.__dict__["_quickbot_plain_locmem"] = plain
+    return plain
+
+
+def _locmem_hit(store, user_id: int, second: int) -> tuple[int, int] | None:
+    """(window start, count after this request), or None to take the generic path."""
+    start_key = store.make_key(_start_key(user_id))
+    cache, expiry = store._cache, store._expire_info
+    with store._lock:
+        moment = time.time()
+        expires = expiry.get(start_key, -1)
+        if expires is not None and expires <= moment:
+            return None  # missing or expired: the generic path opens the window
+        start = pickle.loads(cache[start_key])
+        if not isinstance(start, int) or second >= start + WINDOW_SECONDS:
+            return None
+        counter_key = store.make_key(f"qb:rl:{user_id}:{start}")
+        expires = expiry.get(counter_key, -1)
+        if expires is not None and expires <= moment:
+            return None
+        used = pickle.loads(cache[counter_key]) + 1
+        cache[counter_key] = pickle.dumps(used, store.pickle_protocol)
+        cache.move_to_end(counter_key, last=False)
+        cache.move_to_end(start_key, last=False)
+    return start, used
 
 
 def usage_for(user, now: float | None = None) -> RateLimitState:
