@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection
@@ -30,6 +31,15 @@ _lock = threading.Lock()
 _buffer: list[tuple] = []
 _oldest = 0.0  # monotonic time of the oldest buffered row
 _flusher_pid = 0  # the process whose flusher thread is running (threads do not survive fork)
+_pid = os.getpid()  # this process's id, kept current across fork (no syscall per request)
+
+
+def _after_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 # A database outage must not grow the buffer without bound: past this, rows are dropped
 # (and the drop is logged) rather than taking the worker down.
 _MAX_BUFFERED_FACTOR = 50
@@ -78,7 +88,7 @@ def activity_record(
             _oldest = time.monotonic()
         _buffer.append(row)
         pending = len(_buffer)
-    if _flusher_pid != os.getpid():
+    if _flusher_pid != _pid:
         _start_flusher()
     if pending >= size:
         if pending >= size * _INLINE_FACTOR:
@@ -215,6 +225,11 @@ atexit.register(activity_flush)
 # --- last_used_at ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8)
+def _interval(seconds: int) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
 def last_used_touch(*, token: APIToken, ip: str | None, now: datetime) -> bool:
     """Set the token's last use, at most once per QUICKBOT_LAST_USED_INTERVAL_SECONDS.
 
@@ -222,7 +237,7 @@ def last_used_touch(*, token: APIToken, ip: str | None, now: datetime) -> bool:
     conditional UPDATE, so concurrent processes write once and a token deleted meanwhile
     stays deleted. Returns True when it wrote.
     """
-    interval = timedelta(seconds=settings.QUICKBOT_LAST_USED_INTERVAL_SECONDS)
+    interval = _interval(settings.QUICKBOT_LAST_USED_INTERVAL_SECONDS)
     if token.last_used_at is not None and now - token.last_used_at < interval:
         return False
     threshold = now - interval

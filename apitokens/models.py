@@ -125,14 +125,18 @@ def _lookup_plan(alias: str) -> tuple:
         columns = [f"t.{quote(field.column)}" for field in token_fields]
         columns += [f"u.{quote(field.column)}" for field in owner_fields]
         sql = f"SELECT {', '.join(columns)}{tail}"
+    # Backend converters pass NULL through (a field's own from_db_value may not): a NULL
+    # column with only backend converters is left as it is, without a call.
     converters = []
     for index, field in enumerate([*token_fields, *owner_fields]):
         expression = field.cached_col
-        functions = connection.ops.get_db_converters(expression) + field.get_db_converters(
-            connection
-        )
-        if functions:
-            converters.append((index, expression, functions))
+        backend = [
+            _quick_converter(connection, function)
+            for function in connection.ops.get_db_converters(expression)
+        ]
+        own = field.get_db_converters(connection)
+        if backend or own:
+            converters.append((index, expression, backend + own, not own))
     # SQLite: the statement in the driver's own placeholder style, run on the driver's
     # connection (Django's cursor wrapper rewrites placeholders with a regex per execute).
     native_sql = sql.replace("%s", "?") if connection.vendor == "sqlite" else None
@@ -147,6 +151,25 @@ def _lookup_plan(alias: str) -> tuple:
     )
     _LOOKUP_PLANS[alias] = plan
     return plan
+
+
+def _quick_converter(connection, function):
+    """On SQLite with USE_TZ, the driver already returns naive datetimes for datetime
+    columns: make them aware directly (what `convert_datetimefield_value` ends up doing,
+    through a settings lookup and two helper calls per column); anything else takes the
+    backend's converter."""
+    if connection.vendor != "sqlite" or not settings.USE_TZ:
+        return function
+    original = getattr(type(connection.ops), "convert_datetimefield_value", None)
+    if original is None or getattr(function, "__func__", None) is not original:
+        return function
+
+    def aware_datetime(value, expression, connection):
+        if value.__class__ is datetime and value.tzinfo is None:
+            return value.replace(tzinfo=connection.timezone)
+        return function(value, expression, connection)
+
+    return aware_datetime
 
 
 def _fields_in_order(model: type[models.Model], columns: list[str]) -> list | None:
@@ -175,8 +198,10 @@ def _token_with_owner_by_digest(alias: str, digest: str) -> APIToken | None:
     if row is None:
         return None
     values = list(row)
-    for index, expression, functions in converters:
+    for index, expression, functions, none_passes in converters:
         value = values[index]
+        if value is None and none_passes:
+            continue
         for function in functions:
             value = function(value, expression, connection)
         values[index] = value

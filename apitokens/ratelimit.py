@@ -209,10 +209,15 @@ def rate_limit_hit(
     moment = time.time() if now is None else now
     second = int(moment)
     start_key = _start_key(user_id)
-    bad_key, retry_after = ("", 0) if ip is _UNREAD else _bad_auth_key(ip, moment)
     try:
         store = caches["default"]
         scripts = _redis_scripts(store)
+        # Without Redis the failure count only matters for an address this process saw
+        # failing (see below): with no failure seen at all, the key is not even built.
+        if ip is _UNREAD or (scripts is None and not _local_failures):
+            bad_key, retry_after = "", 0
+        else:
+            bad_key, retry_after = _bad_auth_key(ip, moment)
         if scripts is not None:
             start, used = scripts[0](
                 keys=[store.make_key(start_key), store.make_key(bad_key) if bad_key else ""],
