@@ -14,6 +14,7 @@ from django.urls import reverse
 from accounts.forms import SignupForm
 from accounts.models import User
 from accounts.views import safe_next_url
+from quickbot.admin_actions import SafeSelectedActionsMixin
 
 
 class AdminUserCreationForm(SignupForm):
@@ -39,7 +40,7 @@ class AdminUserChangeForm(auth_forms.UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(SafeSelectedActionsMixin, DjangoUserAdmin):
     form = AdminUserChangeForm
     add_form = AdminUserCreationForm
     list_display = (

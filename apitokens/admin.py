@@ -30,6 +30,7 @@ from django.utils.http import urlencode
 
 from apitokens import admin_views, selectors, services
 from apitokens.models import APIToken, SecurityEvent, TokenActivity
+from quickbot.admin_actions import SafeSelectedActionsMixin
 
 # Activity and events shown on a token's admin page; the rest is one click away.
 RECENT_ROWS_ON_TOKEN_PAGE = 20
@@ -222,7 +223,7 @@ class LastUsedFilter(admin.SimpleListFilter):
 
 
 @admin.register(APIToken)
-class APITokenAdmin(NoDigestLookupsMixin, admin.ModelAdmin):
+class APITokenAdmin(SafeSelectedActionsMixin, NoDigestLookupsMixin, admin.ModelAdmin):
     """Who holds which tokens. Read-only apart from the staff revoke action."""
 
     list_display = (
