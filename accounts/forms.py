@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
@@ -23,6 +25,19 @@ def password_help_text() -> str:
     )
     length = f"at least {min_length} characters" if min_length else "a long password"
     return f"Use {length}. Avoid common passwords, numbers only, or anything like your email."
+
+
+# Bidirectional overrides and isolates can make a name display as something else.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+DISPLAY_NAME_CONTROL_ERROR = "The display name contains invisible control characters. Remove them."
+
+
+def clean_display_name_value(value: str) -> str:
+    """Trimmed display name; control characters and bidi overrides are refused."""
+    value = value.strip()
+    if any(unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS for char in value):
+        raise ValidationError(DISPLAY_NAME_CONTROL_ERROR, code="control_characters")
+    return value
 
 
 class SignupForm(auth_forms.BaseUserCreationForm):
@@ -67,7 +82,7 @@ class SignupForm(auth_forms.BaseUserCreationForm):
         return email
 
     def clean_display_name(self) -> str:
-        return self.cleaned_data["display_name"].strip()
+        return clean_display_name_value(self.cleaned_data["display_name"])
 
 
 class LoginForm(auth_forms.AuthenticationForm):
@@ -101,7 +116,7 @@ class ProfileForm(forms.ModelForm):
         widgets = {"display_name": forms.TextInput(attrs={"autocomplete": "name"})}
 
     def clean_display_name(self) -> str:
-        return self.cleaned_data["display_name"].strip()
+        return clean_display_name_value(self.cleaned_data["display_name"])
 
 
 class NewPasswordRulesMixin:

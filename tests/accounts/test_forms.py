@@ -245,3 +245,36 @@ class TestPasswordResetForm:
 
         assert form.is_valid()
         assert list(form.get_users(form.cleaned_data["email"])) == [user]
+
+
+# The display name is shown in the header and greets the owner in security emails: like a
+# token name, it must not carry control characters or bidirectional overrides that make it
+# display as something else ("Evil\u202etxt.exe").
+SPOOFING_DISPLAY_NAMES = [
+    "Evil\u202etxt.exe",
+    "Isolate\u2066name\u2069",
+    "bell\x07name",
+    "two\nlines",
+    "tab\tname",
+]
+
+
+@pytest.mark.parametrize("display_name", SPOOFING_DISPLAY_NAMES)
+def test_profile_form_refuses_control_and_bidi_characters(user, display_name):
+    form = ProfileForm(data={"display_name": display_name}, instance=user)
+
+    assert not form.is_valid()
+    assert error_codes(form, "display_name") == {"control_characters"}
+
+
+@pytest.mark.parametrize("display_name", SPOOFING_DISPLAY_NAMES)
+def test_signup_form_refuses_control_and_bidi_characters(display_name):
+    form = SignupForm(data=signup_data(display_name=display_name))
+
+    assert not form.is_valid()
+    assert error_codes(form, "display_name") == {"control_characters"}
+
+
+@pytest.mark.parametrize("display_name", ["Zoë Ørsted", "محمد", "李雷", "Ada 🚀"])
+def test_display_names_in_any_script_are_accepted(user, display_name):
+    assert ProfileForm(data={"display_name": display_name}, instance=user).is_valid()
