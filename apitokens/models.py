@@ -5,10 +5,11 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
 
 from django.conf import settings
-from django.db import models
+from django.db import InterfaceError, OperationalError, connections, models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -95,7 +96,6 @@ def _lookup_plan(alias: str) -> tuple:
     plan = _LOOKUP_PLANS.get(alias)
     if plan is not None:
         return plan
-    from django.db import connections
 
     connection = connections[alias]
     quote = connection.ops.quote_name
@@ -181,8 +181,6 @@ def _fields_in_order(model: type[models.Model], columns: list[str]) -> list | No
 
 
 def _token_with_owner_by_digest(alias: str, digest: str) -> APIToken | None:
-    from django.db import connections
-
     sql, native_sql, converters, split, token_attnames, owner_attnames, owner_model = _lookup_plan(
         alias
     )
@@ -207,8 +205,13 @@ def _token_with_owner_by_digest(alias: str, digest: str) -> APIToken | None:
         values[index] = value
     token = _instance(APIToken, alias, token_attnames, values[:split])
     owner = _instance(owner_model, alias, owner_attnames, values[split:])
-    APIToken._meta.get_field("owner").set_cached_value(token, owner)
+    _owner_field().set_cached_value(token, owner)
     return token
+
+
+@lru_cache(maxsize=1)
+def _owner_field():
+    return APIToken._meta.get_field("owner")
 
 
 def _fetch_fast(connection, sql: str, params: tuple, native_sql: str | None) -> tuple | None:
@@ -219,31 +222,17 @@ def _fetch_fast(connection, sql: str, params: tuple, native_sql: str | None) -> 
     request, the query itself is the check: a connection the server dropped is reopened and
     the query retried once (safe: a read, outside any transaction).
     """
-    from django.db import InterfaceError, OperationalError
-
     for attempt in (1, 2):
-        connection.ensure_connection()
+        if connection.connection is None:  # ensure_connection's own test, without its
+            connection.ensure_connection()  # async-safety wrapper on every call
         try:
-            with connection.wrap_database_errors:
-                if native_sql is not None:
-                    row = connection.connection.execute(native_sql, params).fetchone()
-                    connection.health_check_done = True
-                    return row
-                cursor = _prepared_cursor(connection)
-                if cursor is not None:
-                    try:
-                        cursor.execute(sql, params, prepare=True)
-                        row = cursor.fetchone()
-                    finally:
-                        cursor.close()
-                    connection.health_check_done = True
-                    return row
-                cursor = connection.create_cursor()
-                try:
-                    cursor.execute(sql, params)
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
+            try:
+                row = _execute(connection, sql, params, native_sql)
+            except Exception:
+                # Django's error translation, entered only when there is an error to
+                # translate (the context manager costs a microsecond on every query).
+                with connection.wrap_database_errors:
+                    raise
         except (OperationalError, InterfaceError):
             if attempt == 2 or connection.in_atomic_block:
                 raise
@@ -252,6 +241,24 @@ def _fetch_fast(connection, sql: str, params: tuple, native_sql: str | None) -> 
         connection.health_check_done = True
         return row
     return None  # unreachable
+
+
+def _execute(connection, sql: str, params: tuple, native_sql: str | None) -> tuple | None:
+    if native_sql is not None:  # SQLite: the driver's connection, its placeholder style
+        return connection.connection.execute(native_sql, params).fetchone()
+    cursor = _prepared_cursor(connection)
+    if cursor is not None:
+        try:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+    cursor = connection.create_cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+    finally:
+        cursor.close()
 
 
 def _prepared_cursor(connection):
