@@ -13,3 +13,8 @@ urlpatterns = [
     path("docs/", include("apitokens.docs_urls")),
     path("admin/", admin.site.urls),
 ]
+
+# JSON error bodies under /api/ for errors raised outside the API views.
+handler400 = "quickbot.views.bad_request"
+handler403 = "quickbot.views.permission_denied"
+handler500 = "quickbot.views.server_error"

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -44,3 +45,49 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """Explain a missing or stale CSRF token in words a person can act on."""
     return render(request, "403_csrf.html", {"reason": reason}, status=HTTPStatus.FORBIDDEN)
+
+
+# --- Error handlers: JSON under /api/, the usual pages elsewhere ------------------------------
+# Errors raised before an API view runs (too many query parameters, a bad Host header, a
+# crash in a middleware) reach these handlers, not the API's own error responses.
+
+API_PATH_PREFIX = "/api/"
+
+
+def _is_api_request(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PATH_PREFIX)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """400: the API's JSON shape under /api/, Django's page elsewhere."""
+    if _is_api_request(request):
+        from apitokens.middleware import api_error
+
+        return api_error(
+            HTTPStatus.BAD_REQUEST,
+            "invalid_request",
+            "The request could not be read (too many parameters, too large, or malformed).",
+        )
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """403: the API's JSON shape under /api/, Django's page elsewhere."""
+    if _is_api_request(request):
+        from apitokens.middleware import api_error
+
+        return api_error(HTTPStatus.FORBIDDEN, "forbidden", "This request is not allowed.")
+    return defaults.permission_denied(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: the API's JSON shape under /api/, templates/500.html elsewhere."""
+    if _is_api_request(request):
+        from apitokens.middleware import api_error
+
+        return api_error(
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            "server_error",
+            "Something went wrong on our side. Try again in a moment.",
+        )
+    return defaults.server_error(request)

@@ -111,3 +111,48 @@ def test_missing_csrf_token_shows_a_403_page_that_explains():
     content = response.content.decode()
     assert "This form has expired" in content
     assert "Nothing was changed." in content
+
+
+class TestApiErrorsOutsideTheViews:
+    """Errors Django raises before or around an API view still answer in the API's JSON
+    shape: a script parsing {"error", "detail", "docs"} must never get an HTML page."""
+
+    TOO_MANY_PARAMETERS = "&".join(f"p{index}=1" for index in range(1500))
+
+    @staticmethod
+    def assert_api_error(response, status: int, error: str) -> None:
+        assert response.status_code == status
+        assert response["Content-Type"] == "application/json"
+        assert set(response.json()) == {"error", "detail", "docs"}
+        assert response.json()["error"] == error
+        assert response["Cache-Control"] == "no-store"
+        assert "Set-Cookie" not in response.headers
+
+    @pytest.mark.parametrize("path", ["/api/v1/me/", "/api/v1/activity/"])
+    def test_too_many_query_parameters_is_a_json_400(self, user, path):
+        from tests.apitokens.factories import create_token
+
+        _token, raw = create_token(user, "Parameter flood")
+        client = Client(raise_request_exception=False)
+        response = client.get(
+            f"{path}?{self.TOO_MANY_PARAMETERS}", headers={"Authorization": f"Bearer {raw}"}
+        )
+        self.assert_api_error(response, HTTPStatus.BAD_REQUEST, "invalid_request")
+
+    def test_an_exception_before_the_api_view_is_a_json_500(self, user):
+        from tests.apitokens.factories import create_token
+
+        _token, raw = create_token(user, "Crash test")
+        client = Client(raise_request_exception=False)
+        with mock.patch(
+            "apitokens.middleware.authenticate_api_request", side_effect=RuntimeError("boom")
+        ):
+            response = client.get("/api/v1/me/", headers={"Authorization": f"Bearer {raw}"})
+        self.assert_api_error(response, HTTPStatus.INTERNAL_SERVER_ERROR, "server_error")
+        assert b"boom" not in response.content
+
+    def test_portal_pages_keep_their_html_error_pages(self):
+        client = Client(raise_request_exception=False)
+        response = client.get(f"/account/login/?{self.TOO_MANY_PARAMETERS}")
+        assert response.status_code == HTTPStatus.BAD_REQUEST
+        assert response["Content-Type"].startswith("text/html")
