@@ -200,6 +200,8 @@ class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
         choice = cleaned_data.get("expiry")
         if choice is None:
             return cleaned_data
+        if choice == expiry.EXPIRY_CUSTOM and self.has_error("custom_expiry_date"):
+            return cleaned_data  # unreadable date: its own error says so
         try:
             expires_at, lifetime_days = expiry.expiry_from_choice(
                 choice,

@@ -270,3 +270,12 @@ def test_regenerate_form_refuses_other_overlaps(choice):
     form = TokenRegenerateForm({"overlap": choice})
     assert not form.is_valid()
     assert "overlap" in form.errors
+
+
+@pytest.mark.parametrize("custom_date", ["garbage", "2026-02-30", "31/12/2026"])
+def test_an_unreadable_custom_date_gets_one_error_not_two(user, custom_date):
+    # It also got "Enter the date the token should expire." as if the field were empty.
+    form = create_form(user, expiry="custom", custom_expiry_date=custom_date)
+
+    assert not form.is_valid()
+    assert form.errors["custom_expiry_date"] == ["Enter the date as YYYY-MM-DD."]
