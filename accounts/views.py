@@ -63,7 +63,7 @@ def reset_link_lifetime() -> str:
 
 @sensitive_post_parameters("password1", "password2")
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     """Create an account, log it in and land on Account settings."""
     if request.user.is_authenticated:
@@ -89,7 +89,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters("password")
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
     """Email and password login with one generic error and a failure limiter."""
     next_url = safe_next_url(request)
@@ -138,7 +138,7 @@ def logout(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
     """Account settings > Profile: change the display name."""
     # A separate instance, so a rejected value never reaches request.user (the header).
@@ -159,7 +159,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")
 @login_required
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def security(request: HttpRequest) -> HttpResponse:
     """Account settings > Security: change the password (other sessions are signed out)."""
     form = PasswordChangeForm(request.user, request.POST if request.method == "POST" else None)

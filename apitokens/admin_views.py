@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from apitokens import charts, selectors
 from apitokens.models import TokenActivity
@@ -38,7 +38,7 @@ def hourly_chart(hourly: list, *, width: int = 960, height: int = 220) -> charts
     return charts.line_chart(points, width=width, height=height)
 
 
-@require_GET
+@require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Requests per hour, top accounts and tokens, 401/429 counts, suspicious events."""
     if not request.user.has_perm("apitokens.view_tokenactivity"):

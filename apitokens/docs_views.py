@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from apitokens import tokens
 from apitokens.openapi import ERROR_CATALOGUE
 
 
-@require_GET
+@require_safe
 def api_reference(request: HttpRequest) -> HttpResponse:
     """Authentication, endpoints, errors, limits and troubleshooting for script authors."""
     return render(

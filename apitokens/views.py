@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
@@ -163,7 +163,7 @@ def _show_new_value(
 
 @never_cache
 @login_required_htmx
-@require_GET
+@require_safe
 def token_list(request: HtmxHttpRequest) -> HttpResponse:
     """The API Tokens page; for the table's own htmx refresh, just the table."""
     context = _list_context(request)
@@ -175,7 +175,7 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required_htmx
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def token_new(request: HtmxHttpRequest) -> HttpResponse:
     """The "Create Token" form; a valid POST shows the new value once."""
     if request.method == "POST":
@@ -216,7 +216,7 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required_htmx
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Confirm, then delete (revoke) a token. Deleting it again says so; never an error."""
     token = get_object_or_404(request.user.api_tokens.all(), public_id=public_id)
@@ -238,7 +238,7 @@ def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 @never_cache
 @login_required_htmx
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Choose an overlap, then issue a new value for the token and show it once."""
     token = get_object_or_404(request.user.api_tokens.all(), public_id=public_id)
@@ -268,7 +268,7 @@ def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 @never_cache
 @login_required_htmx
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Rename a token or change its permissions; its value stays the same."""
     token = get_object_or_404(request.user.api_tokens.all(), public_id=public_id)
@@ -327,7 +327,7 @@ def daily_chart(daily: list) -> charts.BarChart:
 
 
 @login_required
-@require_GET
+@require_safe
 def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """One of the user's tokens (deleted ones too): details, requests per day for 30 days,
     recent activity filterable by status with new IPs highlighted, and its security log."""

@@ -615,3 +615,14 @@ def test_odd_reset_link_ids_show_the_expired_page(client, uid_text):
 
     assert response.status_code == HTTPStatus.OK
     assert "This link no longer works" in response.content.decode()
+
+
+@pytest.mark.parametrize("url", ["/account/login/", "/account/signup/"])
+def test_public_account_pages_answer_head(client, url):
+    # HEAD (link checkers, `curl -I`) was refused with 405.
+    assert client.head(url).status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize("url", ["/account/", "/account/security/"])
+def test_settings_pages_answer_head(user_client, url):
+    assert user_client.head(url).status_code == HTTPStatus.OK

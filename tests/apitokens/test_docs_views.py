@@ -73,3 +73,9 @@ def test_api_reference_has_no_inline_script(client):
 def test_logged_in_user_gets_a_link_to_their_tokens(user_client):
     page = user_client.get("/docs/api/").content.decode()
     assert reverse("apitokens:list") in page
+
+
+def test_api_reference_answers_head(client):
+    # `require_GET` refused HEAD with 405.
+    response = client.head("/docs/api/")
+    assert response.status_code == 200

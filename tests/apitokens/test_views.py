@@ -622,3 +622,23 @@ def test_no_inline_script_or_event_handler_attributes(user_client, user):
         content = response.content.decode()
         assert not re.search(r"<script(?![^>]*\ssrc=)", content)
         assert not re.search(r"\son[a-z]+\s*=", content, re.IGNORECASE)
+
+
+def test_pages_answer_head_like_get(user_client, user):
+    # HEAD (link checkers, `curl -I`, monitors) was refused with 405 on every page.
+    from tests.apitokens.factories import create_token
+
+    token, _raw = create_token(user, "Head request target")
+    for url in [
+        "/account/tokens/",
+        "/account/tokens/new/",
+        f"/account/tokens/{token.public_id}/",
+        f"/account/tokens/{token.public_id}/edit/",
+        f"/account/tokens/{token.public_id}/delete/",
+        f"/account/tokens/{token.public_id}/regenerate/",
+    ]:
+        response = user_client.head(url)
+        assert response.status_code == 200, url
+        assert response.content == b"", url
+    token.refresh_from_db()
+    assert not token.is_revoked

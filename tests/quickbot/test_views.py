@@ -156,3 +156,10 @@ class TestApiErrorsOutsideTheViews:
         response = client.get(f"/account/login/?{self.TOO_MANY_PARAMETERS}")
         assert response.status_code == HTTPStatus.BAD_REQUEST
         assert response["Content-Type"].startswith("text/html")
+
+
+def test_healthz_answers_head_for_monitors_and_load_balancers(client):
+    # `require_GET` refused HEAD with 405, so `curl -I /healthz` and HEAD probes failed.
+    response = client.head(reverse("healthz"))
+    assert response.status_code == HTTPStatus.OK
+    assert response.content == b""
