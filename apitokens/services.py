@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from accounts.models import User
 from apitokens import expiry, notifications, tokens
@@ -262,9 +262,10 @@ def api_token_regenerate(
         for field, value in changes.items():
             setattr(token, field, value)
         if keep_previous:
+            until = timezone.localtime(changes["previous_expires_at"])
             detail = (
                 f"Previous value {current.identifier} works until "
-                f"{changes['previous_expires_at'].isoformat()}"
+                f"{dateformat.format(until, 'j M Y, H:i T')}"
             )
         else:
             detail = f"Previous value {current.identifier} stopped at once"

@@ -341,3 +341,15 @@ def test_update_scopes_of_a_deleted_token_changes_nothing(user):
 
 def test_scopes_validate_returns_canonical_order_without_duplicates():
     assert services.scopes_validate(["write", "read", "write"]) == ("read", "write")
+
+
+def test_regenerate_security_log_says_until_when_in_words(user):
+    # The owner's security log showed "works until 2026-05-02T13:00:00+00:00" (raw ISO,
+    # with microseconds on real clocks) instead of a date a person reads.
+    token, _raw = create_token(user, "Deploy bot", now=T0)
+    old_identifier = token.identifier
+
+    regenerate(token, overlap=timedelta(hours=1), now=T0 + timedelta(days=1, microseconds=433997))
+
+    event = SecurityEvent.objects.get(kind=SecurityEvent.Kind.REGENERATED)
+    assert event.detail == f"Previous value {old_identifier} works until 2 May 2026, 13:00 UTC"
