@@ -37,7 +37,7 @@ demo: migrate ## Create (or refresh) the demo account and its sample tokens
 	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)
 
 run: demo ## Set up everything, then serve on http://127.0.0.1:8000
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	QUICKBOT_SITE_URL="$${QUICKBOT_SITE_URL:-http://$(HOST):$(PORT)}" $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP) ## Run the whole test suite (browser tests use /usr/bin/chromium)
 	$(PY) -m pytest $(PYTEST_ARGS)
