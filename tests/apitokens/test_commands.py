@@ -148,3 +148,11 @@ def test_prune_deletes_security_events_past_retention(user, settings):
     kept = set(SecurityEvent.objects.values_list("kind", "pk"))
     assert (SecurityEvent.Kind.DELETED_TOKEN_USED, recent_use.pk) in kept
     assert len(kept) == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("days", ["800000", "99999999999999"])
+def test_prune_refuses_a_retention_too_long_for_the_calendar(days):
+    # These were an OverflowError traceback instead of a clear command error.
+    with pytest.raises(CommandError, match="--days must be at most"):
+        call_command("prune_token_activity", "--days", days, stdout=StringIO())

@@ -11,6 +11,9 @@ from django.utils import timezone
 
 from apitokens.models import SecurityEvent, TokenActivity
 
+# Beyond this, `now - days` leaves the calendar (OverflowError).
+MAX_RETENTION_DAYS = 36_500
+
 
 class Command(BaseCommand):
     help = (
@@ -42,6 +45,8 @@ class Command(BaseCommand):
         days = settings.QUICKBOT_ACTIVITY_RETENTION_DAYS if days is None else days
         if days < 1:
             raise CommandError("--days must be at least 1.")
+        if days > MAX_RETENTION_DAYS:
+            raise CommandError(f"--days must be at most {MAX_RETENTION_DAYS} (100 years).")
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         cutoff = timezone.now() - timedelta(days=days)
