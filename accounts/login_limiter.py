@@ -125,3 +125,32 @@ def login_success_record(*, email: str) -> None:
         cache.delete_many(keys)
     except Exception:  # noqa: BLE001
         logger.exception("Login limiter: cache unavailable, account counter not cleared")
+
+
+RESET_WINDOW_SECONDS = 3600
+
+
+def password_reset_email_allowed(*, email: str) -> bool:
+    """Count one reset email to `email`; False once the hourly allowance is used up.
+
+    The counter is per address (hashed), so one victim cannot be flooded from many IPs.
+    If the cache is down, the email is allowed and the error logged.
+    """
+    normalized = email.strip().lower()
+    if not normalized:
+        return True
+    key = f"{KEY_PREFIX}:reset:{_digest(normalized)}"
+    try:
+        cache.add(key, 0, timeout=RESET_WINDOW_SECONDS)
+        try:
+            sent = cache.incr(key)
+        except ValueError:  # the counter expired between add() and incr()
+            cache.set(key, 1, timeout=RESET_WINDOW_SECONDS)
+            sent = 1
+    except Exception:  # noqa: BLE001 - a cache outage must not block password resets
+        logger.exception("Password reset limiter: cache unavailable, not counting")
+        return True
+    if sent > settings.QUICKBOT_PASSWORD_RESET_EMAILS_PER_HOUR:
+        logger.warning("Password reset email withheld: hourly allowance used for an address")
+        return False
+    return True

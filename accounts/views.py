@@ -34,6 +34,7 @@ from accounts.login_limiter import (
     login_failure_record,
     login_lockout_get,
     login_success_record,
+    password_reset_email_allowed,
 )
 from accounts.models import User
 
@@ -186,7 +187,11 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form: PasswordResetForm) -> HttpResponse:
         self.extra_email_context = {"link_lifetime": reset_link_lifetime()}
-        self.request.session[RESET_EMAIL_SESSION_KEY] = form.cleaned_data["email"]
+        email = form.cleaned_data["email"]
+        self.request.session[RESET_EMAIL_SESSION_KEY] = email
+        if not password_reset_email_allowed(email=email):
+            # The same answer as a sent email: nothing tells the limit or the account apart.
+            return HttpResponseRedirect(self.get_success_url())
         return super().form_valid(form)
 
 

@@ -626,3 +626,24 @@ def test_public_account_pages_answer_head(client, url):
 @pytest.mark.parametrize("url", ["/account/", "/account/security/"])
 def test_settings_pages_answer_head(user_client, url):
     assert user_client.head(url).status_code == HTTPStatus.OK
+
+
+def test_password_reset_emails_per_address_are_limited(client, user):
+    # Anyone could make QuickBot send an unlimited stream of reset emails to an address
+    # (15 requests, 15 emails). The page must stay the same, so nobody learns the limit
+    # or whether the account exists.
+    responses = [client.post(RESET_URL, {"email": "ADA@example.com"}) for _ in range(6)]
+
+    assert len(mail.outbox) == 3
+    assert all(response.status_code == HTTPStatus.FOUND for response in responses)
+    assert {response["Location"] for response in responses} == {
+        reverse("accounts:password_reset_done")
+    }
+
+
+def test_password_reset_limit_is_per_address(client, user, other_user):
+    for _ in range(4):
+        client.post(RESET_URL, {"email": user.email})
+    client.post(RESET_URL, {"email": other_user.email})
+
+    assert [message.to for message in mail.outbox].count([other_user.email]) == 1
