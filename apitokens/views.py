@@ -326,7 +326,7 @@ def daily_chart(daily: list) -> charts.BarChart:
     return charts.bar_chart(points, width=640, height=170)
 
 
-@login_required
+@login_required_htmx
 @require_safe
 def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """One of the user's tokens (deleted ones too): details, requests per day for 30 days,

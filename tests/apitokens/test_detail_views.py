@@ -264,3 +264,21 @@ def test_api_tokens_page_shows_the_banner_above_the_list(user, user_client, toke
     assert "Deleted token ‘Production Website Integration’ was used 1 time" in html
     assert html.index("security-alert") < html.index('id="token-table"')
     assert detail_url(token) in html
+
+
+@pytest.mark.parametrize("target", ["token-activity", "token-summary"])
+def test_htmx_refresh_after_the_session_ended_sends_the_page_to_login(client, token, target):
+    # The activity filter and the summary refresh got a 302 that htmx followed, swapping
+    # the whole login page into the token page.
+    url = detail_url(token)
+    response = client.get(
+        f"{url}?status=4xx",
+        headers={
+            "HX-Request": "true",
+            "HX-Target": target,
+            "HX-Current-URL": f"http://testserver{url}",
+        },
+    )
+    assert response.status_code == HTTPStatus.OK
+    assert response["HX-Redirect"] == f"{reverse('accounts:login')}?next={url}"
+    assert response.content == b""
