@@ -326,6 +326,7 @@ def daily_chart(daily: list) -> charts.BarChart:
     return charts.bar_chart(points, width=640, height=170)
 
 
+@never_cache
 @login_required_htmx
 @require_safe
 def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:

@@ -282,3 +282,11 @@ def test_htmx_refresh_after_the_session_ended_sends_the_page_to_login(client, to
     assert response.status_code == HTTPStatus.OK
     assert response["HX-Redirect"] == f"{reverse('accounts:login')}?next={url}"
     assert response.content == b""
+
+
+def test_token_page_is_never_cached(user_client, token):
+    # Every other account page is no-store; this one (activity, IPs, user agents) had no
+    # Cache-Control, so after logging out a shared browser could still show it.
+    response = user_client.get(detail_url(token))
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
