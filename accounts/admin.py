@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.auth import forms as auth_forms
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -102,3 +104,12 @@ admin.site.login = admin_login
 admin.site.site_header = "QuickBot administration"
 admin.site.site_title = "QuickBot admin"
 admin.site.index_title = "Accounts and API tokens"
+
+
+# Groups keep Django's admin, with forged action selections refused like everywhere else.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(SafeSelectedActionsMixin, DjangoGroupAdmin):
+    pass

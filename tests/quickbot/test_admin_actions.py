@@ -36,6 +36,7 @@ def test_real_ids_are_valid(db):
     [
         ("/admin/apitokens/apitoken/", "revoke_selected"),
         ("/admin/accounts/user/", "delete_selected"),
+        ("/admin/auth/group/", "delete_selected"),
     ],
 )
 @pytest.mark.parametrize("value", FORGED_IDS[:3])
