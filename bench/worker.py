@@ -112,10 +112,16 @@ def measure_in_process(paths: dict, rounds: int, per_round: int) -> dict:
             for _ in range(10):
                 call(environ)
         queries[name] = len(captured.captured_queries) / 10
+    plain = samples["plain"]
     return {
         name: {
             "us": statistics.median(values),
             "us_min": min(values),
+            # Each round's ratio to the plain view's time in the same round, then the
+            # median: a load burst from another process on the machine hits both.
+            "ratio": statistics.median(
+                value / base for value, base in zip(values, plain, strict=True)
+            ),
             "queries": queries[name],
         }
         for name, values in samples.items()
@@ -220,6 +226,10 @@ def measure_http(paths: dict, names: list[str], rounds: int, seconds: float, cli
         ordered = sorted(latencies[name]) or [0.0]
         result[name] = {
             "rps": statistics.median(rps[name]),
+            # Per round, as for the in-process figures.
+            "ratio": statistics.median(
+                value / base for value, base in zip(rps[name], rps["plain"], strict=True)
+            ),
             "p50_ms": ordered[len(ordered) // 2] * 1000,
             "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
             "errors": errors[name],
