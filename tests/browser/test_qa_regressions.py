@@ -39,3 +39,16 @@ def test_admin_audit_screens_fit_a_phone_without_sideways_scrolling(
         assert box is not None and box["height"] < 40  # one or two lines, not a letter column
         description = phone_page.get_by_text("Requests per hour, top accounts")
         assert description.bounding_box()["width"] > viewport_width / 2
+
+
+def test_admin_pages_load_without_console_errors(page, login, db):
+    # Every admin page logged "Failed to load resource: 404" for /favicon.ico: the admin
+    # templates did not link the portal's favicon.
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    staff = UserFactory(email="qa-favicon-root@example.com", is_staff=True, is_superuser=True)
+    login(page, staff)
+    for path in ["/admin/", "/admin/apitokens/apitoken/", "/admin/accounts/user/"]:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+    assert errors == []
