@@ -234,12 +234,15 @@ def rate_limit_hit(
             return RateLimitState(limit=limit, used=used, reset_at=start + WINDOW_SECONDS)
         # Without Redis, the shared failure count is read only for addresses this process
         # saw failing: a local cache is per process anyway, and it saves a read per request.
-        if not bad_key or bad_key not in _local_failures:
-            if _is_plain_locmem(store):
-                counted = _locmem_hit(store, user_id, second)
-                if counted is not None:
-                    start, used = counted
-                    return RateLimitState(limit=limit, used=used, reset_at=start + WINDOW_SECONDS)
+        seen_failing = bool(bad_key) and bad_key in _local_failures
+        if _is_plain_locmem(store):
+            counted = _locmem_hit(store, user_id, second, bad_key if seen_failing else "")
+            if counted is _BLOCKED:
+                return RateLimitState(limit=limit, used=0, reset_at=0, blocked_for=retry_after)
+            if counted is not None:
+                start, used = counted
+                return RateLimitState(limit=limit, used=used, reset_at=start + WINDOW_SECONDS)
+        if not seen_failing:
             start = store.get(start_key)
         else:
             found = store.get_many([start_key, bad_key])
@@ -282,12 +285,23 @@ def _is_plain_locmem(store) -> bool:
     return plain
 
 
-def _locmem_hit(store, user_id: int, second: int) -> tuple[int, int] | None:
-    """(window start, count after this request), or None to take the generic path."""
+_BLOCKED = object()
+
+
+def _locmem_hit(store, user_id: int, second: int, bad_key: str):
+    """(window start, count after this request); _BLOCKED when `bad_key`'s failure count
+    reached the bad-credential limit (nothing counted); None to take the generic path."""
     start_key = store.make_key(_start_key(user_id))
     cache, expiry = store._cache, store._expire_info
     with store._lock:
         moment = time.time()
+        if bad_key:
+            bad_key = store.make_key(bad_key)
+            expires = expiry.get(bad_key, -1)
+            if expires is None or expires > moment:
+                cache.move_to_end(bad_key, last=False)
+                if pickle.loads(cache[bad_key]) >= settings.QUICKBOT_BAD_AUTH_LIMIT:
+                    return _BLOCKED
         expires = expiry.get(start_key, -1)
         if expires is not None and expires <= moment:
             return None  # missing or expired: the generic path opens the window
