@@ -192,12 +192,17 @@ def _write(rows: list[tuple]) -> None:
 # reconnecting cost 1.7 ms on SQLite (connect, functions, PRAGMAs), on PostgreSQL a server
 # process, i.e. more than writing the 200-row batch itself (docs/performance.md). It is
 # closed when Django would close a request's connection (after an error that left it
-# unusable, past CONN_MAX_AGE) and when no row came for this long:
+# unusable, past CONN_MAX_AGE), when no row came for this long, and after a few batches:
+# the driver caches a prepared statement per distinct SQL text, and each batch size is a
+# different (large) multi-row INSERT, so a connection kept forever grew the process by
+# megabytes.
 _IDLE_CLOSE_SECONDS = 30.0
+_BATCHES_PER_CONNECTION = 10
 
 
 def _flush_loop() -> None:
     last_flush = 0.0
+    batches = 0
     while True:
         _wake.wait(min(1.0, max(0.1, settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS / 2)))
         _wake.clear()
@@ -215,7 +220,12 @@ def _flush_loop() -> None:
                 activity_flush()
             finally:
                 last_flush = time.monotonic()
-                connection.close_if_unusable_or_obsolete()
+                batches += 1
+                if batches >= _BATCHES_PER_CONNECTION:
+                    batches = 0
+                    connection.close()
+                else:
+                    connection.close_if_unusable_or_obsolete()
 
 
 def _start_flusher() -> None:
