@@ -21,8 +21,9 @@ from http import HTTPStatus
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
 from apitokens import activity, ratelimit, tokens
@@ -147,6 +148,9 @@ class ApiCall:
         self.now = now
 
 
+_CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
+
+
 class ApiTokenMiddleware:
     """Authenticates `@token_required` views by bearer token; see the module docstring."""
 
@@ -168,6 +172,10 @@ class ApiTokenMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception):
         if "api_call" not in request.__dict__ and not request.path.startswith("/api/"):
+            return None
+        if isinstance(exception, _CLIENT_ERRORS):
+            # Http404, PermissionDenied, a bad or oversized request: Django's handlers give
+            # them their own status (JSON under /api/, see quickbot.views), not a 500.
             return None
         logger.error("Unhandled error in API view %s", request.path, exc_info=exception)
         return api_error(

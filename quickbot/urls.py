@@ -17,4 +17,5 @@ urlpatterns = [
 # JSON error bodies under /api/ for errors raised outside the API views.
 handler400 = "quickbot.views.bad_request"
 handler403 = "quickbot.views.permission_denied"
+handler404 = "quickbot.views.page_not_found"
 handler500 = "quickbot.views.server_error"

@@ -80,6 +80,15 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     return defaults.permission_denied(request, exception)
 
 
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404: the API's JSON shape under /api/ (e.g. Http404 from an API view), the page elsewhere."""
+    if _is_api_request(request):
+        from apitokens.middleware import api_error
+
+        return api_error(HTTPStatus.NOT_FOUND, "not_found", "There is nothing at this address.")
+    return defaults.page_not_found(request, exception)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """500: the API's JSON shape under /api/, templates/500.html elsewhere."""
     if _is_api_request(request):

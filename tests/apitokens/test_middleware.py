@@ -4,8 +4,9 @@ from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.db import OperationalError, connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.test import Client, RequestFactory
 from django.urls import include, path
 from django.utils import timezone
@@ -32,10 +33,24 @@ def _boom(request):
     raise RuntimeError("kaboom")
 
 
+@token_required
+def _missing(request):
+    raise Http404("no such thing")
+
+
+@token_required
+def _forbidden(request):
+    raise PermissionDenied
+
+
 urlpatterns = [
     path("boom/", _boom),
+    path("api/v1/missing/", _missing),
+    path("api/v1/forbidden/", _forbidden),
     path("", include("quickbot.urls")),
 ]
+handler403 = "quickbot.views.permission_denied"
+handler404 = "quickbot.views.page_not_found"
 
 
 @pytest.fixture(autouse=True)
@@ -463,3 +478,21 @@ def test_revocation_stops_the_token_in_every_worker_process(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.apitokens.test_middleware")
+@pytest.mark.parametrize(
+    ("path", "status", "error"),
+    [
+        ("/api/v1/missing/", HTTPStatus.NOT_FOUND, "not_found"),
+        ("/api/v1/forbidden/", HTTPStatus.FORBIDDEN, "forbidden"),
+    ],
+)
+def test_client_errors_raised_in_api_views_keep_their_status_as_json(
+    token_and_raw, path, status, error
+):
+    _, raw = token_and_raw
+    client = Client(raise_request_exception=False)
+    response = client.get(path, headers=bearer(raw))
+    assert_error_shape(response, status, error)
