@@ -145,6 +145,12 @@ def _close_modal(request: HtmxHttpRequest) -> HttpResponse:
     return trigger_client_event(response, TOKENS_CHANGED_EVENT)
 
 
+def _owned_token(request: HtmxHttpRequest, public_id: str) -> APIToken:
+    """The signed-in user's token with this public id (deleted ones included), else 404:
+    another account's id is a 404 by construction."""
+    return get_object_or_404(request.user.api_tokens.all(), public_id=public_id)
+
+
 def _already_deleted(request: HtmxHttpRequest, token: APIToken) -> HttpResponse:
     """A second tab or a double click acted on a token that is gone: say so, no error."""
     messages.info(request, f"Token ‘{token.name}’ was already deleted.")
@@ -219,7 +225,7 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Confirm, then delete (revoke) a token. Deleting it again says so; never an error."""
-    token = get_object_or_404(request.user.api_tokens.all(), public_id=public_id)
+    token = _owned_token(request, public_id)
     if token.is_revoked:
         return _already_deleted(request, token)
     if request.method == "POST":
@@ -241,7 +247,7 @@ def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Choose an overlap, then issue a new value for the token and show it once."""
-    token = get_object_or_404(request.user.api_tokens.all(), public_id=public_id)
+    token = _owned_token(request, public_id)
     if token.is_revoked:
         return _already_deleted(request, token)
     if request.method == "POST":
@@ -271,7 +277,7 @@ def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Rename a token or change its permissions; its value stays the same."""
-    token = get_object_or_404(request.user.api_tokens.all(), public_id=public_id)
+    token = _owned_token(request, public_id)
     if token.is_revoked:
         return _already_deleted(request, token)
     form = TokenEditForm(

@@ -130,24 +130,7 @@ def main() -> None:
     connection.close()
     paths = {"protected": ("/bench/protected/", f"Bearer {raw}", 200)}
     port = worker._free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "quickbot.wsgi:application",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--config",
-            str(ROOT / "bench" / "gunicorn_conf.py"),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-    )
+    server = worker.start_gunicorn(port)
     import multiprocessing
 
     context = multiprocessing.get_context("fork")

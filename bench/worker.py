@@ -196,9 +196,10 @@ def _wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise SystemExit("bench: gunicorn did not start")
 
 
-def measure_http(paths: dict, names: list[str], rounds: int, seconds: float, clients: int) -> dict:
-    port = _free_port()
-    server = subprocess.Popen(
+def start_gunicorn(port: int, *extra: str) -> subprocess.Popen:
+    """gunicorn with 2 workers and the production hooks on 127.0.0.1:`port` (not yet ready:
+    call `_wait_for_port`)."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -212,12 +213,16 @@ def measure_http(paths: dict, names: list[str], rounds: int, seconds: float, cli
             str(ROOT / "bench" / "gunicorn_conf.py"),
             "--log-level",
             "warning",
-            "--backlog",
-            "2048",
+            *extra,
         ],
         cwd=ROOT,
         env=os.environ.copy(),
     )
+
+
+def measure_http(paths: dict, names: list[str], rounds: int, seconds: float, clients: int) -> dict:
+    port = _free_port()
+    server = start_gunicorn(port, "--backlog", "2048")
     context = multiprocessing.get_context("fork")
     try:
         _wait_for_port(port)
