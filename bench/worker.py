@@ -57,12 +57,27 @@ def _paths(raw: str, unknown: str) -> dict[str, tuple[str, str | None, int]]:
     }
 
 
+def _ensure_database() -> None:
+    """Create the PostgreSQL database named in DATABASE_URL when it does not exist yet."""
+    from django.db import OperationalError, connection
+
+    if connection.vendor != "postgresql":
+        return
+    try:
+        connection.ensure_connection()
+    except OperationalError:
+        name = connection.settings_dict["NAME"]
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(name)}")
+
+
 def _setup_data() -> tuple[str, str]:
     from django.core.management import call_command
 
     from accounts.models import User
     from apitokens import services, tokens
 
+    _ensure_database()
     call_command("migrate", verbosity=0, interactive=False)
     user = User.objects.create_user(f"bench-{uuid.uuid4().hex[:12]}@example.com", None)
     _, raw = services.api_token_create(user=user, name=f"Benchmark {uuid.uuid4().hex[:8]}")
