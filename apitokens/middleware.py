@@ -297,8 +297,29 @@ def authenticate_api_request(request: HttpRequest) -> HttpResponse | None:
     # An address over its bad-credential allowance is refused whatever it presents; for
     # a valid token that is decided together with the hourly count (one cache read), for
     # any other by the failure count below. Either way the answer reveals nothing.
+    digest = tokens.token_digest(parsed.token)
+    owner_id = ratelimit.owner_hint(digest)
+    pending = None
+    if owner_id is not None:  # count while the lookup runs (see ratelimit.PendingHit)
+        pending = ratelimit.rate_limit_begin(user_id=owner_id, now=epoch, ip=ip)
     try:
-        result = _token_queryset().authenticate_well_formed(parsed.token, now=now)
+        return _authenticate_digest(request, call, digest, pending, now, epoch, ip)
+    finally:
+        if pending is not None and pending.open:  # refused or failed: give the count back
+            pending.cancel()
+
+
+def _authenticate_digest(
+    request: HttpRequest,
+    call: ApiCall,
+    digest: str,
+    pending: ratelimit.PendingHit | None,
+    now: datetime,
+    epoch: float,
+    ip: str | None,
+) -> HttpResponse | None:
+    try:
+        result = _token_queryset().authenticate_digest(digest, now=now)
     except DatabaseError:
         logger.exception("Token lookup failed: database unavailable")
         return api_error(
@@ -309,6 +330,7 @@ def authenticate_api_request(request: HttpRequest) -> HttpResponse | None:
         )
 
     if not result.ok:
+        ratelimit.forget_owner(digest)
         retry_after = ratelimit.bad_auth_hit(ip, epoch)
         if result.token is None:
             if retry_after is not None:
@@ -334,13 +356,14 @@ def authenticate_api_request(request: HttpRequest) -> HttpResponse | None:
     request.user = token.owner
     request.auth = token
 
+    limit = ratelimit.hourly_limit_for(token.owner)
     try:
-        state = ratelimit.rate_limit_hit(
-            user_id=token.owner_id,
-            limit=ratelimit.hourly_limit_for(token.owner),
-            now=epoch,
-            ip=ip,
-        )
+        if pending is not None and pending.user_id == token.owner_id:
+            state = pending.finish(limit)
+        else:
+            state = ratelimit.rate_limit_hit(
+                user_id=token.owner_id, limit=limit, now=epoch, ip=ip, digest=digest
+            )
     except ratelimit.RateLimitUnavailable:
         if settings.QUICKBOT_RATELIMIT_FAIL_CLOSED:
             return api_error(

@@ -68,7 +68,11 @@ class APITokenQuerySet(models.QuerySet["APIToken"]):
     def authenticate_well_formed(self, raw: str, now: datetime | None = None) -> AuthResult:
         """`authenticate` for a value already known to be well-formed (checksum included),
         e.g. by `tokens.parse_authorization`'s BEARER verdict: the API path checks it once."""
-        digest = tokens.token_digest(raw)
+        return self.authenticate_digest(tokens.token_digest(raw), now)
+
+    def authenticate_digest(self, digest: str, now: datetime | None = None) -> AuthResult:
+        """`authenticate_well_formed` for the digest of a well-formed value (the API path
+        needs the digest before the lookup, see `ratelimit.rate_limit_begin`)."""
         token = _token_with_owner_by_digest(self.db, digest)
         if token is None:
             return AuthResult(None, "unknown")

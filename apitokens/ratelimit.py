@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import caches
+from redis.exceptions import NoScriptError
 
 logger = logging.getLogger(__name__)
 
@@ -198,13 +199,20 @@ def _redis_scripts(store):
 
 
 def rate_limit_hit(
-    *, user_id: int, limit: int, now: float | None = None, ip: str | None | object = _UNREAD
+    *,
+    user_id: int,
+    limit: int,
+    now: float | None = None,
+    ip: str | None | object = _UNREAD,
+    digest: str | None = None,
 ) -> RateLimitState:
     """Count one request for the account and return the new state (check `.allowed`).
 
     With `ip`, first checks in the same cache read whether that address used up its
     bad-credential allowance: then nothing is counted and `.blocked_for` says how long
-    the address must wait. Raises RateLimitUnavailable when the cache does not answer.
+    the address must wait. With `digest` (of the token that just authenticated), on
+    Redis, the process remembers the token's account for `rate_limit_begin`. Raises
+    RateLimitUnavailable when the cache does not answer.
     """
     moment = time.time() if now is None else now
     second = int(moment)
@@ -229,6 +237,8 @@ def rate_limit_hit(
                     store.make_key(f"qb:rl:{user_id}:"),
                 ],
             )
+            if digest is not None:
+                remember_owner(digest, user_id)
             if start < 0:
                 return RateLimitState(limit=limit, used=0, reset_at=0, blocked_for=retry_after)
             return RateLimitState(limit=limit, used=used, reset_at=start + WINDOW_SECONDS)
@@ -255,6 +265,139 @@ def rate_limit_hit(
         _note_cache_failure()
         raise RateLimitUnavailable from error
     return RateLimitState(limit=limit, used=used, reset_at=start + WINDOW_SECONDS)
+
+
+# --- Redis: the count sent before the token lookup, its answer read after it ------------
+# On PostgreSQL + Redis a successful request makes two round trips: the token lookup and
+# the count. They need not wait for each other when the account is known before the
+# lookup: a process remembers which account a token digest belonged to when it last
+# authenticated (an owner never changes), sends the count for that account, runs the
+# lookup while Redis answers, then reads the count. The lookup still decides every
+# request (this is not a token cache): when it refuses the token, the count is given back
+# (`PendingHit.cancel`) and the digest forgotten, so the counters end exact. A digest not
+# seen here before (an unknown token, a first request) takes the sequential path.
+
+_OWNERS_MAX = 10_000
+_owners: dict[str, int] = {}  # token digest -> owner id, for tokens seen valid here
+
+
+def owner_hint(digest: str) -> int | None:
+    """The account this process last saw the token with this digest authenticate for."""
+    return _owners.get(digest)
+
+
+def remember_owner(digest: str, owner_id: int) -> None:
+    if len(_owners) >= _OWNERS_MAX:
+        _owners.clear()
+    _owners[digest] = owner_id
+
+
+def forget_owner(digest: str) -> None:
+    _owners.pop(digest, None)
+
+
+class PendingHit:
+    """An hourly-limit count sent to Redis whose answer is read later.
+
+    Exactly one of `finish` (the request goes on) or `cancel` (it was refused) must be
+    called: until then the pool's connection is held with an unread reply.
+    """
+
+    __slots__ = ("user_id", "_moment", "_ip", "_retry_after", "_pool", "_connection")
+
+    def __init__(self, user_id, moment, ip, retry_after, pool, connection) -> None:
+        self.user_id = user_id
+        self._moment = moment
+        self._ip = ip
+        self._retry_after = retry_after
+        self._pool = pool
+        self._connection = connection
+
+    @property
+    def open(self) -> bool:
+        return self._connection is not None
+
+    def _reply(self):
+        """The script's answer; None when it must run again through the Script object
+        (Redis lost the script). The connection goes back to the pool, or is dropped on
+        any error so that no other caller can read this reply."""
+        connection, self._connection = self._connection, None
+        try:
+            reply = connection.read_response()
+        except NoScriptError:
+            self._pool.release(connection)
+            return None
+        except BaseException:
+            connection.disconnect()
+            self._pool.release(connection)
+            raise
+        self._pool.release(connection)
+        return reply
+
+    def finish(self, limit: int) -> RateLimitState:
+        """The account's state after this request was counted (see `rate_limit_hit`)."""
+        try:
+            reply = self._reply()
+        except Exception as error:
+            _note_cache_failure()
+            raise RateLimitUnavailable from error
+        if reply is None:
+            return rate_limit_hit(user_id=self.user_id, limit=limit, now=self._moment, ip=self._ip)
+        start, used = reply
+        if start < 0:
+            return RateLimitState(limit=limit, used=0, reset_at=0, blocked_for=self._retry_after)
+        return RateLimitState(limit=limit, used=used, reset_at=start + WINDOW_SECONDS)
+
+    def cancel(self) -> None:
+        """Give back the count (the lookup refused the token, or failed). Never raises."""
+        if self._connection is None:
+            return
+        try:
+            reply = self._reply()
+            if reply is None or reply[0] < 0:
+                return  # nothing was counted
+            store = caches["default"]
+            _redis_scripts(store)[1](
+                keys=[store.make_key(f"qb:rl:{self.user_id}:{reply[0]}")],
+                args=[WINDOW_SECONDS + _COUNTER_GRACE_SECONDS, -1],
+            )
+        except Exception:
+            _note_cache_failure()
+
+
+def rate_limit_begin(*, user_id: int, now: float, ip: str | None) -> PendingHit | None:
+    """Send `rate_limit_hit`'s count to Redis without waiting for the answer.
+
+    None when the cache is not Redis driven by our scripts, or the command could not be
+    sent: the caller then counts the sequential way (which reports a cache failure)."""
+    store = caches["default"]
+    scripts = _redis_scripts(store)
+    if scripts is None:
+        return None
+    bad_key, retry_after = _bad_auth_key(ip, now)
+    script = scripts[0]
+    pool = script.registered_client.connection_pool
+    connection = None
+    try:
+        connection = pool.get_connection()
+        connection.send_command(
+            "EVALSHA",
+            script.sha,
+            2,
+            store.make_key(_start_key(user_id)),
+            store.make_key(bad_key),
+            settings.QUICKBOT_BAD_AUTH_LIMIT,
+            int(now),
+            WINDOW_SECONDS,
+            _COUNTER_GRACE_SECONDS,
+            store.make_key(f"qb:rl:{user_id}:"),
+        )
+    except Exception:
+        if connection is not None:
+            connection.disconnect()
+            pool.release(connection)
+        return None
+    return PendingHit(user_id, now, ip, retry_after, pool, connection)
 
 
 # --- Local-memory cache: the running window's count under one lock -----------------------
@@ -357,9 +500,11 @@ _local_failures: dict[str, list[int]] = {}  # key -> [unsynced count, last share
 
 
 def reset_local_counters() -> None:
-    """Forget this process's unsynced failure counts (tests call it with `cache.clear()`)."""
+    """Forget this process's unsynced failure counts and the owners it remembers (tests
+    call it with `cache.clear()`)."""
     with _local_lock:
         _local_failures.clear()
+    _owners.clear()
 
 
 def bad_auth_hit(ip: str | None, now: float | None = None) -> int | None:

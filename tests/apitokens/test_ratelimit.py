@@ -11,6 +11,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 import pytest
+from django.db import DatabaseError
 from django.utils import timezone
 
 from apitokens import ratelimit, tokens
@@ -299,3 +300,185 @@ def test_other_processes_failures_count_too(settings):
     key, _ = ratelimit._bad_auth_key("198.51.100.9", now)
     ratelimit.caches["default"].set(key, 10, 600)  # another worker used up the allowance
     assert ratelimit.bad_auth_hit("198.51.100.9", now) is not None
+
+
+# --- Redis: the count sent before the token lookup, read after it ------------------------
+# These run against a real Redis: REDIS_URL (CI's PostgreSQL pass) or the local one on
+# 127.0.0.1:6379 database 15 (CI's SQLite pass); skipped only where no Redis answers.
+
+
+def _test_redis_url() -> str:
+    return os.environ.get("REDIS_URL") or os.environ.get(
+        "QUICKBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
+    )
+
+
+@pytest.fixture
+def redis_cache(settings):
+    import redis
+
+    url = _test_redis_url()
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.exceptions.RedisError:
+        pytest.skip(f"no Redis answers at {url}")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"overlap-{uuid.uuid4().hex}",
+        }
+    }
+    ratelimit.reset_local_counters()
+    yield ratelimit.caches["default"]
+    ratelimit.caches["default"].clear()
+    ratelimit.reset_local_counters()
+
+
+@pytest.fixture
+def redis_order(monkeypatch):
+    """Record Redis sends/reads and token lookups in the order they happen."""
+    from redis.connection import Connection
+
+    from apitokens import models
+
+    events: list[str] = []
+    send, read = Connection.send_command, Connection.read_response
+    lookup = models._token_with_owner_by_digest
+
+    def recording_send(self, *args, **kwargs):
+        events.append(f"send {args[0]}")
+        return send(self, *args, **kwargs)
+
+    def recording_read(self, *args, **kwargs):
+        events.append("read")
+        return read(self, *args, **kwargs)
+
+    def recording_lookup(*args, **kwargs):
+        events.append("lookup")
+        return lookup(*args, **kwargs)
+
+    monkeypatch.setattr(Connection, "send_command", recording_send)
+    monkeypatch.setattr(Connection, "read_response", recording_read)
+    monkeypatch.setattr(models, "_token_with_owner_by_digest", recording_lookup)
+    return events
+
+
+@pytest.mark.django_db
+def test_known_token_is_counted_while_its_lookup_runs(client, user, redis_cache, redis_order):
+    _, raw = create_token(user)
+    assert client.get(ME, headers=bearer(raw))["X-RateLimit-Used"] == "1"
+    assert redis_order.index("lookup") < redis_order.index("send EVALSHA")  # first: in turn
+    redis_order.clear()
+    response = client.get(ME, headers=bearer(raw))
+    assert response.status_code == HTTPStatus.OK
+    assert response["X-RateLimit-Used"] == "2"
+    assert redis_order[:3] == ["send EVALSHA", "lookup", "read"]  # then: overlapped
+
+
+@pytest.mark.django_db
+def test_unknown_tokens_never_reach_redis_before_the_lookup(client, redis_cache, redis_order):
+    response = client.get(ME, headers=bearer(tokens.generate_token()))
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert redis_order[0] == "lookup"
+
+
+@pytest.mark.django_db
+def test_overlapped_count_stays_exact_at_the_limit(client, user, settings, frozen, redis_cache):
+    settings.QUICKBOT_API_HOURLY_LIMIT = 3
+    _, raw = create_token(user)
+    statuses = [client.get(ME, headers=bearer(raw)) for _ in range(5)]
+    assert [r.status_code for r in statuses] == [200, 200, 200, 429, 429]
+    assert [r["X-RateLimit-Remaining"] for r in statuses] == ["2", "1", "0", "0", "0"]
+    assert usage_for(user, now=frozen.now().timestamp()).used == 5
+
+
+def _revoke(token, user):
+    from apitokens import services
+
+    services.api_token_revoke(token=token, actor=user)
+
+
+def _expire(token, user):
+    token.expires_at = timezone.now() - timedelta(seconds=1)
+    token.save(update_fields=["expires_at"])
+
+
+def _deactivate(token, user):
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kill", [_revoke, _expire, _deactivate], ids=lambda f: f.__name__)
+def test_refused_token_gives_its_count_back(client, user, frozen, redis_cache, redis_order, kill):
+    token, raw = create_token(user)
+    assert client.get(ME, headers=bearer(raw)).status_code == HTTPStatus.OK
+    kill(token, user)  # in "another process": this one still remembers the owner
+    redis_order.clear()
+    assert client.get(ME, headers=bearer(raw)).status_code == HTTPStatus.UNAUTHORIZED
+    assert redis_order[0] == "send EVALSHA"  # it was counted speculatively...
+    assert usage_for(user, now=frozen.now().timestamp()).used == 1  # ...and given back
+    redis_order.clear()
+    assert client.get(ME, headers=bearer(raw)).status_code == HTTPStatus.UNAUTHORIZED
+    assert redis_order[0] == "lookup"  # the digest is forgotten: no more speculation
+    assert usage_for(user, now=frozen.now().timestamp()).used == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(DatabaseError("server gone"), 503), (RuntimeError("bug"), 500)],
+    ids=["database-down", "unexpected-error"],
+)
+def test_failed_lookup_gives_the_count_back_and_leaves_redis_clean(
+    client, user, frozen, redis_cache, monkeypatch, error, status
+):
+    from apitokens.models import APITokenQuerySet
+
+    _, raw = create_token(user)
+    assert client.get(ME, headers=bearer(raw)).status_code == HTTPStatus.OK
+
+    def failing(self, digest, now=None):
+        raise error
+
+    with monkeypatch.context() as patch:
+        patch.setattr(APITokenQuerySet, "authenticate_digest", failing)
+        client.raise_request_exception = False
+        assert client.get(ME, headers=bearer(raw)).status_code == status
+    assert usage_for(user, now=frozen.now().timestamp()).used == 1
+    # The connection that carried the speculative count holds no unread reply.
+    response = client.get(ME, headers=bearer(raw))
+    assert response.status_code == HTTPStatus.OK
+    assert response["X-RateLimit-Used"] == "2"
+
+
+@pytest.mark.django_db
+def test_script_lost_by_redis_is_loaded_again_and_counted_once(client, user, redis_cache):
+    _, raw = create_token(user)
+    assert client.get(ME, headers=bearer(raw))["X-RateLimit-Used"] == "1"
+    redis_cache._cache.get_client(write=True).script_flush()  # e.g. a Redis restart
+    response = client.get(ME, headers=bearer(raw))
+    assert response.status_code == HTTPStatus.OK
+    assert response["X-RateLimit-Used"] == "2"
+    assert client.get(ME, headers=bearer(raw))["X-RateLimit-Used"] == "3"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("fail_closed", "status"), [(False, 200), (True, 503)])
+def test_overlapped_count_with_redis_down_fails_open_or_closed(
+    client, user, settings, fail_closed, status
+):
+    _, raw = create_token(user)
+    settings.CACHES = BROKEN_CACHE
+    settings.QUICKBOT_RATELIMIT_FAIL_CLOSED = fail_closed
+    ratelimit.remember_owner(tokens.token_digest(raw), user.pk)
+    assert client.get(ME, headers=bearer(raw)).status_code == status
+
+
+def test_remembered_owners_are_bounded(monkeypatch):
+    monkeypatch.setattr(ratelimit, "_OWNERS_MAX", 3)
+    for number in range(7):
+        ratelimit.remember_owner(f"digest-{number}", number)
+    assert len(ratelimit._owners) <= 3
+    assert ratelimit.owner_hint("digest-6") == 6
