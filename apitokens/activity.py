@@ -164,7 +164,10 @@ _BATCH_ROWS = 500
 
 def _write(rows: list[tuple]) -> None:
     """One multi-row INSERT per batch of up to 500 rows (the ORM's bulk_create spends five
-    times as long preparing the same rows)."""
+    times as long preparing the same rows); on PostgreSQL one COPY."""
+    if connection.vendor == "postgresql":
+        _copy(rows)
+        return
     operations = connection.ops
     limit = connection.features.max_query_params or len(_COLUMNS) * _BATCH_ROWS
     batch = max(1, min(_BATCH_ROWS, limit // len(_COLUMNS)))
@@ -186,6 +189,26 @@ def _write(rows: list[tuple]) -> None:
                 f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * len(chunk))}",
                 params,
             )
+
+
+def _copy(rows: list[tuple]) -> None:
+    """PostgreSQL: the rows through COPY ... FROM STDIN, which skips parsing and planning a
+    multi-row INSERT with thousands of parameters: half the time per row, measured
+    (docs/performance.md). All rows or none, like the INSERT (the foreign keys are checked
+    when the statement ends)."""
+    operations = connection.ops
+    table = operations.quote_name(TokenActivity._meta.db_table)
+    columns = ", ".join(
+        operations.quote_name(TokenActivity._meta.get_field(name).column) for name in _COLUMNS
+    )
+    # Django's cursor wrapper hands `copy` to psycopg (its debug wrapper logs it too).
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 # The flusher keeps its database connection between batches while rows keep coming:
