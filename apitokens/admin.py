@@ -385,9 +385,10 @@ class APITokenAdmin(SafeSelectedActionsMixin, NoDigestLookupsMixin, admin.ModelA
             ),
         )
         return format_html(
-            '<table class="audit-inline-table"><thead><tr><th>Time</th><th>Method</th>'
+            '<div class="audit-inline-scroll"><table class="audit-inline-table">'
+            "<thead><tr><th>Time</th><th>Method</th>"
             "<th>Path</th><th>Status</th><th>IP</th><th></th></tr></thead>"
-            "<tbody>{}</tbody></table><p>{}</p>",
+            "<tbody>{}</tbody></table></div><p>{}</p>",
             body,
             link,
         )
@@ -421,9 +422,10 @@ class APITokenAdmin(SafeSelectedActionsMixin, NoDigestLookupsMixin, admin.ModelA
             ),
         )
         return format_html(
-            '<table class="audit-inline-table"><thead><tr><th>Time</th><th>Event</th>'
+            '<div class="audit-inline-scroll"><table class="audit-inline-table">'
+            "<thead><tr><th>Time</th><th>Event</th>"
             "<th>By</th><th>IP</th><th>Count</th><th>Detail</th></tr></thead>"
-            "<tbody>{}</tbody></table><p>{}</p>",
+            "<tbody>{}</tbody></table></div><p>{}</p>",
             body,
             link,
         )

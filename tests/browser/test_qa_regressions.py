@@ -52,3 +52,28 @@ def test_admin_pages_load_without_console_errors(page, login, db):
         page.goto(path)
         page.wait_for_load_state("networkidle")
     assert errors == []
+
+
+def test_admin_token_page_tables_scroll_inside_themselves_on_a_phone(
+    phone_page, login, screenshot, db
+):
+    # The token change page's recent-activity table was cut off at 375 px: its last columns
+    # (status, IP) could not be reached. It now scrolls inside its own box.
+    owner = UserFactory(email="qa-inline-owner@example.com")
+    demo.demo_data_seed(user=owner)
+    staff = UserFactory(email="qa-inline-root@example.com", is_staff=True, is_superuser=True)
+    token = owner.api_tokens.filter(revoked_at__isnull=True).first()
+    login(phone_page, staff)
+    phone_page.goto(f"/admin/apitokens/apitoken/{token.pk}/change/")
+    box = phone_page.locator(".audit-inline-scroll").first
+    box.scroll_into_view_if_needed()
+    screenshot(phone_page, "qa-admin-token-inline-phone", full_page=False)
+    scroll_width, viewport_width = _page_width(phone_page)
+    assert scroll_width <= viewport_width <= 375
+    inner, outer, right = box.evaluate(
+        "b => [b.scrollWidth, b.clientWidth, b.getBoundingClientRect().right]"
+    )
+    assert right <= viewport_width  # the box itself stays on screen
+    assert inner > outer  # six columns are wider than a phone...
+    box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+    assert box.evaluate("b => b.scrollLeft") >= inner - outer - 1  # ...and all are reachable
