@@ -358,20 +358,11 @@ class APITokenAdmin(SafeSelectedActionsMixin, NoDigestLookupsMixin, admin.ModelA
 
     @admin.display(description="recent activity")
     def recent_activity(self, token: APIToken) -> str:
-        rows = list(
-            TokenActivity.objects.filter(token=token).order_by("-created_at", "-id")[
-                :RECENT_ROWS_ON_TOKEN_PAGE
-            ]
-        )
-        link = format_html(
-            '<a href="{}">All activity of this token</a>',
-            changelist_url("tokenactivity", token=token.public_id),
-        )
-        if not rows:
-            return format_html("<p>No requests recorded.</p>{}", link)
-        body = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        rows = TokenActivity.objects.filter(token=token).order_by("-created_at", "-id")[
+            :RECENT_ROWS_ON_TOKEN_PAGE
+        ]
+        return _inline_table(
+            ("Time", "Method", "Path", "Status", "IP", ""),
             (
                 (
                     timezone.localtime(row.created_at).strftime("%Y-%m-%d %H:%M:%S"),
@@ -383,32 +374,22 @@ class APITokenAdmin(SafeSelectedActionsMixin, NoDigestLookupsMixin, admin.ModelA
                 )
                 for row in rows
             ),
-        )
-        return format_html(
-            '<div class="audit-inline-scroll"><table class="audit-inline-table">'
-            "<thead><tr><th>Time</th><th>Method</th>"
-            "<th>Path</th><th>Status</th><th>IP</th><th></th></tr></thead>"
-            "<tbody>{}</tbody></table></div><p>{}</p>",
-            body,
-            link,
+            empty="No requests recorded.",
+            link=format_html(
+                '<a href="{}">All activity of this token</a>',
+                changelist_url("tokenactivity", token=token.public_id),
+            ),
         )
 
     @admin.display(description="security log")
     def security_log(self, token: APIToken) -> str:
-        events = list(
+        events = (
             SecurityEvent.objects.filter(token=token)
             .select_related("actor")
             .order_by("-created_at", "-id")[:RECENT_ROWS_ON_TOKEN_PAGE]
         )
-        link = format_html(
-            '<a href="{}">All security events of this token</a>',
-            changelist_url("securityevent", token=token.public_id),
-        )
-        if not events:
-            return format_html("<p>No events.</p>{}", link)
-        body = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        return _inline_table(
+            ("Time", "Event", "By", "IP", "Count", "Detail"),
             (
                 (
                     timezone.localtime(event.created_at).strftime("%Y-%m-%d %H:%M:%S"),
@@ -420,14 +401,11 @@ class APITokenAdmin(SafeSelectedActionsMixin, NoDigestLookupsMixin, admin.ModelA
                 )
                 for event in events
             ),
-        )
-        return format_html(
-            '<div class="audit-inline-scroll"><table class="audit-inline-table">'
-            "<thead><tr><th>Time</th><th>Event</th>"
-            "<th>By</th><th>IP</th><th>Count</th><th>Detail</th></tr></thead>"
-            "<tbody>{}</tbody></table></div><p>{}</p>",
-            body,
-            link,
+            empty="No events.",
+            link=format_html(
+                '<a href="{}">All security events of this token</a>',
+                changelist_url("securityevent", token=token.public_id),
+            ),
         )
 
     @admin.action(
@@ -490,6 +468,22 @@ def _actor_label(event: SecurityEvent) -> str:
     if event.actor_kind == SecurityEvent.Actor.STAFF and event.actor is not None:
         return f"staff ({event.actor.email})"
     return event.get_actor_kind_display()
+
+
+def _inline_table(headers, rows, *, empty: str, link) -> str:
+    """A read-only table on the token change page (escaped cells), in a box that scrolls
+    sideways on a phone, followed by `link`; `empty` instead when there are no rows."""
+    rows = list(rows)
+    if not rows:
+        return format_html("<p>{}</p>{}", empty, link)
+    cells = "".join(["<td>{}</td>"] * len(headers))
+    return format_html(
+        '<div class="audit-inline-scroll"><table class="audit-inline-table">'
+        "<thead><tr>{}</tr></thead><tbody>{}</tbody></table></div><p>{}</p>",
+        format_html_join("", "<th>{}</th>", ((header,) for header in headers)),
+        format_html_join("", f"<tr>{cells}</tr>", rows),
+        link,
+    )
 
 
 # --- Activity ------------------------------------------------------------------------------
