@@ -171,10 +171,7 @@ def _write(rows: list[tuple]) -> None:
     operations = connection.ops
     limit = connection.features.max_query_params or len(_COLUMNS) * _BATCH_ROWS
     batch = max(1, min(_BATCH_ROWS, limit // len(_COLUMNS)))
-    table = operations.quote_name(TokenActivity._meta.db_table)
-    columns = ", ".join(
-        operations.quote_name(TokenActivity._meta.get_field(name).column) for name in _COLUMNS
-    )
+    table, columns = _quoted_target()
     one_row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch):
@@ -191,16 +188,19 @@ def _write(rows: list[tuple]) -> None:
             )
 
 
+def _quoted_target() -> tuple[str, str]:
+    """The activity table and its `_COLUMNS`, quoted for this connection's SQL."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(TokenActivity._meta.get_field(name).column) for name in _COLUMNS)
+    return quote(TokenActivity._meta.db_table), columns
+
+
 def _copy(rows: list[tuple]) -> None:
     """PostgreSQL: the rows through COPY ... FROM STDIN, which skips parsing and planning a
     multi-row INSERT with thousands of parameters: half the time per row, measured
     (docs/performance.md). All rows or none, like the INSERT (the foreign keys are checked
     when the statement ends)."""
-    operations = connection.ops
-    table = operations.quote_name(TokenActivity._meta.db_table)
-    columns = ", ".join(
-        operations.quote_name(TokenActivity._meta.get_field(name).column) for name in _COLUMNS
-    )
+    table, columns = _quoted_target()
     # Django's cursor wrapper hands `copy` to psycopg (its debug wrapper logs it too).
     with (
         connection.cursor() as cursor,
