@@ -198,6 +198,19 @@ def _redis_scripts(store):
     return scripts
 
 
+def _hit_arguments(store, user_id: int, second: int, bad_key: str) -> tuple[list, list]:
+    """KEYS and ARGV of `_HIT_SCRIPT` (no per-IP check when `bad_key` is empty)."""
+    keys = [store.make_key(_start_key(user_id)), store.make_key(bad_key) if bad_key else ""]
+    args = [
+        settings.QUICKBOT_BAD_AUTH_LIMIT,
+        second,
+        WINDOW_SECONDS,
+        _COUNTER_GRACE_SECONDS,
+        store.make_key(f"qb:rl:{user_id}:"),
+    ]
+    return keys, args
+
+
 def rate_limit_hit(
     *,
     user_id: int,
@@ -227,16 +240,8 @@ def rate_limit_hit(
         else:
             bad_key, retry_after = _bad_auth_key(ip, moment)
         if scripts is not None:
-            start, used = scripts[0](
-                keys=[store.make_key(start_key), store.make_key(bad_key) if bad_key else ""],
-                args=[
-                    settings.QUICKBOT_BAD_AUTH_LIMIT,
-                    second,
-                    WINDOW_SECONDS,
-                    _COUNTER_GRACE_SECONDS,
-                    store.make_key(f"qb:rl:{user_id}:"),
-                ],
-            )
+            keys, args = _hit_arguments(store, user_id, second, bad_key)
+            start, used = scripts[0](keys=keys, args=args)
             if digest is not None:
                 remember_owner(digest, user_id)
             if start < 0:
@@ -380,18 +385,8 @@ def rate_limit_begin(*, user_id: int, now: float, ip: str | None) -> PendingHit 
     connection = None
     try:
         connection = pool.get_connection()
-        connection.send_command(
-            "EVALSHA",
-            script.sha,
-            2,
-            store.make_key(_start_key(user_id)),
-            store.make_key(bad_key),
-            settings.QUICKBOT_BAD_AUTH_LIMIT,
-            int(now),
-            WINDOW_SECONDS,
-            _COUNTER_GRACE_SECONDS,
-            store.make_key(f"qb:rl:{user_id}:"),
-        )
+        keys, args = _hit_arguments(store, user_id, int(now), bad_key)
+        connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
     except Exception:
         if connection is not None:
             connection.disconnect()
