@@ -143,7 +143,15 @@ def _lookup_plan(alias: str) -> tuple:
             converters.append((index, expression, backend + own, not own))
     # SQLite: the statement in the driver's own placeholder style, run on the driver's
     # connection (Django's cursor wrapper rewrites placeholders with a regex per execute).
-    native_sql = sql.replace("%s", "?") if connection.vendor == "sqlite" else None
+    # Each column is selected as `+column` (SQLite's no-op unary plus): an expression has no
+    # declared type, so the driver skips its per-column converter lookup on every execute
+    # (it upper-cases each declared type and looks it up: ~10 us for these 30 columns, more
+    # than the query) and the converters below do the typing, as they do on other databases.
+    native_sql = None
+    if connection.vendor == "sqlite":
+        columns = [f"+t.{quote(field.column)}" for field in token_fields]
+        columns += [f"+u.{quote(field.column)}" for field in owner_fields]
+        native_sql = f"SELECT {', '.join(columns)}{tail}".replace("%s", "?")
     plan = (
         sql,
         native_sql,
@@ -158,10 +166,10 @@ def _lookup_plan(alias: str) -> tuple:
 
 
 def _quick_converter(connection, function):
-    """On SQLite with USE_TZ, the driver already returns naive datetimes for datetime
-    columns: make them aware directly (what `convert_datetimefield_value` ends up doing,
-    through a settings lookup and two helper calls per column); anything else takes the
-    backend's converter."""
+    """On SQLite with USE_TZ, datetime columns arrive as naive datetimes (driver converter)
+    or as the ISO text Django stores (the lookup's `+column`): make them aware directly
+    (what `convert_datetimefield_value` ends up doing, through a settings lookup, a regex
+    parse and two helper calls per column); anything else takes the backend's converter."""
     if connection.vendor != "sqlite" or not settings.USE_TZ:
         return function
     original = getattr(type(connection.ops), "convert_datetimefield_value", None)
@@ -169,6 +177,11 @@ def _quick_converter(connection, function):
         return function
 
     def aware_datetime(value, expression, connection):
+        if value.__class__ is str:
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return function(value, expression, connection)
         if value.__class__ is datetime and value.tzinfo is None:
             return value.replace(tzinfo=connection.timezone)
         return function(value, expression, connection)
