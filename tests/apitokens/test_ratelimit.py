@@ -482,3 +482,29 @@ def test_remembered_owners_are_bounded(monkeypatch):
         ratelimit.remember_owner(f"digest-{number}", number)
     assert len(ratelimit._owners) <= 3
     assert ratelimit.owner_hint("digest-6") == 6
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("fail_closed", "status"), [(False, 200), (True, 503)])
+def test_redis_lost_while_the_lookup_runs_fails_open_or_closed_and_recovers(
+    client, user, settings, redis_cache, monkeypatch, fail_closed, status
+):
+    import redis
+    from redis.connection import Connection
+
+    settings.QUICKBOT_RATELIMIT_FAIL_CLOSED = fail_closed
+    _, raw = create_token(user)
+    assert client.get(ME, headers=bearer(raw))["X-RateLimit-Used"] == "1"
+    read = Connection.read_response
+
+    def lost(self, *args, **kwargs):
+        raise redis.exceptions.ConnectionError("connection reset")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Connection, "read_response", lost)
+        assert client.get(ME, headers=bearer(raw)).status_code == status
+    assert Connection.read_response is read
+    # The next request reads its own count, not the lost reply (which Redis did count).
+    response = client.get(ME, headers=bearer(raw))
+    assert response.status_code == HTTPStatus.OK
+    assert response["X-RateLimit-Used"] == "3"
