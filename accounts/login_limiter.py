@@ -11,7 +11,6 @@ A successful login clears the account's counter. If the cache is down, logins ar
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import math
 import time
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -39,33 +37,15 @@ class Lockout:
         return max(1, math.ceil(self.retry_after_seconds / 60))
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The client's IP: REMOTE_ADDR, or the address QUICKBOT_TRUSTED_PROXY_COUNT proxies saw."""
-    remote_addr = request.META.get("REMOTE_ADDR", "") or ""
-    proxy_count = settings.QUICKBOT_TRUSTED_PROXY_COUNT
-    if proxy_count > 0:
-        forwarded = [
-            part.strip()
-            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-            if part.strip()
-        ]
-        if len(forwarded) >= proxy_count:
-            candidate = forwarded[-proxy_count]
-            try:
-                return str(ipaddress.ip_address(candidate))
-            except ValueError:
-                logger.warning("Ignoring malformed X-Forwarded-For entry %r", candidate[:64])
-    return remote_addr or "unknown"
-
-
 def _digest(value: str) -> str:
     # Hash so that any email (spaces, unicode, 254 characters) makes a short, safe cache key.
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
-def _keys(*, ip: str, email: str) -> list[tuple[str, str]]:
+def _keys(*, ip: str | None, email: str) -> list[tuple[str, str]]:
     """(failure counter key, lock key) for the IP and for the account."""
-    subjects = [f"ip:{_digest(ip)}"]
+    # Requests without a known address (no REMOTE_ADDR) share one counter.
+    subjects = [f"ip:{_digest(ip or 'unknown')}"]
     normalized_email = email.strip().lower()
     if normalized_email:
         subjects.append(f"email:{_digest(normalized_email)}")
@@ -78,7 +58,7 @@ def _now(now: float | None) -> float:
     return time.time() if now is None else now
 
 
-def login_lockout_get(*, ip: str, email: str, now: float | None = None) -> Lockout | None:
+def login_lockout_get(*, ip: str | None, email: str, now: float | None = None) -> Lockout | None:
     """Return the active lock for this IP or account (the longer one), or None."""
     now = _now(now)
     try:
@@ -92,7 +72,7 @@ def login_lockout_get(*, ip: str, email: str, now: float | None = None) -> Locko
     return Lockout(retry_after_seconds=math.ceil(remaining))
 
 
-def login_failure_record(*, ip: str, email: str, now: float | None = None) -> Lockout | None:
+def login_failure_record(*, ip: str | None, email: str, now: float | None = None) -> Lockout | None:
     """Count one failed login for the IP and the account; return the lock if one started."""
     now = _now(now)
     limit = settings.QUICKBOT_LOGIN_FAILURE_LIMIT

@@ -30,13 +30,13 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.login_limiter import (
-    client_ip,
     login_failure_record,
     login_lockout_get,
     login_success_record,
     password_reset_email_allowed,
 )
 from accounts.models import User
+from common.clientip import client_ip
 
 REDIRECT_FIELD_NAME = "next"
 RESET_EMAIL_SESSION_KEY = "password_reset_email"

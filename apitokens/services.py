@@ -10,11 +10,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
+from django.http import HttpRequest
 from django.utils import dateformat, timezone
 
 from accounts.models import User
 from apitokens import expiry, notifications, tokens
 from apitokens.models import ALL_SCOPES, SCOPE_READ, APIToken, SecurityEvent
+from common.clientip import client_ip
 
 
 class TokenNameTaken(Exception):
@@ -29,9 +31,10 @@ class ClientInfo:
     user_agent: str = ""
 
     @classmethod
-    def from_request(cls, request) -> ClientInfo:
+    def from_request(cls, request: HttpRequest) -> ClientInfo:
+        """The client's address (trusted proxies included) and browser of `request`."""
         return cls(
-            ip=request.META.get("REMOTE_ADDR") or None,
+            ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", "")[:256],
         )
 

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
+import time
+from http import HTTPStatus
 from unittest import mock
 
 import pytest
-from django.test import RequestFactory
 
 from accounts.login_limiter import (
-    client_ip,
     login_failure_record,
     login_lockout_get,
     login_success_record,
@@ -102,24 +102,22 @@ def test_a_cache_outage_allows_logins_instead_of_failing():
         login_success_record(email=EMAIL)
 
 
-def test_client_ip_is_remote_addr_without_trusted_proxies(settings):
-    settings.QUICKBOT_TRUSTED_PROXY_COUNT = 0
-    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="203.0.113.50")
-
-    assert client_ip(request) == "10.0.0.5"
-
-
-def test_client_ip_takes_the_address_the_trusted_proxy_saw(settings):
+def test_login_behind_a_proxy_locks_the_forwarded_address_not_the_proxy(client, db, settings):
     settings.QUICKBOT_TRUSTED_PROXY_COUNT = 1
-    request = RequestFactory().get(
-        "/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.50"
-    )
+    proxy = "10.0.0.1"
 
-    assert client_ip(request) == "203.0.113.50"
+    def attempt(forwarded_for: str, email: str):
+        return client.post(
+            "/account/login/",
+            {"username": email, "password": "wrong-pass-1"},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        )
 
+    for number in range(3):
+        attempt("203.0.113.9", f"guess{number}@example.com")
 
-def test_client_ip_ignores_a_malformed_forwarded_address(settings):
-    settings.QUICKBOT_TRUSTED_PROXY_COUNT = 1
-    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="not-an-ip")
-
-    assert client_ip(request) == "10.0.0.5"
+    assert login_lockout_get(ip="203.0.113.9", email="", now=time.time()) is not None
+    assert login_lockout_get(ip=proxy, email="", now=time.time()) is None
+    assert attempt("203.0.113.9", "other@example.com").status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert attempt("198.51.100.4", "other@example.com").status_code == HTTPStatus.OK

@@ -1,0 +1,1 @@
+"""Pieces both apps share, below `accounts` and `apitokens` (they import nothing of ours)."""
