@@ -16,7 +16,7 @@ from django.urls import reverse
 from accounts.forms import SignupForm
 from accounts.models import User
 from accounts.views import safe_next_url
-from quickbot.admin_actions import SafeSelectedActionsMixin
+from common.admin import SafeSelectedActionsMixin
 
 
 class AdminUserCreationForm(SignupForm):

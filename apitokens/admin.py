@@ -30,7 +30,7 @@ from django.utils.http import urlencode
 
 from apitokens import admin_views, selectors, services
 from apitokens.models import APIToken, SecurityEvent, TokenActivity
-from quickbot.admin_actions import SafeSelectedActionsMixin
+from common.admin import SafeSelectedActionsMixin
 
 # Activity and events shown on a token's admin page; the rest is one click away.
 RECENT_ROWS_ON_TOKEN_PAGE = 20

@@ -55,37 +55,3 @@ def test_manage_py_createsuperuser_noinput_works_in_a_fresh_process(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert "Superuser created successfully." in result.stdout
-
-
-def test_seed_demo_creates_the_demo_account_and_prints_how_to_log_in(settings):
-    out = StringIO()
-
-    call_command("seed_demo", stdout=out)
-
-    demo = User.objects.get(email="demo@quickbot.local")
-    assert demo.check_password(settings.QUICKBOT_DEMO_PASSWORD)
-    assert "http://127.0.0.1:8000/account/login/" in out.getvalue()
-    assert settings.QUICKBOT_DEMO_PASSWORD in out.getvalue()
-
-
-def test_seed_demo_is_idempotent_and_restores_the_password(settings):
-    call_command("seed_demo", stdout=StringIO())
-    demo = User.objects.get(email="demo@quickbot.local")
-    demo.set_password("changed-by-someone-1")
-    demo.is_active = False
-    demo.save()
-
-    call_command("seed_demo", stdout=StringIO())
-
-    assert User.objects.filter(email__iexact="demo@quickbot.local").count() == 1
-    demo.refresh_from_db()
-    assert demo.is_active
-    assert demo.check_password(settings.QUICKBOT_DEMO_PASSWORD)
-
-
-def test_seed_demo_prints_the_url_it_is_told(settings):
-    out = StringIO()
-
-    call_command("seed_demo", "--url", "http://127.0.0.1:8012/", stdout=out)
-
-    assert "http://127.0.0.1:8012/account/login/" in out.getvalue()

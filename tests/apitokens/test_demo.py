@@ -4,7 +4,7 @@ import re
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import call_command, get_commands
 from django.utils import timezone
 
 from accounts.models import User
@@ -20,6 +20,10 @@ def _seed() -> str:
     out = StringIO()
     call_command("seed_demo", stdout=out)
     return out.getvalue()
+
+
+def test_seed_demo_belongs_to_apitokens_so_accounts_never_imports_it():
+    assert get_commands()["seed_demo"] == "apitokens"
 
 
 def test_seed_demo_gives_the_demo_account_sample_tokens_and_a_month_of_activity():
@@ -78,6 +82,40 @@ def test_seed_demo_never_prints_a_token_value(capsys):
     output = _seed()
     captured = capsys.readouterr()
     assert not TOKEN_VALUE.search(output + captured.out + captured.err)
+
+
+def test_seed_demo_creates_the_demo_account_and_prints_how_to_log_in(settings):
+    out = StringIO()
+
+    call_command("seed_demo", stdout=out)
+
+    account = User.objects.get(email="demo@quickbot.local")
+    assert account.check_password(settings.QUICKBOT_DEMO_PASSWORD)
+    assert "http://127.0.0.1:8000/account/login/" in out.getvalue()
+    assert settings.QUICKBOT_DEMO_PASSWORD in out.getvalue()
+
+
+def test_seed_demo_is_idempotent_and_restores_the_password(settings):
+    call_command("seed_demo", stdout=StringIO())
+    account = User.objects.get(email="demo@quickbot.local")
+    account.set_password("changed-by-someone-1")
+    account.is_active = False
+    account.save()
+
+    call_command("seed_demo", stdout=StringIO())
+
+    assert User.objects.filter(email__iexact="demo@quickbot.local").count() == 1
+    account.refresh_from_db()
+    assert account.is_active
+    assert account.check_password(settings.QUICKBOT_DEMO_PASSWORD)
+
+
+def test_seed_demo_prints_the_url_it_is_told(settings):
+    out = StringIO()
+
+    call_command("seed_demo", "--url", "http://127.0.0.1:8012/", stdout=out)
+
+    assert "http://127.0.0.1:8012/account/login/" in out.getvalue()
 
 
 def test_sample_tokens_are_real_values_kept_only_as_digests(monkeypatch):

@@ -9,7 +9,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
 
 from accounts.models import User
-from quickbot.admin_actions import selected_ids_valid
+from common.admin import selected_ids_valid
 from tests.accounts.factories import UserFactory
 from tests.apitokens.factories import create_token
 
