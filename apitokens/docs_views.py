@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from apitokens import tokens
-from apitokens.openapi import ERROR_CATALOGUE
+from apitokens.api.openapi import ERROR_CATALOGUE
 
 
 @require_safe

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from typing import Literal
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connections, models
+from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -19,25 +15,6 @@ from apitokens import tokens
 SCOPE_READ = "read"
 SCOPE_WRITE = "write"
 ALL_SCOPES = (SCOPE_READ, SCOPE_WRITE)
-
-AuthFailure = Literal["malformed", "unknown", "revoked", "expired", "inactive"]
-
-
-@dataclass(frozen=True, slots=True)
-class AuthResult:
-    """Outcome of `APIToken.objects.authenticate`: a token, or the reason there is none.
-
-    `token` is set for "revoked" and "expired" too, so callers can record who still
-    holds a dead token; `ok` is True only for a usable token of an active user.
-    """
-
-    token: APIToken | None
-    reason: AuthFailure | None = None
-    used_previous_value: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.reason is None
 
 
 class APITokenQuerySet(models.QuerySet["APIToken"]):
@@ -52,272 +29,6 @@ class APITokenQuerySet(models.QuerySet["APIToken"]):
         """Tokens that authenticate right now."""
         now = now or timezone.now()
         return self.active().filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-
-    def authenticate(self, raw: str, now: datetime | None = None) -> AuthResult:
-        """Look a presented token value up by digest in one indexed query; never raises
-        for bad input. A previous value still inside its rotation overlap counts.
-
-        The hot path of every API request: one raw SQL query joining the owner (the ORM's
-        query building costs ten times the query itself), rows turned into model
-        instances with the backend's own converters.
-        """
-        if not tokens.is_well_formed(raw):
-            return AuthResult(None, "malformed")
-        return self.authenticate_well_formed(raw, now)
-
-    def authenticate_well_formed(self, raw: str, now: datetime | None = None) -> AuthResult:
-        """`authenticate` for a value already known to be well-formed (checksum included),
-        e.g. by `tokens.parse_authorization`'s BEARER verdict: the API path checks it once."""
-        return self.authenticate_digest(tokens.token_digest(raw), now)
-
-    def authenticate_digest(self, digest: str, now: datetime | None = None) -> AuthResult:
-        """`authenticate_well_formed` for the digest of a well-formed value (the API path
-        needs the digest before the lookup, see `ratelimit.rate_limit_begin`)."""
-        token = _token_with_owner_by_digest(self.db, digest)
-        if token is None:
-            return AuthResult(None, "unknown")
-        now = now or timezone.now()
-        used_previous = not hmac.compare_digest(token.digest, digest)
-        if used_previous and (
-            token.previous_expires_at is None or token.previous_expires_at <= now
-        ):
-            return AuthResult(token, "expired", used_previous_value=True)
-        if token.revoked_at is not None:
-            return AuthResult(token, "revoked", used_previous)
-        if token.expires_at is not None and token.expires_at <= now:
-            return AuthResult(token, "expired", used_previous)
-        if not token.owner.is_active:
-            return AuthResult(token, "inactive", used_previous)
-        return AuthResult(token, None, used_previous)
-
-
-_LOOKUP_PLANS: dict[str, tuple] = {}
-
-
-def _lookup_plan(alias: str) -> tuple:
-    """SQL, column-to-field mapping and converters of the token+owner lookup, built once
-    per database."""
-    plan = _LOOKUP_PLANS.get(alias)
-    if plan is not None:
-        return plan
-
-    connection = connections[alias]
-    quote = connection.ops.quote_name
-    owner_model = APIToken._meta.get_field("owner").related_model
-    token_table, owner_table = quote(APIToken._meta.db_table), quote(owner_model._meta.db_table)
-    tail = (
-        f" FROM {token_table} t "
-        f"INNER JOIN {owner_table} u ON u.{quote(owner_model._meta.pk.column)} = "
-        f"t.{quote(APIToken._meta.get_field('owner').column)} "
-        f"WHERE t.{quote('digest')} = %s OR t.{quote('previous_digest')} = %s LIMIT 1"
-    )
-    # `t.*, u.*` keeps the statement short: the SQLite backend rewrites each statement's
-    # placeholders with a regex, which costs more than the query on a long column list.
-    # The tables' column order (which migrations decide) is read once and mapped to fields.
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT t.* FROM {token_table} t WHERE 1 = 0")
-        token_columns = [column[0] for column in cursor.description]
-        cursor.execute(f"SELECT u.* FROM {owner_table} u WHERE 1 = 0")
-        owner_columns = [column[0] for column in cursor.description]
-    token_fields = _fields_in_order(APIToken, token_columns)
-    owner_fields = _fields_in_order(owner_model, owner_columns)
-    if token_fields is not None and owner_fields is not None:
-        sql = f"SELECT t.*, u.*{tail}"
-    else:
-        token_fields = list(APIToken._meta.concrete_fields)
-        owner_fields = list(owner_model._meta.concrete_fields)
-        columns = [f"t.{quote(field.column)}" for field in token_fields]
-        columns += [f"u.{quote(field.column)}" for field in owner_fields]
-        sql = f"SELECT {', '.join(columns)}{tail}"
-    # Backend converters pass NULL through (a field's own from_db_value may not): a NULL
-    # column with only backend converters is left as it is, without a call.
-    converters = []
-    for index, field in enumerate([*token_fields, *owner_fields]):
-        expression = field.cached_col
-        backend = [
-            _quick_converter(connection, function)
-            for function in connection.ops.get_db_converters(expression)
-        ]
-        own = field.get_db_converters(connection)
-        if backend or own:
-            converters.append((index, expression, backend + own, not own))
-    # SQLite: the statement in the driver's own placeholder style, run on the driver's
-    # connection (Django's cursor wrapper rewrites placeholders with a regex per execute).
-    # Each column is selected as `+column` (SQLite's no-op unary plus): an expression has no
-    # declared type, so the driver skips its per-column converter lookup on every execute
-    # (it upper-cases each declared type and looks it up: ~10 us for these 30 columns, more
-    # than the query) and the converters below do the typing, as they do on other databases.
-    native_sql = None
-    if connection.vendor == "sqlite":
-        columns = [f"+t.{quote(field.column)}" for field in token_fields]
-        columns += [f"+u.{quote(field.column)}" for field in owner_fields]
-        native_sql = f"SELECT {', '.join(columns)}{tail}".replace("%s", "?")
-    plan = (
-        sql,
-        native_sql,
-        converters,
-        len(token_fields),
-        tuple(field.attname for field in token_fields),
-        tuple(field.attname for field in owner_fields),
-        owner_model,
-    )
-    _LOOKUP_PLANS[alias] = plan
-    return plan
-
-
-def _quick_converter(connection, function):
-    """On SQLite with USE_TZ, datetime columns arrive as naive datetimes (driver converter)
-    or as the ISO text Django stores (the lookup's `+column`): make them aware directly
-    (what `convert_datetimefield_value` ends up doing, through a settings lookup, a regex
-    parse and two helper calls per column); anything else takes the backend's converter."""
-    if connection.vendor != "sqlite" or not settings.USE_TZ:
-        return function
-    original = getattr(type(connection.ops), "convert_datetimefield_value", None)
-    if original is None or getattr(function, "__func__", None) is not original:
-        return function
-
-    def aware_datetime(value, expression, connection):
-        if value.__class__ is str:
-            try:
-                value = datetime.fromisoformat(value)
-            except ValueError:
-                return function(value, expression, connection)
-        if value.__class__ is datetime and value.tzinfo is None:
-            return value.replace(tzinfo=connection.timezone)
-        return function(value, expression, connection)
-
-    return aware_datetime
-
-
-def _fields_in_order(model: type[models.Model], columns: list[str]) -> list | None:
-    """The model's concrete fields in the table's column order; None if they differ."""
-    by_column = {field.column: field for field in model._meta.concrete_fields}
-    if sorted(columns) != sorted(by_column):
-        return None
-    return [by_column[column] for column in columns]
-
-
-def _token_with_owner_by_digest(alias: str, digest: str) -> APIToken | None:
-    sql, native_sql, converters, split, token_attnames, owner_attnames, owner_model = _lookup_plan(
-        alias
-    )
-    connection = connections[alias]
-    if connection.queries_logged or connection.execute_wrappers or connection.needs_rollback:
-        # Observed (tests, DEBUG, query counting) or inside a broken atomic block: take
-        # Django's cursor wrapper, which logs, runs execute_wrappers and refuses properly.
-        with connection.cursor() as cursor:
-            cursor.execute(sql, (digest, digest))
-            row = cursor.fetchone()
-    else:
-        row = _fetch_fast(connection, sql, (digest, digest), native_sql)
-    if row is None:
-        return None
-    values = list(row)
-    for index, expression, functions, none_passes in converters:
-        value = values[index]
-        if value is None and none_passes:
-            continue
-        for function in functions:
-            value = function(value, expression, connection)
-        values[index] = value
-    token = _instance(APIToken, alias, token_attnames, values[:split])
-    owner = _instance(owner_model, alias, owner_attnames, values[split:])
-    _owner_field().set_cached_value(token, owner)
-    return token
-
-
-@lru_cache(maxsize=1)
-def _owner_field():
-    return APIToken._meta.get_field("owner")
-
-
-def _fetch_fast(connection, sql: str, params: tuple, native_sql: str | None) -> tuple | None:
-    """The query through the backend's own cursor, with Django's connection management and
-    error translation but without its wrapper layers (~10 us a request).
-
-    Instead of CONN_HEALTH_CHECKS' extra `SELECT 1` round trip before the first query of a
-    request, the query itself is the check: a connection the server dropped is reopened and
-    the query retried once (safe: a read, outside any transaction).
-    """
-    for attempt in (1, 2):
-        if connection.connection is None:  # ensure_connection's own test, without its
-            connection.ensure_connection()  # async-safety wrapper on every call
-        try:
-            try:
-                row = _execute(connection, sql, params, native_sql)
-            except Exception:
-                # Django's error translation, entered only when there is an error to
-                # translate (the context manager costs a microsecond on every query).
-                with connection.wrap_database_errors:
-                    raise
-        except (OperationalError, InterfaceError):
-            if attempt == 2 or connection.in_atomic_block:
-                raise
-            connection.close()
-            continue
-        connection.health_check_done = True
-        return row
-    return None  # unreachable
-
-
-def _execute(connection, sql: str, params: tuple, native_sql: str | None) -> tuple | None:
-    if native_sql is not None:  # SQLite: the driver's connection, its placeholder style
-        return connection.connection.execute(native_sql, params).fetchone()
-    cursor = _prepared_cursor(connection)
-    if cursor is not None:
-        try:
-            cursor.execute(sql, params, prepare=True)
-            return cursor.fetchone()
-        finally:
-            cursor.close()
-    cursor = connection.create_cursor()
-    try:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-    finally:
-        cursor.close()
-
-
-def _prepared_cursor(connection):
-    """On PostgreSQL (psycopg 3), a server-side-binding cursor, so the lookup can be a
-    prepared statement: Django's client-side binding makes PostgreSQL parse and plan the
-    join on every request (~70 us of a ~150 us lookup). None elsewhere, or when
-    QUICKBOT_PREPARED_TOKEN_LOOKUP is off (e.g. behind PgBouncer < 1.21 in transaction mode).
-    """
-    if connection.vendor != "postgresql" or not settings.QUICKBOT_PREPARED_TOKEN_LOOKUP:
-        return None
-    try:
-        import psycopg
-        from django.db.backends.postgresql import base as postgresql
-    except ImportError:
-        return None
-    if not getattr(postgresql, "is_psycopg3", False):
-        return None
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        # Django turns psycopg's preparation off (None), which also ignores prepare=True.
-        # A threshold never reached keeps every other query unprepared, as Django wants.
-        raw.prepare_threshold = 2**31 - 1
-    cursor = psycopg.Cursor(raw)
-    loader = connection.connection.adapters.get_loader(
-        postgresql.TIMESTAMPTZ_OID, postgresql.Format.TEXT
-    )
-    if connection.timezone != loader.timezone:  # as Django's create_cursor does
-        postgresql.register_tzloader(connection.timezone, cursor)
-    return cursor
-
-
-def _instance(
-    model: type[models.Model], alias: str, attnames: tuple[str, ...], values: list
-) -> models.Model:
-    """What `Model.from_db` returns, without running `__init__` field by field (a third of
-    the lookup's cost). Neither model has fields that hook into pre_init/post_init."""
-    instance = model.__new__(model)
-    instance.__dict__.update(zip(attnames, values, strict=True))
-    state = instance._state = models.base.ModelState()
-    state.adding = False
-    state.db = alias
-    return instance
 
 
 class APIToken(models.Model):
@@ -465,12 +176,14 @@ class SecurityEvent(models.Model):
         DELETED = "deleted", "Token deleted"
         DELETED_TOKEN_USED = "deleted_token_used", "Deleted token used"
         EXPIRED_TOKEN_USED = "expired_token_used", "Expired token used"
+        UNKNOWN_TOKENS = "unknown_tokens", "Unknown tokens presented"
 
     class Actor(models.TextChoices):
         USER = "user", "the account owner"
         STAFF = "staff", "staff"
         TOKEN = "token", "the token itself"
         SYSTEM = "system", "QuickBot"
+        CLIENT = "client", "an API client"
 
     created_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
@@ -480,8 +193,13 @@ class SecurityEvent(models.Model):
     )
     token_name = models.CharField(max_length=100, blank=True)
     token_identifier = models.CharField(max_length=16, blank=True)
+    # None for events of no account: unknown tokens presented from one address.
     account = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="security_events"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="security_events",
     )
     actor_kind = models.CharField(max_length=8, choices=Actor.choices)
     actor = models.ForeignKey(

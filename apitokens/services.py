@@ -238,12 +238,14 @@ def api_token_regenerate(
                 "This token has expired and cannot be regenerated. Delete it and create a new one."
             )
         keep_previous = overlap > timedelta(0)
+        # A value stopped at once is still remembered (its overlap already over), so a later
+        # use of it is reported like a deleted token's, not answered as unknown.
         changes = {
             "digest": tokens.token_digest(raw),
             "identifier": tokens.token_identifier(raw),
-            "previous_digest": current.digest if keep_previous else None,
-            "previous_identifier": current.identifier if keep_previous else "",
-            "previous_expires_at": now + overlap if keep_previous else None,
+            "previous_digest": current.digest,
+            "previous_identifier": current.identifier,
+            "previous_expires_at": now + overlap,
             "expires_at": expiry.regenerated_expiry(
                 expires_at=current.expires_at,
                 lifetime_days=current.lifetime_days,
@@ -287,7 +289,7 @@ def api_token_regenerate(
         client=client,
         now=now,
         previous_identifier=current.identifier,
-        previous_expires_at=changes["previous_expires_at"],
+        previous_expires_at=changes["previous_expires_at"] if keep_previous else None,
     )
     return token, raw
 
@@ -395,3 +397,28 @@ def api_token_dead_use_record(
         )
     except Exception:  # the API answer must not depend on email
         logger.exception("Could not notify the owner of dead token %s", token.pk)
+
+
+def unknown_tokens_record(
+    *, ip: str | None, window_start: datetime, count: int, now: datetime
+) -> None:
+    """Log `count` requests from `ip` with well-formed tokens that match no token: one
+    SecurityEvent per address per bad-credential window, its `count` growing."""
+    bumped = SecurityEvent.objects.filter(
+        kind=SecurityEvent.Kind.UNKNOWN_TOKENS,
+        account__isnull=True,
+        ip=ip,
+        created_at__gte=window_start,
+    ).update(count=F("count") + count, last_seen_at=Greatest(F("last_seen_at"), Value(now)))
+    if bumped:
+        return
+    SecurityEvent.objects.create(
+        kind=SecurityEvent.Kind.UNKNOWN_TOKENS,
+        account=None,
+        actor_kind=SecurityEvent.Actor.CLIENT,
+        ip=ip,
+        count=count,
+        detail="Well-formed tokens that match no QuickBot token",
+        created_at=now,
+        last_seen_at=now,
+    )

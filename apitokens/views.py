@@ -31,6 +31,7 @@ from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
 from apitokens import charts, expiry, selectors, services
+from apitokens.api.limits import usage_for
 from apitokens.forms import (
     TokenCreateForm,
     TokenEditForm,
@@ -38,7 +39,6 @@ from apitokens.forms import (
     name_taken_error,
 )
 from apitokens.models import APIToken
-from apitokens.ratelimit import usage_for
 from apitokens.services import ClientInfo, TokenNameTaken
 
 logger = logging.getLogger(__name__)

@@ -61,7 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "apitokens.middleware.ApiTokenMiddleware",
+    "apitokens.api.middleware.ApiTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -253,6 +253,9 @@ QUICKBOT_ACTIVITY_FLUSH_SECONDS = env_int("QUICKBOT_ACTIVITY_FLUSH_SECONDS", 2)
 # PostgreSQL: run the per-request token lookup as a prepared statement (off behind
 # PgBouncer < 1.21 in transaction pooling, which cannot keep prepared statements).
 QUICKBOT_PREPARED_TOKEN_LOOKUP = env_bool("QUICKBOT_PREPARED_TOKEN_LOOKUP", default=True)
+# The API's token lookup through apitokens/api/internals.py (off: the plain ORM, e.g. should a
+# Django upgrade break the fast path before a fix ships).
+QUICKBOT_FAST_TOKEN_LOOKUP = env_bool("QUICKBOT_FAST_TOKEN_LOOKUP", default=True)
 # Password reset emails sent to one address per hour; further requests get the same
 # "check your email" page but send nothing (no email bombing through the reset form).
 QUICKBOT_PASSWORD_RESET_EMAILS_PER_HOUR = env_int("QUICKBOT_PASSWORD_RESET_EMAILS_PER_HOUR", 3)

@@ -13,6 +13,8 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from apitokens.api.errors import api_error
+
 logger = logging.getLogger(__name__)
 
 
@@ -61,8 +63,6 @@ def _is_api_request(request: HttpRequest) -> bool:
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """400: the API's JSON shape under /api/, Django's page elsewhere."""
     if _is_api_request(request):
-        from apitokens.middleware import api_error
-
         return api_error(
             HTTPStatus.BAD_REQUEST,
             "invalid_request",
@@ -74,8 +74,6 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """403: the API's JSON shape under /api/, Django's page elsewhere."""
     if _is_api_request(request):
-        from apitokens.middleware import api_error
-
         return api_error(HTTPStatus.FORBIDDEN, "forbidden", "This request is not allowed.")
     return defaults.permission_denied(request, exception)
 
@@ -83,8 +81,6 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """404: the API's JSON shape under /api/ (e.g. Http404 from an API view), the page elsewhere."""
     if _is_api_request(request):
-        from apitokens.middleware import api_error
-
         return api_error(HTTPStatus.NOT_FOUND, "not_found", "There is nothing at this address.")
     return defaults.page_not_found(request, exception)
 
@@ -92,8 +88,6 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 def server_error(request: HttpRequest) -> HttpResponse:
     """500: the API's JSON shape under /api/, templates/500.html elsewhere."""
     if _is_api_request(request):
-        from apitokens.middleware import api_error
-
         return api_error(
             HTTPStatus.INTERNAL_SERVER_ERROR,
             "server_error",

@@ -1,7 +1,7 @@
 import pytest
 from django.core.cache import cache
 
-from apitokens import ratelimit
+from apitokens.api import limits
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 
 
@@ -9,10 +9,10 @@ from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 def _clear_cache():
     """Rate-limit and login-limit counters live in the cache: start each test clean."""
     cache.clear()
-    ratelimit.reset_local_counters()
+    limits.reset_local_counters()
     yield
     cache.clear()
-    ratelimit.reset_local_counters()
+    limits.reset_local_counters()
 
 
 @pytest.fixture

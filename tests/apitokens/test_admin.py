@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apitokens import services
 from apitokens.admin import CappedCountPaginator
+from apitokens.api.lookup import authenticate_token
 from apitokens.models import APIToken, SecurityEvent, TokenActivity
 from tests.accounts.factories import UserFactory
 from tests.apitokens.activity_factories import AUDIT_VIEW_PERMISSIONS, add_activity, staff_user
@@ -268,7 +269,7 @@ def test_revoke_action_revokes_through_the_service_and_records_the_staff_member(
         event = SecurityEvent.objects.get(token=revoked, kind=SecurityEvent.Kind.DELETED)
         assert event.actor == staff
         assert event.actor_kind == SecurityEvent.Actor.STAFF
-    assert APIToken.objects.authenticate(raw).reason == "revoked"
+    assert authenticate_token(raw).reason == "revoked"
     messages = [str(message) for message in response.wsgi_request._messages]
     assert any("Deleted (revoked) 2 tokens" in message for message in messages)
 

@@ -5,7 +5,7 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from apitokens.openapi import ERROR_CATALOGUE
+from apitokens.api.openapi import ERROR_CATALOGUE
 
 
 def test_api_docs_url_name_has_no_namespace():

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from apitokens import services, tokens
+from apitokens.api.lookup import authenticate_token
 from apitokens.models import APIToken, SecurityEvent
 from apitokens.services import ClientInfo, TokenNameTaken
 from tests.apitokens.factories import create_token
@@ -107,9 +108,9 @@ def test_revoke_twice_changes_nothing_the_second_time(user):
 
 def test_revoked_token_is_rejected_on_the_very_next_authentication(user):
     token, raw = create_token(user, "Mobile App Backend")
-    assert APIToken.objects.authenticate(raw).ok
+    assert authenticate_token(raw).ok
     services.api_token_revoke(token=token, actor=user)
-    result = APIToken.objects.authenticate(raw)
+    result = authenticate_token(raw)
     assert not result.ok
     assert result.reason == "revoked"
     assert result.token.pk == token.pk
@@ -119,8 +120,8 @@ def test_revoking_one_token_leaves_the_others_working(user):
     first, first_raw = create_token(user, "Mobile App Backend")
     _, second_raw = create_token(user, "Development Testing")
     services.api_token_revoke(token=first, actor=user)
-    assert APIToken.objects.authenticate(second_raw).ok
-    assert not APIToken.objects.authenticate(first_raw).ok
+    assert authenticate_token(second_raw).ok
+    assert not authenticate_token(first_raw).ok
 
 
 @pytest.mark.parametrize(
@@ -133,7 +134,7 @@ def test_revoking_one_token_leaves_the_others_working(user):
     ],
 )
 def test_authenticate_reports_reasons_without_raising(db, value, reason):
-    result = APIToken.objects.authenticate(value)
+    result = authenticate_token(value)
     assert result.reason == reason
     assert result.token is None
 
@@ -142,7 +143,7 @@ def test_authenticate_rejects_a_mistyped_value_before_the_database(user, django_
     _, raw = create_token(user, "Mobile App Backend")
     mistyped = raw[:-1] + ("A" if raw[-1] != "A" else "B")
     with django_assert_num_queries(0):
-        assert APIToken.objects.authenticate(mistyped).reason == "malformed"
+        assert authenticate_token(mistyped).reason == "malformed"
 
 
 # --- Rename --------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ def test_rename_records_the_old_name(user):
     services.api_token_rename(token=token, name="iOS App Backend", actor=user, client=CLIENT)
     token.refresh_from_db()
     assert token.name == "iOS App Backend"
-    assert APIToken.objects.authenticate(raw).ok
+    assert authenticate_token(raw).ok
     event = SecurityEvent.objects.get(kind=SecurityEvent.Kind.RENAMED)
     assert "Mobile App Backend" in event.detail
 

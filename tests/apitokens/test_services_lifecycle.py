@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from apitokens import services, tokens
+from apitokens.api.lookup import authenticate_token
 from apitokens.models import APIToken, SecurityEvent
 from apitokens.services import ClientInfo, TokenNotRegenerable
 from tests.accounts.factories import UserFactory
@@ -23,7 +24,7 @@ def regenerate(token, *, overlap=timedelta(hours=1), now=T0, actor=None):
 
 
 def auth(raw, now):
-    return APIToken.objects.authenticate(raw, now=now)
+    return authenticate_token(raw, now=now)
 
 
 # --- Regenerate ----------------------------------------------------------------------------
@@ -214,14 +215,17 @@ def test_old_value_works_during_the_overlap_and_stops_after(user):
     assert auth(new_raw, T0 + timedelta(hours=1)).ok
 
 
-def test_zero_overlap_stops_the_old_value_at_once(user):
+def test_zero_overlap_stops_the_old_value_at_once_and_remembers_it(user):
     token, old_raw = create_token(user, now=T0)
+    old_identifier = token.identifier
     _, new_raw = regenerate(token, overlap=timedelta(0), now=T0)
     token.refresh_from_db()
-    assert token.previous_digest is None
-    assert token.previous_expires_at is None
-    assert token.previous_identifier == ""
-    assert auth(old_raw, T0).reason == "unknown"
+    assert token.previous_expires_at == T0
+    assert token.previous_identifier == old_identifier
+    # Refused as a replaced value (reported like a dead token's use), not as unknown.
+    old = auth(old_raw, T0)
+    assert old.reason == "expired"
+    assert old.used_previous_value is True
     assert auth(new_raw, T0).ok
 
 
@@ -257,7 +261,7 @@ def test_two_regenerates_in_a_row_with_zero_overlap_leave_only_the_newest(user):
     _, third_raw = regenerate(token, overlap=timedelta(0), now=T0 + timedelta(seconds=1))
     moment = T0 + timedelta(seconds=2)
     assert auth(first_raw, moment).reason == "unknown"
-    assert auth(second_raw, moment).reason == "unknown"
+    assert auth(second_raw, moment).reason == "expired"  # stopped at once, still known
     assert auth(third_raw, moment).ok
 
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apitokens import services, tokens
+from apitokens.api.lookup import authenticate_token
 from apitokens.models import APIToken
 from tests.apitokens.factories import create_token
 
@@ -90,7 +91,7 @@ def test_another_users_token_is_404_and_unchanged(user_client, other_user, name,
     assert token.revoked_at is None
     assert token.name == "Grace production server"
     assert token.scopes == "read"
-    assert APIToken.objects.authenticate(raw).ok
+    assert authenticate_token(raw).ok
 
 
 @pytest.mark.parametrize("name", ["delete", "regenerate", "edit"])
@@ -281,7 +282,7 @@ def test_create_without_javascript_renders_value_on_a_full_page(user_client, use
     content = response.content.decode()
     assert "<html" in content
     value = shown_value(response)
-    assert APIToken.objects.authenticate(value).ok
+    assert authenticate_token(value).ok
     assert f'href="{LIST_URL}"' in content  # Done
 
 
@@ -446,7 +447,7 @@ def test_delete_without_javascript_redirects_with_message(user_client, user):
     assert token.revoked_at is not None
     assert token.revoked_by == user
     assert APIToken.objects.filter(pk=token.pk).exists()  # kept for audit
-    assert APIToken.objects.authenticate(raw).reason == "revoked"
+    assert authenticate_token(raw).reason == "revoked"
 
 
 def test_htmx_delete_closes_modal_shows_message_and_refreshes(user_client, user):
@@ -493,7 +494,7 @@ def test_regenerate_get_offers_overlap_choices(user_client, user):
     for label in ["Immediately", "After 1 hour", "After 24 hours", "After 7 days"]:
         assert label in content
     token.refresh_from_db()
-    assert APIToken.objects.authenticate(raw).ok  # a GET changes nothing
+    assert authenticate_token(raw).ok  # a GET changes nothing
     assert token.regenerated_at is None
 
 
@@ -508,8 +509,8 @@ def test_regenerate_shows_new_value_once_and_keeps_old_for_overlap(user_client, 
     content = response.content.decode()
     assert "Token regenerated" in content and "data-show-once" in content
     assert "previous value keeps working until" in content
-    new = APIToken.objects.authenticate(new_raw)
-    old = APIToken.objects.authenticate(old_raw)
+    new = authenticate_token(new_raw)
+    old = authenticate_token(old_raw)
     assert new.ok and old.ok and new.token.pk == old.token.pk == token.pk
     assert new.token.scopes == "read write"
 
@@ -521,8 +522,8 @@ def test_regenerate_immediately_stops_old_value(user_client, user):
     assert "<html" in response.content.decode()  # the no-JS page
     assert_not_cacheable(response)
     assert "previous value has stopped working" in response.content.decode()
-    assert not APIToken.objects.authenticate(old_raw).ok
-    assert APIToken.objects.authenticate(shown_value(response)).ok
+    assert not authenticate_token(old_raw).ok
+    assert authenticate_token(shown_value(response)).ok
 
 
 def test_regenerate_with_unknown_overlap_changes_nothing(user_client, user):
@@ -530,7 +531,7 @@ def test_regenerate_with_unknown_overlap_changes_nothing(user_client, user):
     response = user_client.post(url("regenerate", token), {"overlap": "forever"}, headers=HTMX)
     assert "field-errors" in response.content.decode()
     assert not VALUE_PATTERN.search(response.content.decode())
-    assert APIToken.objects.authenticate(raw).ok
+    assert authenticate_token(raw).ok
 
 
 def test_regenerate_expired_token_is_refused_with_message(user_client, user):
@@ -560,7 +561,7 @@ def test_regenerate_or_edit_of_a_deleted_token_says_it_is_gone(user_client, user
     token.refresh_from_db()
     assert token.scopes == "read"
     assert token.regenerated_at is None
-    assert APIToken.objects.authenticate(raw).reason == "revoked"
+    assert authenticate_token(raw).reason == "revoked"
 
 
 # --- Edit ------------------------------------------------------------------------------
@@ -577,7 +578,7 @@ def test_edit_renames_and_changes_permissions_keeping_the_value(user_client, use
     token.refresh_from_db()
     assert token.name == "Mobile App Backend (iOS)"
     assert token.scopes == "read write"
-    assert APIToken.objects.authenticate(raw).ok
+    assert authenticate_token(raw).ok
 
 
 def test_htmx_edit_closes_modal_and_refreshes(user_client, user):

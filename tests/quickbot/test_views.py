@@ -145,7 +145,7 @@ class TestApiErrorsOutsideTheViews:
         _token, raw = create_token(user, "Crash test")
         client = Client(raise_request_exception=False)
         with mock.patch(
-            "apitokens.middleware.authenticate_api_request", side_effect=RuntimeError("boom")
+            "apitokens.api.middleware.authenticate_bearer", side_effect=RuntimeError("boom")
         ):
             response = client.get("/api/v1/me/", headers={"Authorization": f"Bearer {raw}"})
         self.assert_api_error(response, HTTPStatus.INTERNAL_SERVER_ERROR, "server_error")

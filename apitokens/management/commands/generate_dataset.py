@@ -14,7 +14,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from apitokens import activity, tokens
+from apitokens import tokens
+from apitokens.api import usage as activity
 from apitokens.models import APIToken, SecurityEvent
 
 TOKEN_NAMES = (
@@ -194,7 +195,7 @@ class Command(BaseCommand):
                     )
                 )
             with transaction.atomic():
-                activity._write(rows)
+                activity.write_rows(rows)
             written += size
         self._step("activity rows", written, started)
 

@@ -6,7 +6,8 @@ from http import HTTPStatus
 import pytest
 from django.utils import timezone
 
-from apitokens import ratelimit, services
+from apitokens import services
+from apitokens.api import limits
 from apitokens.models import APIToken, SecurityEvent, TokenActivity
 from tests.apitokens.factories import create_token
 
@@ -14,7 +15,7 @@ from tests.apitokens.factories import create_token
 @pytest.fixture(autouse=True)
 def _fresh_failure_counters():
     """The per-IP failure counts batch in the process; start each test from zero."""
-    ratelimit.reset_local_counters()
+    limits.reset_local_counters()
 
 
 @pytest.fixture(autouse=True)

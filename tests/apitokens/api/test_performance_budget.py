@@ -8,7 +8,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from apitokens import activity, ratelimit, services, tokens
+from apitokens import services, tokens
+from apitokens.api import limits, usage
 from apitokens.models import TokenActivity
 from tests.apitokens.factories import create_token
 
@@ -16,7 +17,7 @@ from tests.apitokens.factories import create_token
 @pytest.fixture(autouse=True)
 def _fresh_failure_counters():
     """The per-IP failure counts batch in the process; start each test from zero."""
-    ratelimit.reset_local_counters()
+    limits.reset_local_counters()
 
 
 ME = "/api/v1/me/"
@@ -36,7 +37,7 @@ def buffered(settings):
     settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 50
     settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS = 3600
     yield
-    activity.activity_flush()
+    usage.activity_flush()
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def warm_token(client, user):
     """A token used once already, so last_used_at is fresh (no UPDATE due)."""
     token, raw = create_token(user, scopes=("read", "write"))
     client.get(ME, headers=bearer(raw))
-    activity.activity_flush()
+    usage.activity_flush()
     return token, raw
 
 
@@ -57,7 +58,7 @@ def test_success_costs_one_read_and_one_insert(
         client.get(ME, headers=bearer(raw))
     assert captured.captured_queries[0]["sql"].startswith("SELECT")
     write = captured.captured_queries[1]["sql"]
-    # A multi-row INSERT; on PostgreSQL a COPY (apitokens.activity._copy).
+    # A multi-row INSERT; on PostgreSQL a COPY (apitokens.usage._copy).
     assert write.startswith("COPY" if connection.vendor == "postgresql" else "INSERT")
     assert "apitokens_tokenactivity" in write
 
@@ -70,7 +71,7 @@ def test_success_with_buffered_activity_costs_one_read(
     for _ in range(5):
         with django_assert_num_queries(1):
             client.get(ME, headers=bearer(raw))
-    assert activity.activity_pending() == 5
+    assert usage.activity_pending() == 5
 
 
 @pytest.mark.django_db
@@ -81,7 +82,7 @@ def test_buffered_insert_is_one_query_for_many_rows(
     for _ in range(20):
         client.get(ME, headers=bearer(raw))
     with django_assert_max_num_queries(1):
-        assert activity.activity_flush() == 20
+        assert usage.activity_flush() == 20
     assert TokenActivity.objects.count() == 21
 
 
@@ -91,16 +92,16 @@ def test_last_used_update_only_when_due(
 ):
     _, raw = create_token(user)
     moment = timezone.now()
-    monkeypatch.setattr("apitokens.middleware.clock", lambda: moment)
+    monkeypatch.setattr("apitokens.api.auth.clock", lambda: moment)
     with django_assert_num_queries(3):  # lookup, INSERT activity, UPDATE last_used (first use)
         client.get(ME, headers=bearer(raw))
     for seconds in (1, 30, 59):
         monkeypatch.setattr(
-            "apitokens.middleware.clock", lambda s=seconds: moment + timedelta(seconds=s)
+            "apitokens.api.auth.clock", lambda s=seconds: moment + timedelta(seconds=s)
         )
         with django_assert_num_queries(2):
             client.get(ME, headers=bearer(raw))
-    monkeypatch.setattr("apitokens.middleware.clock", lambda: moment + timedelta(seconds=60))
+    monkeypatch.setattr("apitokens.api.auth.clock", lambda: moment + timedelta(seconds=60))
     with django_assert_num_queries(3):
         client.get(ME, headers=bearer(raw))
 
@@ -124,8 +125,19 @@ def test_missing_credentials_cost_zero_queries(client, django_assert_num_queries
 
 
 @pytest.mark.django_db
-def test_unknown_token_costs_one_query(client, unbuffered, django_assert_num_queries):
+def test_unknown_token_costs_one_query(client, buffered, django_assert_num_queries):
+    # Its per-address trace is written by the flusher, off the request's path.
     with django_assert_num_queries(1):
+        client.get(ME, headers=bearer(tokens.generate_token()))
+    assert usage.activity_pending() == 0  # no activity row: the token is no one's
+
+
+@pytest.mark.django_db
+def test_unknown_token_inline_costs_lookup_and_trace(client, unbuffered, django_assert_num_queries):
+    with django_assert_num_queries(3) as first:  # lookup, UPDATE finds no trace, INSERT
+        client.get(ME, headers=bearer(tokens.generate_token()))
+    assert first.captured_queries[2]["sql"].startswith("INSERT")
+    with django_assert_num_queries(2):  # lookup, UPDATE of this window's trace
         client.get(ME, headers=bearer(tokens.generate_token()))
 
 

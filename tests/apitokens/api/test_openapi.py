@@ -6,7 +6,7 @@ import pytest
 from django.urls import get_resolver
 from openapi_spec_validator import validate
 
-from apitokens.openapi import ERROR_CATALOGUE, openapi_spec
+from apitokens.api.openapi import ERROR_CATALOGUE, openapi_spec
 
 
 def test_document_is_valid_openapi_3_1():

@@ -1,4 +1,4 @@
-"""The QuickBot API (v1): JSON only, bearer token only (see `apitokens.middleware`)."""
+"""The QuickBot API (v1): JSON only, bearer token only (see `apitokens.api.middleware`)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
-from apitokens import ratelimit, services
-from apitokens.decorators import token_required
-from apitokens.middleware import api_error
+from apitokens import services
+from apitokens.api import limits
+from apitokens.api.decorators import token_optional, token_required
+from apitokens.api.errors import api_error
+from apitokens.api.openapi import openapi_spec
 from apitokens.models import APIToken, TokenActivity
 
 ACTIVITY_PAGE_DEFAULT = 50
@@ -64,8 +66,8 @@ def token_summary(token: APIToken) -> dict:
     }
 
 
-def _rate_limit_body(state: ratelimit.RateLimitState | None, user) -> dict:
-    state = state or ratelimit.usage_for(user)
+def _rate_limit_body(state: limits.RateLimitState | None, user) -> dict:
+    state = state or limits.usage_for(user)
     return {
         "limit": state.limit,
         "used": min(state.used, state.limit),
@@ -279,17 +281,14 @@ def activity_list(request: HttpRequest) -> JsonResponse:
 @allow_methods("GET", "HEAD")
 def openapi_document(request: HttpRequest) -> JsonResponse:
     """The OpenAPI 3.1 description of this API (public: it holds no account data)."""
-    from apitokens.openapi import openapi_spec
-
     return JsonResponse(openapi_spec())
 
 
-@csrf_exempt
+@token_optional
 def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
-    """Any other /api/ path: JSON 404, never the HTML page."""
+    """Any other /api/ path: JSON 404, never the HTML page (recorded as the token's
+    activity when the request sends a valid one)."""
     detail = "There is no API endpoint at this address. See /docs/api/ for the endpoints."
     if not request.path.endswith("/"):
         detail += " API paths end with a slash."
-    response = api_error(HTTPStatus.NOT_FOUND, "not_found", detail)
-    response["Cache-Control"] = "no-store"
-    return response
+    return api_error(HTTPStatus.NOT_FOUND, "not_found", detail)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from apitokens import api_views
+from apitokens.api import views as api_views
 
 app_name = "api"
 

@@ -6,14 +6,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apitokens import ratelimit, tokens
+from apitokens import tokens
+from apitokens.api import limits
 from apitokens.tokens import HeaderVerdict, parse_authorization
 
 
 @pytest.fixture(autouse=True)
 def _fresh_failure_counters():
     """The per-IP failure counts batch in the process; start each test from zero."""
-    ratelimit.reset_local_counters()
+    limits.reset_local_counters()
 
 
 DOCUMENTED = {

@@ -11,18 +11,21 @@ from http import HTTPStatus
 from pathlib import Path
 
 import pytest
+from django.core.cache import caches
 from django.db import DatabaseError
 from django.utils import timezone
 
-from apitokens import ratelimit, tokens
-from apitokens.ratelimit import client_ip_from, rate_limit_hit, usage_for
+from apitokens import tokens
+from apitokens.api import internals, limits, lookup
+from apitokens.api.limits import rate_limit_hit, usage_for
+from common.clientip import client_ip_from
 from tests.apitokens.factories import create_token
 
 
 @pytest.fixture(autouse=True)
 def _fresh_failure_counters():
     """The per-IP failure counts batch in the process; start each test from zero."""
-    ratelimit.reset_local_counters()
+    limits.reset_local_counters()
 
 
 ME = "/api/v1/me/"
@@ -44,7 +47,7 @@ def _unbuffered_activity(settings):
 def frozen(monkeypatch):
     """Pin the API's clock; returns a setter."""
     state = {"now": timezone.now()}
-    monkeypatch.setattr("apitokens.middleware.clock", lambda: state["now"])
+    monkeypatch.setattr("apitokens.api.auth.clock", lambda: state["now"])
 
     def move(**delta):
         state["now"] += timedelta(**delta)
@@ -207,14 +210,14 @@ def test_cache_down_fails_open_and_logs_once_per_minute(
     client, user, settings, caplog, monkeypatch
 ):
     _, raw = create_token(user)
-    monkeypatch.setattr(ratelimit, "_last_error_logged", -1000.0)
+    monkeypatch.setattr(limits, "_last_error_logged", -1000.0)
     settings.CACHES = BROKEN_CACHE
     first = client.get(ME, headers=bearer(raw))
     second = client.get(ME, headers=bearer(raw))
     assert first.status_code == second.status_code == HTTPStatus.OK
     assert "X-RateLimit-Limit" not in first
     errors = [
-        r for r in caplog.records if r.name == "apitokens.ratelimit" and r.levelname == "ERROR"
+        r for r in caplog.records if r.name == "apitokens.api.limits" and r.levelname == "ERROR"
     ]
     assert len(errors) == 1
 
@@ -244,7 +247,7 @@ _HAMMER = textwrap.dedent(
     import django
     os.environ["DJANGO_SETTINGS_MODULE"] = "quickbot.test_settings"
     django.setup()
-    from apitokens.ratelimit import rate_limit_hit
+    from apitokens.api.limits import rate_limit_hit
     user_id, limit, attempts = map(int, sys.argv[1:4])
     rate_limit_hit(user_id=user_id + 1, limit=limit)  # connect before the common start
     time.sleep(max(0.0, float(sys.argv[4]) - time.time()))  # start together
@@ -266,7 +269,7 @@ def test_processes_sharing_redis_never_admit_more_than_the_limit():
             [sys.executable, "-c", _HAMMER, str(user_id), str(limit), str(attempts), str(start_at)],
             stdout=subprocess.PIPE,
             env=env,
-            cwd=Path(__file__).resolve().parents[2],
+            cwd=Path(__file__).resolve().parents[3],
             text=True,
         )
         for _ in range(workers)
@@ -281,15 +284,14 @@ def test_occasional_failures_stay_in_the_process(settings):
     settings.QUICKBOT_BAD_AUTH_LIMIT = 100
     now = 2_000_000.0
     for _ in range(5):
-        assert ratelimit.bad_auth_hit("198.51.100.7", now) is None
-    key, _ = ratelimit._bad_auth_key("198.51.100.7", now)
-    assert ratelimit.caches["default"].get(key) is None  # no round trip spent yet
+        assert limits.bad_auth_hit("198.51.100.7", now) is None
+    assert limits.bad_auth_count("198.51.100.7", now) == 0  # no round trip spent yet
 
 
 def test_failures_are_counted_exactly_near_the_limit(settings):
     settings.QUICKBOT_BAD_AUTH_LIMIT = 40
     now = 2_000_000.0
-    answers = [ratelimit.bad_auth_hit("198.51.100.8", now) for _ in range(45)]
+    answers = [limits.bad_auth_hit("198.51.100.8", now) for _ in range(45)]
     assert answers[:40] == [None] * 40
     assert all(answer is not None for answer in answers[40:])
 
@@ -297,9 +299,8 @@ def test_failures_are_counted_exactly_near_the_limit(settings):
 def test_other_processes_failures_count_too(settings):
     settings.QUICKBOT_BAD_AUTH_LIMIT = 10
     now = 2_000_000.0
-    key, _ = ratelimit._bad_auth_key("198.51.100.9", now)
-    ratelimit.caches["default"].set(key, 10, 600)  # another worker used up the allowance
-    assert ratelimit.bad_auth_hit("198.51.100.9", now) is not None
+    limits.counters().add("qb:badauth:198.51.100.9:3333", 10, 600)  # another worker's failures
+    assert limits.bad_auth_hit("198.51.100.9", now) is not None
 
 
 # --- Redis: the count sent before the token lookup, read after it ------------------------
@@ -329,10 +330,10 @@ def redis_cache(settings):
             "KEY_PREFIX": f"overlap-{uuid.uuid4().hex}",
         }
     }
-    ratelimit.reset_local_counters()
-    yield ratelimit.caches["default"]
-    ratelimit.caches["default"].clear()
-    ratelimit.reset_local_counters()
+    limits.reset_local_counters()
+    yield limits.counters()
+    caches["default"].clear()
+    limits.reset_local_counters()
 
 
 @pytest.fixture
@@ -340,11 +341,9 @@ def redis_order(monkeypatch):
     """Record Redis sends/reads and token lookups in the order they happen."""
     from redis.connection import Connection
 
-    from apitokens import models
-
     events: list[str] = []
     send, read = Connection.send_command, Connection.read_response
-    lookup = models._token_with_owner_by_digest
+    lookup = internals.fetch_token_with_owner
 
     def recording_send(self, *args, **kwargs):
         events.append(f"send {args[0]}")
@@ -360,7 +359,7 @@ def redis_order(monkeypatch):
 
     monkeypatch.setattr(Connection, "send_command", recording_send)
     monkeypatch.setattr(Connection, "read_response", recording_read)
-    monkeypatch.setattr(models, "_token_with_owner_by_digest", recording_lookup)
+    monkeypatch.setattr(internals, "fetch_token_with_owner", recording_lookup)
     return events
 
 
@@ -373,7 +372,8 @@ def test_known_token_is_counted_while_its_lookup_runs(client, user, redis_cache,
     response = client.get(ME, headers=bearer(raw))
     assert response.status_code == HTTPStatus.OK
     assert response["X-RateLimit-Used"] == "2"
-    assert redis_order[:3] == ["send EVALSHA", "lookup", "read"]  # then: overlapped
+    # then: overlapped (the address's failure count travels in the same round trip)
+    assert redis_order[:5] == ["send GET", "send EVALSHA", "lookup", "read", "read"]
 
 
 @pytest.mark.django_db
@@ -417,7 +417,7 @@ def test_refused_token_gives_its_count_back(client, user, frozen, redis_cache, r
     kill(token, user)  # in "another process": this one still remembers the owner
     redis_order.clear()
     assert client.get(ME, headers=bearer(raw)).status_code == HTTPStatus.UNAUTHORIZED
-    assert redis_order[0] == "send EVALSHA"  # it was counted speculatively...
+    assert redis_order.index("send EVALSHA") < redis_order.index("lookup")  # counted early...
     assert usage_for(user, now=frozen.now().timestamp()).used == 1  # ...and given back
     redis_order.clear()
     assert client.get(ME, headers=bearer(raw)).status_code == HTTPStatus.UNAUTHORIZED
@@ -434,16 +434,14 @@ def test_refused_token_gives_its_count_back(client, user, frozen, redis_cache, r
 def test_failed_lookup_gives_the_count_back_and_leaves_redis_clean(
     client, user, frozen, redis_cache, monkeypatch, error, status
 ):
-    from apitokens.models import APITokenQuerySet
-
     _, raw = create_token(user)
     assert client.get(ME, headers=bearer(raw)).status_code == HTTPStatus.OK
 
-    def failing(self, digest, now=None):
+    def failing(digest, now=None):
         raise error
 
     with monkeypatch.context() as patch:
-        patch.setattr(APITokenQuerySet, "authenticate_digest", failing)
+        patch.setattr(lookup, "authenticate_digest", failing)
         client.raise_request_exception = False
         assert client.get(ME, headers=bearer(raw)).status_code == status
     assert usage_for(user, now=frozen.now().timestamp()).used == 1
@@ -457,7 +455,7 @@ def test_failed_lookup_gives_the_count_back_and_leaves_redis_clean(
 def test_script_lost_by_redis_is_loaded_again_and_counted_once(client, user, redis_cache):
     _, raw = create_token(user)
     assert client.get(ME, headers=bearer(raw))["X-RateLimit-Used"] == "1"
-    redis_cache._cache.get_client(write=True).script_flush()  # e.g. a Redis restart
+    redis_cache.client.script_flush()  # e.g. a Redis restart
     response = client.get(ME, headers=bearer(raw))
     assert response.status_code == HTTPStatus.OK
     assert response["X-RateLimit-Used"] == "2"
@@ -472,16 +470,16 @@ def test_overlapped_count_with_redis_down_fails_open_or_closed(
     _, raw = create_token(user)
     settings.CACHES = BROKEN_CACHE
     settings.QUICKBOT_RATELIMIT_FAIL_CLOSED = fail_closed
-    ratelimit.remember_owner(tokens.token_digest(raw), user.pk)
+    limits.remember_owner(tokens.token_digest(raw), user.pk)
     assert client.get(ME, headers=bearer(raw)).status_code == status
 
 
 def test_remembered_owners_are_bounded(monkeypatch):
-    monkeypatch.setattr(ratelimit, "_OWNERS_MAX", 3)
+    monkeypatch.setattr(limits, "_OWNERS_MAX", 3)
     for number in range(7):
-        ratelimit.remember_owner(f"digest-{number}", number)
-    assert len(ratelimit._owners) <= 3
-    assert ratelimit.owner_hint("digest-6") == 6
+        limits.remember_owner(f"digest-{number}", number)
+    assert len(limits._owners) <= 3
+    assert limits._owners.get("digest-6") == 6
 
 
 @pytest.mark.django_db
@@ -508,3 +506,39 @@ def test_redis_lost_while_the_lookup_runs_fails_open_or_closed_and_recovers(
     response = client.get(ME, headers=bearer(raw))
     assert response.status_code == HTTPStatus.OK
     assert response["X-RateLimit-Used"] == "3"
+
+
+@pytest.mark.django_db
+def test_every_script_call_keeps_its_keys_in_one_cluster_slot(
+    client, user, frozen, redis_cache, redis_order, monkeypatch
+):
+    """Redis Cluster runs a script only when its keys share a hash slot: each account's
+    keys carry the account's hash tag, `{<id>}` (the counter key the script builds too)."""
+    from redis.connection import Connection
+    from redis.crc import key_slot
+
+    calls = []
+    send = Connection.send_command
+
+    def recording(self, *args, **kwargs):
+        if args[0] == "EVALSHA":
+            calls.append(args)
+        return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "send_command", recording)
+    token, raw = create_token(user)
+    client.get(ME, headers=bearer(raw))  # counted after the lookup
+    client.get(ME, headers=bearer(raw))  # counted while the lookup runs
+    _revoke(token, user)
+    client.get(ME, headers=bearer(raw))  # refused: the count is given back
+    assert len([call for call in calls if "qb:rl:" in str(call[3])]) >= 4
+    for _, _, number, *rest in calls:
+        keys = [str(key) for key in rest[:number]]
+        if not any("qb:rl:" in key for key in keys):
+            continue  # a per-address failure counter: one key
+        slots = {key_slot(key.encode()) for key in keys}
+        if len(rest) > number + 3:  # the hit script: ARGV[4] prefixes the counter key
+            assert f"{{{user.pk}}}" in rest[number + 3]
+            slots.add(key_slot(f"{rest[number + 3]}{rest[number]}".encode()))
+        assert len(slots) == 1, keys
+        assert all(f"{{{user.pk}}}" in key for key in keys)

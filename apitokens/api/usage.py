@@ -1,4 +1,5 @@
-"""Usage tracking for API requests: activity rows and the throttled `last_used_at`.
+"""Usage tracking for API requests: activity rows, the throttled `last_used_at`, and the
+per-address trace of unknown tokens.
 
 Activity rows are buffered per process and written with one multi-row INSERT by a
 background thread when the buffer holds QUICKBOT_ACTIVITY_BUFFER_SIZE rows or its oldest
@@ -17,15 +18,44 @@ import logging
 import os
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse
 
+from apitokens import services
 from apitokens.models import APIToken, TokenActivity
 
 logger = logging.getLogger(__name__)
+
+
+def request_record(request: HttpRequest, response: HttpResponse, call, started: float) -> None:
+    """Record an API request made with a known token (`call` is the request's
+    `auth.ApiCall`): its activity row and, for an accepted token, its last use."""
+    token = call.token
+    if token is None:
+        return
+    try:
+        activity_record(
+            token_id=token.pk,
+            owner_id=token.owner_id,
+            method=request.method or "",
+            path=request.path,
+            status=response.status_code,
+            ip=call.ip,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            flagged=call.flagged,
+            used_previous_value=call.used_previous_value,
+            now=call.now,
+        )
+        if call.ok:
+            last_used_touch(token=token, ip=call.ip, now=call.now)
+    except DatabaseError:
+        logger.exception("Could not record API usage for token %s", token.public_id)
+
 
 _lock = threading.Lock()
 _buffer: list[tuple] = []
@@ -80,11 +110,11 @@ def activity_record(
     )
     size = settings.QUICKBOT_ACTIVITY_BUFFER_SIZE
     if size <= 1:
-        _write([row])
+        write_rows([row])
         return
     global _oldest
     with _lock:
-        if not _buffer:
+        if not _buffer and not _unknown:
             _oldest = time.monotonic()
         _buffer.append(row)
         pending = len(_buffer)
@@ -98,14 +128,16 @@ def activity_record(
 
 
 def activity_flush() -> int:
-    """Write every buffered row now; returns how many were written."""
+    """Write every buffered row (and unknown-token trace) now; returns how many rows."""
     global _buffer
+    if _unknown:
+        _unknown_flush()
     with _lock:
         rows, _buffer = _buffer, []
     if not rows:
         return 0
     try:
-        _write(rows)
+        write_rows(rows)
     except Exception:
         written = _write_one_by_one(rows) if len(rows) > 1 else 0
         if written:
@@ -129,7 +161,7 @@ def _write_one_by_one(rows: list[tuple]) -> int:
     written, rejected = 0, 0
     for row in rows:
         try:
-            _write([row])
+            write_rows([row])
         except Exception:
             rejected += 1
         else:
@@ -162,9 +194,9 @@ _IP = _COLUMNS.index("ip")
 _BATCH_ROWS = 500
 
 
-def _write(rows: list[tuple]) -> None:
-    """One multi-row INSERT per batch of up to 500 rows (the ORM's bulk_create spends five
-    times as long preparing the same rows); on PostgreSQL one COPY."""
+def write_rows(rows: list[tuple]) -> None:
+    """Write activity rows now: a multi-row INSERT per batch of up to 500 rows (the ORM's
+    bulk_create spends five times as long preparing the same rows); on PostgreSQL a COPY."""
     if connection.vendor == "postgresql":
         _copy(rows)
         return
@@ -229,7 +261,7 @@ def _flush_loop() -> None:
     while True:
         _wake.wait(min(1.0, max(0.1, settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS / 2)))
         _wake.clear()
-        pending = len(_buffer)
+        pending = len(_buffer) + len(_unknown)
         if not pending:
             if (
                 connection.connection is not None
@@ -266,6 +298,58 @@ def gunicorn_worker_exit(server, worker) -> None:
 
 
 atexit.register(activity_flush)
+
+
+# --- Unknown tokens: one trace per client address and window ------------------------------
+# A spray of well-formed tokens that match no account is counted per address in the process
+# and written by the flusher as one security event per address and bad-credential window
+# (`services.unknown_tokens_record`), never a row per request.
+
+_UNKNOWN_MAX_KEYS = 10_000
+_unknown: dict[tuple[str | None, int], list] = {}  # (ip, window) -> [count, last seen]
+
+
+def unknown_token_seen(*, ip: str | None, now: datetime) -> None:
+    """Count one request with a well-formed token that matches no token at all."""
+    window = int(now.timestamp() // settings.QUICKBOT_BAD_AUTH_WINDOW_SECONDS)
+    if settings.QUICKBOT_ACTIVITY_BUFFER_SIZE <= 1:
+        _unknown_write({(ip, window): [1, now]})
+        return
+    global _oldest
+    with _lock:
+        entry = _unknown.get((ip, window))
+        if entry is not None:
+            entry[0] += 1
+            entry[1] = now
+            return
+        if len(_unknown) >= _UNKNOWN_MAX_KEYS:
+            return  # the flusher is behind: the per-IP limit still refuses the sprayer
+        if not _buffer and not _unknown:
+            _oldest = time.monotonic()
+        _unknown[(ip, window)] = [1, now]
+    if _flusher_pid != _pid:
+        _start_flusher()
+
+
+def _unknown_flush() -> None:
+    global _unknown
+    with _lock:
+        traces, _unknown = _unknown, {}
+    try:
+        _unknown_write(traces)
+    except Exception:
+        logger.exception("Could not record %d unknown-token traces", len(traces))
+
+
+def _unknown_write(traces: dict[tuple[str | None, int], list]) -> None:
+    window = settings.QUICKBOT_BAD_AUTH_WINDOW_SECONDS
+    for (ip, slot), (count, last_seen) in traces.items():
+        services.unknown_tokens_record(
+            ip=ip,
+            window_start=datetime.fromtimestamp(slot * window, tz=UTC),
+            count=count,
+            now=last_seen,
+        )
 
 
 # --- last_used_at ---------------------------------------------------------------------------

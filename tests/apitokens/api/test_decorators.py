@@ -8,15 +8,15 @@ from django.http import JsonResponse
 from django.test import Client, RequestFactory
 from django.urls import include, path
 
-from apitokens import ratelimit
-from apitokens.decorators import required_scopes, token_required
+from apitokens.api import limits
+from apitokens.api.decorators import required_scopes, token_required
 from tests.apitokens.factories import create_token
 
 
 @pytest.fixture(autouse=True)
 def _fresh_failure_counters():
     """The per-IP failure counts batch in the process; start each test from zero."""
-    ratelimit.reset_local_counters()
+    limits.reset_local_counters()
 
 
 @token_required
@@ -40,7 +40,7 @@ urlpatterns = [
     path("", include("quickbot.urls")),
 ]
 
-pytestmark = pytest.mark.urls("tests.apitokens.test_decorators")
+pytestmark = pytest.mark.urls("tests.apitokens.api.test_decorators")
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,8 @@ from http import HTTPStatus
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 
-from apitokens.middleware import VIEW_MARKER, api_error, bearer_challenge
+from apitokens.api.errors import api_error, bearer_challenge
+from apitokens.api.middleware import TOKEN_OPTIONAL, TOKEN_REQUIRED, VIEW_MARKER
 from apitokens.models import SCOPE_READ, SCOPE_WRITE
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -27,7 +28,7 @@ def token_required(
     """Mark a view as an API view: bearer token only, CSRF-exempt, scope-checked.
 
     Use as `@token_required` or `@token_required(scopes=["write"])`. Needs
-    `apitokens.middleware.ApiTokenMiddleware`, which authenticates before the view runs.
+    `apitokens.api.middleware.ApiTokenMiddleware`, which authenticates before the view runs.
     """
     extra = tuple(scopes)
 
@@ -37,7 +38,8 @@ def token_required(
             call = request.__dict__.get("api_call")
             if call is None:
                 raise ImproperlyConfigured(
-                    "@token_required needs apitokens.middleware.ApiTokenMiddleware in MIDDLEWARE."
+                    "@token_required needs apitokens.api.middleware.ApiTokenMiddleware "
+                    "in MIDDLEWARE."
                 )
             token = call.token
             if not call.ok:
@@ -64,7 +66,7 @@ def token_required(
                 )
             return view_func(request, *args, **kwargs)
 
-        setattr(wrapper, VIEW_MARKER, True)
+        setattr(wrapper, VIEW_MARKER, TOKEN_REQUIRED)
         wrapper.csrf_exempt = True
         wrapper.token_scopes = extra
         return wrapper
@@ -72,3 +74,11 @@ def token_required(
     if view is not None:
         return decorate(view)
     return decorate
+
+
+def token_optional(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Mark a view that answers with or without a token (the API's 404): a request that
+    sends one is authenticated, counted and recorded like any other API request."""
+    setattr(view, VIEW_MARKER, TOKEN_OPTIONAL)
+    view.csrf_exempt = True
+    return view

@@ -1,0 +1,177 @@
+"""`authenticate_bearer(request)`: everything the API decides about a request's credentials.
+
+In order: no token in the URL; the Authorization header's shape and checksum (offline, no
+query); the token lookup and the owner's hourly count (`limits.count_authenticated`, which
+overlaps them on Redis); the per-address bad-credential limit for every refusal. A refused
+known token is recorded as a use of a dead token (security log, owner's email); an unknown
+one leaves a per-address trace (`usage.unknown_token_seen`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from apitokens import services, tokens
+from apitokens.api import errors, limits, lookup, usage
+from apitokens.models import APIToken
+from common.clientip import client_ip
+
+logger = logging.getLogger(__name__)
+
+
+def clock() -> datetime:
+    """The one time seam of the API path (tests replace it)."""
+    return timezone.now()
+
+
+@dataclass(slots=True)
+class ApiCall:
+    """What `authenticate_bearer` decided, kept on `request.api_call` for the view and for
+    the response phase (headers, activity row).
+
+    `refusal` is the response to send instead of running the view; `token` is the token
+    presented, when known (a dead one too: its activity row is recorded, `flagged`).
+    """
+
+    now: datetime
+    ip: str | None
+    refusal: HttpResponse | None = None
+    token: APIToken | None = None
+    ok: bool = False
+    flagged: bool = False
+    used_previous_value: bool = False
+    rate: limits.RateLimitState | None = None
+
+
+def authenticate_bearer(request: HttpRequest) -> ApiCall:
+    """Authenticate an API request by its bearer token; never raises for bad input."""
+    now = clock()
+    call = ApiCall(now=now, ip=client_ip(request))
+    if _credentials_in_query_string(request):
+        call.refusal = errors.token_in_url()
+        return call
+    parsed = tokens.parse_authorization(request.META.get("HTTP_AUTHORIZATION"))
+    verdict = parsed.verdict
+    if verdict == tokens.HeaderVerdict.ABSENT:
+        call.refusal = errors.missing_token()
+        return call
+    if verdict != tokens.HeaderVerdict.BEARER:
+        retry_after = limits.bad_auth_hit(call.ip, now.timestamp())
+        if retry_after is not None:
+            call.refusal = errors.too_many_bad_credentials(retry_after)
+        elif verdict == tokens.HeaderVerdict.MALFORMED:
+            call.refusal = errors.bad_header(parsed.problem)
+        elif verdict == tokens.HeaderVerdict.OTHER_SCHEME:
+            call.refusal = errors.unsupported_scheme(parsed.problem)
+        else:
+            call.refusal = errors.invalid_token(parsed.problem)
+        return call
+    _authenticate_value(request, call, parsed.token)
+    return call
+
+
+def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None:
+    epoch = call.now.timestamp()
+    digest = tokens.token_digest(value)
+    try:
+        counted = limits.count_authenticated(
+            digest=digest,
+            ip=call.ip,
+            now=epoch,
+            authenticate=lambda: lookup.authenticate_digest(digest, call.now),
+        )
+    except DatabaseError:
+        logger.exception("Token lookup failed: database unavailable")
+        call.refusal = errors.lookup_unavailable()
+        return
+    result = counted.result
+    call.token = result.token
+    call.used_previous_value = result.used_previous_value
+    if not result.ok:
+        _refuse(request, call, result, epoch)
+        return
+    if counted.unavailable:
+        call.ok = True
+        if settings.QUICKBOT_RATELIMIT_FAIL_CLOSED:
+            call.refusal = errors.limit_unavailable()
+        return
+    state = counted.state
+    if state.blocked_for is not None:  # the address used up its bad-credential allowance
+        call.refusal = errors.too_many_bad_credentials(state.blocked_for)
+        return
+    call.ok = True
+    call.rate = state
+    if not state.allowed:
+        call.refusal = errors.hourly_limit_used(state.limit, state.seconds_to_reset(epoch))
+
+
+def _refuse(request: HttpRequest, call: ApiCall, result: lookup.AuthResult, epoch: float) -> None:
+    retry_after = limits.bad_auth_hit(call.ip, epoch)
+    if result.token is None:
+        usage.unknown_token_seen(ip=call.ip, now=call.now)
+        if retry_after is not None:
+            call.refusal = errors.too_many_bad_credentials(retry_after)
+        else:
+            call.refusal = errors.invalid_token(
+                "This token is unknown: it is not a QuickBot token of any account. "
+                "Check that you copied the right value."
+            )
+        return
+    call.flagged = result.reason in ("revoked", "expired")
+    if call.flagged:
+        _report_dead_token_use(request, call)
+    if retry_after is not None:
+        call.refusal = errors.too_many_bad_credentials(retry_after)
+    else:
+        call.refusal = errors.invalid_token(dead_token_description(result))
+
+
+def dead_token_description(result: lookup.AuthResult) -> str:
+    """Why a known token was refused, in words the troubleshooting guide uses."""
+    token = result.token
+    if result.reason == "revoked":
+        return "This token has been deleted. Create a new token in Account settings > API Tokens."
+    if result.reason == "inactive":
+        return "The account that owns this token is deactivated."
+    if result.used_previous_value:
+        stopped = errors.format_moment(token.previous_expires_at or token.regenerated_at)
+        return (
+            "This token value was replaced when the token was regenerated and stopped "
+            f"working on {stopped}. Use the new value."
+        )
+    return f"This token expired on {errors.format_moment(token.expires_at)}."
+
+
+def _credentials_in_query_string(request: HttpRequest) -> bool:
+    if not request.META.get("QUERY_STRING"):
+        return False
+    query = request.GET
+    if "access_token" in query:
+        return True
+    # `token=` is also the activity filter (a public id); only a token-shaped value counts.
+    return any(value.startswith(tokens.PREFIX) for value in query.getlist("token"))
+
+
+def _report_dead_token_use(request: HttpRequest, call: ApiCall) -> None:
+    """Tell the audit service that someone still uses a deleted or expired token (it keeps
+    one security-log row per token per hour and rate-limits the owner's emails)."""
+    client = services.ClientInfo(
+        ip=call.ip, user_agent=request.META.get("HTTP_USER_AGENT", "")[:256]
+    )
+    try:
+        services.api_token_dead_use_record(
+            token=call.token,
+            client=client,
+            now=call.now,
+            used_previous_value=call.used_previous_value,
+        )
+    except Exception:
+        # The refusal matters more than its bookkeeping: never turn a 401 into a 500.
+        logger.exception("Could not record use of dead token %s", call.token.public_id)

@@ -1,0 +1,145 @@
+"""The API's one error shape, `{"error", "detail", "docs"}`, and its RFC 6750 challenges."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import lru_cache
+from http import HTTPStatus
+
+from django.http import HttpResponse
+
+from apitokens.api import internals
+
+REALM = 'Bearer realm="QuickBot API"'
+DOCS_ERRORS = "/docs/api/#errors"
+
+
+@lru_cache(maxsize=512)
+def _error_body(error: str, detail: str) -> bytes:
+    return json.dumps({"error": error, "detail": detail, "docs": DOCS_ERRORS}).encode()
+
+
+def api_error(
+    status: int,
+    error: str,
+    detail: str,
+    *,
+    challenge: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    """A JSON error in the API's one shape: {"error", "detail", "docs"}, never cached."""
+    response = HttpResponse(
+        _error_body(error, detail), status=status, content_type="application/json"
+    )
+    if challenge is not None:
+        response["WWW-Authenticate"] = challenge
+    if headers:
+        for name, value in headers.items():
+            response[name] = value
+    response["Cache-Control"] = "no-store"
+    if status < 500:
+        # A client spraying bad tokens must not flood the logs; activity rows, the
+        # security log and the per-IP limit record refusals. Server errors still log.
+        internals.mark_response_logged(response)
+    return response
+
+
+def bearer_challenge(error: str, description: str, scope: str | None = None) -> str:
+    """RFC 6750 WWW-Authenticate value. `description` is ours, never client input."""
+    challenge = f'{REALM}, error="{error}", error_description="{description}"'
+    if scope is not None:
+        challenge += f', scope="{scope}"'
+    return challenge
+
+
+def format_moment(moment: datetime) -> str:
+    """A moment as the API's messages and headers write it: `2026-12-01 08:06:00 UTC`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def invalid_token(description: str) -> HttpResponse:
+    return api_error(
+        HTTPStatus.UNAUTHORIZED,
+        "invalid_token",
+        description,
+        challenge=bearer_challenge("invalid_token", description),
+    )
+
+
+def missing_token() -> HttpResponse:
+    return api_error(
+        HTTPStatus.UNAUTHORIZED,
+        "missing_token",
+        "This endpoint needs an API token: send 'Authorization: Bearer <token>'.",
+        challenge=REALM,
+    )
+
+
+def bad_header(problem: str) -> HttpResponse:
+    return api_error(
+        HTTPStatus.BAD_REQUEST,
+        "invalid_request",
+        problem,
+        challenge=bearer_challenge("invalid_request", problem),
+    )
+
+
+def unsupported_scheme(problem: str) -> HttpResponse:
+    return api_error(HTTPStatus.UNAUTHORIZED, "unsupported_scheme", problem, challenge=REALM)
+
+
+def token_in_url() -> HttpResponse:
+    return api_error(
+        HTTPStatus.BAD_REQUEST,
+        "invalid_request",
+        "Tokens are never accepted in the URL. Send 'Authorization: Bearer <token>'.",
+        challenge=bearer_challenge(
+            "invalid_request", "Send the token in the Authorization header."
+        ),
+    )
+
+
+def too_many_bad_credentials(retry_after: int) -> HttpResponse:
+    return api_error(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        "rate_limited",
+        "Too many requests with invalid credentials from your address. "
+        f"Try again in {retry_after} seconds.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def hourly_limit_used(limit: int, seconds: int) -> HttpResponse:
+    return api_error(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        "rate_limited",
+        f"You used your hourly request limit of {limit} requests. It resets in {seconds} seconds.",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def lookup_unavailable() -> HttpResponse:
+    return api_error(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "service_unavailable",
+        "QuickBot cannot check tokens right now. Try again in a minute.",
+        headers={"Retry-After": "30"},
+    )
+
+
+def limit_unavailable() -> HttpResponse:
+    return api_error(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "service_unavailable",
+        "QuickBot cannot check your hourly request limit right now. Try again in a minute.",
+        headers={"Retry-After": "60"},
+    )
+
+
+def server_error() -> HttpResponse:
+    return api_error(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "server_error",
+        "Something went wrong on our side. Try again; if it persists, contact support.",
+    )

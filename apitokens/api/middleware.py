@@ -1,0 +1,83 @@
+"""Bearer-token authentication for API views (and only for them).
+
+Like `django.contrib.auth`'s middleware, this is request/response plumbing around one call:
+`auth.authenticate_bearer(request)` before a view marked by `@token_required` (or, when a
+token is sent, `@token_optional`), then the rate-limit headers and the usage record after
+it. Portal pages never see a bearer token: for them this middleware does nothing, so the
+session-based `request.user` stays as AuthenticationMiddleware made it. The session is never
+read or written here and no API response sets a cookie.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse
+
+from apitokens.api import errors, usage
+from apitokens.api.auth import ApiCall, authenticate_bearer
+
+logger = logging.getLogger(__name__)
+
+# Attribute `@token_required` / `@token_optional` set on a view function.
+VIEW_MARKER = "token_required"
+TOKEN_REQUIRED = True
+TOKEN_OPTIONAL = "optional"
+
+_CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
+
+
+class ApiTokenMiddleware:
+    """Authenticates API views by bearer token; see the module docstring."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        call: ApiCall | None = request.__dict__.get("api_call")
+        if call is not None:
+            _add_headers(response, call)
+            usage.request_record(request, response, call, started)
+        return response
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        marker = getattr(view_func, VIEW_MARKER, None)
+        if marker is None:
+            return None
+        if marker == TOKEN_OPTIONAL and "HTTP_AUTHORIZATION" not in request.META:
+            return None
+        call = authenticate_bearer(request)
+        request.api_call = call
+        # API views never accept the session, whatever AuthenticationMiddleware prepared.
+        if call.ok:
+            request.user, request.auth = call.token.owner, call.token
+        else:
+            request.user, request.auth = AnonymousUser(), None
+        return call.refusal
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if "api_call" not in request.__dict__ and not request.path.startswith("/api/"):
+            return None
+        if isinstance(exception, _CLIENT_ERRORS):
+            # Django's handlers give these their own status (JSON under /api/), not a 500.
+            return None
+        logger.error("Unhandled error in API view %s", request.path, exc_info=exception)
+        return errors.server_error()
+
+
+def _add_headers(response: HttpResponse, call: ApiCall) -> None:
+    if call.rate is not None:
+        for name, value in call.rate.headers(call.now.timestamp()).items():
+            response[name] = value
+    token = call.token
+    if token is None:
+        return
+    if call.ok and token.expires_at is not None:
+        response["QuickBot-Token-Expiration"] = errors.format_moment(token.expires_at)
+    response["Cache-Control"] = "no-store"

@@ -1,0 +1,144 @@
+"""The token lookup (`apitokens.api.lookup`): the fast path (apitokens/api/internals.py) and
+the plain ORM must load exactly the same token and owner, on SQLite and on PostgreSQL (CI
+runs this file on both), so a Django or driver upgrade that breaks the fast path fails here
+instead of in a request."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apitokens import services, tokens
+from apitokens.api import internals, lookup
+from apitokens.models import APIToken
+from tests.apitokens.factories import create_token
+
+
+@pytest.fixture
+def lookup_mode(settings, request):
+    settings.QUICKBOT_FAST_TOKEN_LOOKUP = request.param
+    return request.param
+
+
+def _field_values(instance):
+    return {
+        field.attname: getattr(instance, field.attname)
+        for field in type(instance)._meta.concrete_fields
+    }
+
+
+@pytest.fixture
+def busy_token(user):
+    """A token with every kind of column set: datetimes (some NULL), text, an IP, integers."""
+    token, raw = create_token(
+        user, scopes=("read", "write"), expires_at=timezone.now() + timedelta(days=30)
+    )
+    APIToken.objects.filter(pk=token.pk).update(
+        last_used_at=timezone.now(), last_used_ip="2001:db8::1", reminders_sent="7d"
+    )
+    user.api_hourly_limit = 250
+    user.last_login = timezone.now()
+    user.save()
+    return token, raw
+
+
+@pytest.mark.django_db
+def test_fast_and_orm_lookups_load_the_same_token_and_owner(busy_token, user):
+    token, raw = busy_token
+    digest = tokens.token_digest(raw)
+    fast = internals.fetch_token_with_owner(digest)
+    orm = lookup.token_with_owner_orm(digest)
+    assert (
+        _field_values(fast)
+        == _field_values(orm)
+        == _field_values(APIToken.objects.get(pk=token.pk))
+    )
+    assert _field_values(fast.owner) == _field_values(orm.owner)
+    assert _field_values(fast.owner) == _field_values(type(user).objects.get(pk=user.pk))
+    for value in [*_field_values(fast).values(), *_field_values(fast.owner).values()]:
+        if hasattr(value, "tzinfo"):
+            assert value.tzinfo is not None  # aware, as USE_TZ wants
+    assert fast._state.adding is orm._state.adding is False
+    assert fast._state.db == orm._state.db == "default"
+    assert fast.owner.is_active is True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lookup_mode", [True, False], ids=["fast", "orm"], indirect=True)
+def test_every_verdict_is_the_same_on_both_lookups(user, lookup_mode):
+    now = timezone.now()
+    live, live_raw = create_token(user, name="Live")
+    dead, dead_raw = create_token(user, name="Dead")
+    services.api_token_revoke(token=dead, actor=user)
+    _, old_raw = create_token(user, name="Rotated")
+    rotated = APIToken.objects.get(name="Rotated")
+    _, new_raw = services.api_token_regenerate(token=rotated, actor=user, overlap=timedelta(0))
+    expired, expired_raw = create_token(user, name="Expired", expires_at=now + timedelta(days=1))
+    verdicts = {
+        "live": lookup.authenticate_token(live_raw, now),
+        "deleted": lookup.authenticate_token(dead_raw, now),
+        "old value": lookup.authenticate_token(old_raw, now + timedelta(seconds=1)),
+        "new value": lookup.authenticate_token(new_raw, now + timedelta(seconds=1)),
+        "expired": lookup.authenticate_token(expired_raw, now + timedelta(days=2)),
+        "unknown": lookup.authenticate_token(tokens.generate_token(), now),
+        "malformed": lookup.authenticate_token("qb_nope", now),
+    }
+    assert {name: result.reason for name, result in verdicts.items()} == {
+        "live": None,
+        "deleted": "revoked",
+        "old value": "expired",
+        "new value": None,
+        "expired": "expired",
+        "unknown": "unknown",
+        "malformed": "malformed",
+    }
+    assert verdicts["old value"].used_previous_value
+    assert verdicts["live"].token == live
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lookup_mode", [True, False], ids=["fast", "orm"], indirect=True)
+def test_lookup_is_one_query_that_query_counting_sees(user, lookup_mode):
+    _, raw = create_token(user)
+    with CaptureQueriesContext(connection) as captured:
+        assert lookup.authenticate_token(raw).ok
+    assert len(captured.captured_queries) == 1
+    assert captured.captured_queries[0]["sql"].lstrip().upper().startswith("SELECT")
+
+
+@pytest.mark.django_db
+def test_fast_lookup_runs_through_execute_wrappers(user):
+    _, raw = create_token(user)
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        assert internals.fetch_token_with_owner(tokens.token_digest(raw)) is not None
+    assert len(seen) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fast_lookup_refuses_inside_a_broken_transaction(user):
+    _, raw = create_token(user)
+    with transaction.atomic():
+        transaction.set_rollback(True)
+        connection.needs_rollback = True
+        with pytest.raises(TransactionManagementError):
+            internals.fetch_token_with_owner(tokens.token_digest(raw))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lookup_mode", [True, False], ids=["fast", "orm"], indirect=True)
+def test_lookup_of_unknown_digest_finds_nothing(user, lookup_mode):
+    create_token(user)
+    result = lookup.authenticate_digest(tokens.token_digest(tokens.generate_token()))
+    assert result.token is None
+    assert result.reason == "unknown"
