@@ -699,6 +699,8 @@ class SecurityEventAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
 
     @admin.display(description="account", ordering="account__email")
     def account_link(self, event: SecurityEvent) -> str:
+        if event.account is None:  # unknown tokens: no account to show
+            return "—"
         return user_admin_link(event.account_id, event.account.email)
 
     @admin.display(description="by")
