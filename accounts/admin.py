@@ -16,7 +16,7 @@ from django.urls import reverse
 from accounts.forms import SignupForm
 from accounts.models import User
 from accounts.views import safe_next_url
-from common.admin import SafeSelectedActionsMixin
+from common.admin import SafeLookupsMixin, SafeSelectedActionsMixin
 
 
 class AdminUserCreationForm(SignupForm):
@@ -42,7 +42,7 @@ class AdminUserChangeForm(auth_forms.UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(SafeSelectedActionsMixin, DjangoUserAdmin):
+class UserAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, DjangoUserAdmin):
     form = AdminUserChangeForm
     add_form = AdminUserCreationForm
     list_display = (
@@ -111,5 +111,5 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class GroupAdmin(SafeSelectedActionsMixin, DjangoGroupAdmin):
+class GroupAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, DjangoGroupAdmin):
     pass

@@ -30,7 +30,7 @@ from django.utils.http import urlencode
 
 from apitokens import admin_views, selectors, services
 from apitokens.models import APIToken, SecurityEvent, TokenActivity
-from common.admin import SafeSelectedActionsMixin
+from common.admin import SafeLookupsChangeList, SafeLookupsMixin, SafeSelectedActionsMixin
 
 # Activity and events shown on a token's admin page; the rest is one click away.
 RECENT_ROWS_ON_TOKEN_PAGE = 20
@@ -83,7 +83,7 @@ class CappedCountPaginator(Paginator):
     is_capped = False
 
 
-class EmptyAwareChangeList(ChangeList):
+class EmptyAwareChangeList(SafeLookupsChangeList):
     """Skips the page query when the count found nothing: ORDER BY time LIMIT over a
     filter that matches no row would walk the whole time index for nothing."""
 
@@ -223,7 +223,9 @@ class LastUsedFilter(admin.SimpleListFilter):
 
 
 @admin.register(APIToken)
-class APITokenAdmin(SafeSelectedActionsMixin, NoDigestLookupsMixin, admin.ModelAdmin):
+class APITokenAdmin(
+    SafeSelectedActionsMixin, SafeLookupsMixin, NoDigestLookupsMixin, admin.ModelAdmin
+):
     """Who holds which tokens. Read-only apart from the staff revoke action."""
 
     list_display = (
@@ -638,7 +640,9 @@ class TokenActivityAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
 
 
 @admin.register(SecurityEvent)
-class SecurityEventAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class SecurityEventAdmin(
+    SafeLookupsMixin, NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     """Token lifecycle events. Read-only: the app never edits or deletes them."""
 
     list_display = (

@@ -1,16 +1,23 @@
-"""Admin changelist actions that refuse forged selections instead of failing.
+"""Admin changelists that answer forged or impossible input instead of failing with a 500.
 
-Django's `ModelAdmin.response_action` filters `pk__in` with the posted
+Actions: Django's `ModelAdmin.response_action` filters `pk__in` with the posted
 `_selected_action` values as they are: "abc", a NUL byte or an id beyond the database's
 integer range raised ValueError/OverflowError, a 500. The changelist only ever posts ids
 it listed, so any other value is a stale or forged form: say so and show the list again.
+
+Lookups: Django turns a filter it cannot build into its invalid-lookup redirect (`?e=1`),
+but PostgreSQL refuses some values only when the query runs: a NUL byte in any text
+parameter, an address an `inet` column cannot hold. Those become the same redirect.
 """
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import EmptyResultSet, ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 
@@ -39,3 +46,35 @@ class SafeSelectedActionsMixin:
             )
             return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset, **kwargs)
+
+
+class SafeLookupsChangeList(ChangeList):
+    """A changelist whose filter values the database would refuse are an invalid lookup
+    (Django's `?e=1` redirect), checked before any query runs."""
+
+    def get_filters(self, request: HttpRequest, *args, **kwargs):
+        # Checked before the list filters run, as some of them query with their value.
+        # (The search box has its own check: Django's search form refuses a NUL byte.)
+        for values in self.get_filters_params().values():
+            if any("\x00" in value for value in values):
+                raise IncorrectLookupParameters("A filter value contains a NUL byte.")
+        return super().get_filters(request, *args, **kwargs)
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters=None) -> QuerySet:
+        queryset = super().get_queryset(request, exclude_parameters)
+        # Values are adapted to their column when the SQL is compiled, after Django's own
+        # lookup check: compile now, while a refused value can still be an invalid lookup.
+        try:
+            queryset.query.get_compiler(queryset.db).as_sql()
+        except EmptyResultSet:
+            pass
+        except (ValueError, ValidationError, OverflowError) as error:
+            raise IncorrectLookupParameters(error) from error
+        return queryset
+
+
+class SafeLookupsMixin:
+    """For a ModelAdmin: filter values the database refuses are an invalid lookup, not a 500."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs) -> type[ChangeList]:
+        return SafeLookupsChangeList
