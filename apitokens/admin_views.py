@@ -49,6 +49,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     day_start = now - timedelta(hours=24)
     failures_week = selectors.status_counts(since=week_start)
     failures_day = selectors.status_counts(since=day_start)
+    # Unknown tokens are 401s too; they have no activity row (no token to tie them to).
+    unknown_day, unknown_week = selectors.unknown_token_counts(since=(day_start, week_start))
     context = {
         **admin.site.each_context(request),
         "title": "API usage",
@@ -59,8 +61,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "chart_label": f"API requests per hour over the last {DASHBOARD_DAYS} days",
         "requests_week": sum(requests for _hour, requests in hourly),
         "requests_day": sum(requests for _hour, requests in hourly[-24:]),
-        "unauthorized_day": failures_day[401],
-        "unauthorized_week": failures_week[401],
+        "unauthorized_day": failures_day[401] + unknown_day,
+        "unauthorized_week": failures_week[401] + unknown_week,
         "rate_limited_day": failures_day[429],
         "rate_limited_week": failures_week[429],
         "top_accounts": selectors.top_accounts(since=week_start, limit=TOP_LIMIT),

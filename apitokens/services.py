@@ -388,11 +388,7 @@ def api_token_dead_use_record(
         now=now,
     )
     try:
-        from apitokens.notifications import notify_dead_token_used
-    except ImportError:  # the notifications module is optional
-        return
-    try:
-        notify_dead_token_used(
+        notifications.notify_dead_token_used(
             token=token, client=client, now=now, used_previous_value=used_previous_value
         )
     except Exception:  # the API answer must not depend on email

@@ -17,6 +17,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 def worker_exit(server, worker):
     # Buffered API activity rows are written before a worker exits (atexit covers it too).
+    # Imported here: gunicorn reads this file before Django is set up.
     from apitokens.api.usage import activity_flush
 
     activity_flush()

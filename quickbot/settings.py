@@ -102,8 +102,7 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
-            # Reopening SQLite (and re-running the PRAGMAs) per request costs ~1 ms, ten
-            # times an API request's own work: keep connections (docs/performance.md).
+            # Reopening SQLite and its PRAGMAs per request costs more than the request.
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 600),
         }
     }

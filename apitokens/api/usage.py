@@ -7,8 +7,7 @@ row is older than QUICKBOT_ACTIVITY_FLUSH_SECONDS, and by the process itself whe
 normally (`atexit`, and gunicorn's `worker_exit` hook: `gunicorn_worker_exit`). Should the
 thread fall behind (ten buffers' worth), the request thread writes inline.
 QUICKBOT_ACTIVITY_BUFFER_SIZE=0 writes each row inside its request (the tests use it).
-Why: one INSERT + commit per request costs more than the rest of the API path together
-(docs/performance.md); in batches a row costs a few microseconds, off the request's path.
+Why: an INSERT and a commit per request would cost more than the rest of the API path.
 """
 
 from __future__ import annotations
@@ -195,8 +194,8 @@ _BATCH_ROWS = 500
 
 
 def write_rows(rows: list[tuple]) -> None:
-    """Write activity rows now: a multi-row INSERT per batch of up to 500 rows (the ORM's
-    bulk_create spends five times as long preparing the same rows); on PostgreSQL a COPY."""
+    """Write activity rows now: a multi-row INSERT per batch of up to 500 rows (cheaper to
+    prepare than the ORM's bulk_create); on PostgreSQL a COPY."""
     if connection.vendor == "postgresql":
         _copy(rows)
         return
@@ -229,9 +228,7 @@ def _quoted_target() -> tuple[str, str]:
 
 def _copy(rows: list[tuple]) -> None:
     """PostgreSQL: the rows through COPY ... FROM STDIN, which skips parsing and planning a
-    multi-row INSERT with thousands of parameters: half the time per row, measured
-    (docs/performance.md). All rows or none, like the INSERT (the foreign keys are checked
-    when the statement ends)."""
+    multi-row INSERT with thousands of parameters. All rows or none, like the INSERT."""
     table, columns = _quoted_target()
     # Django's cursor wrapper hands `copy` to psycopg (its debug wrapper logs it too).
     with (
@@ -243,14 +240,9 @@ def _copy(rows: list[tuple]) -> None:
             copy.write_row(row)
 
 
-# The flusher keeps its database connection between batches while rows keep coming:
-# reconnecting cost 1.7 ms on SQLite (connect, functions, PRAGMAs), on PostgreSQL a server
-# process, i.e. more than writing the 200-row batch itself (docs/performance.md). It is
-# closed when Django would close a request's connection (after an error that left it
-# unusable, past CONN_MAX_AGE), when no row came for this long, and after a few batches:
-# the driver caches a prepared statement per distinct SQL text, and each batch size is a
-# different (large) multi-row INSERT, so a connection kept forever grew the process by
-# megabytes.
+# The flusher keeps its connection between batches (reconnecting costs more than a batch),
+# closing it when Django would, when idle this long, and every few batches (the driver
+# caches a statement per distinct multi-row INSERT, which would grow the process).
 _IDLE_CLOSE_SECONDS = 30.0
 _BATCHES_PER_CONNECTION = 10
 
