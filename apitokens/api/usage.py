@@ -255,11 +255,8 @@ def _flush_loop() -> None:
         _wake.clear()
         pending = len(_buffer) + len(_unknown)
         if not pending:
-            if (
-                connection.connection is not None
-                and time.monotonic() - last_flush >= _IDLE_CLOSE_SECONDS
-            ):
-                connection.close()
+            if time.monotonic() - last_flush >= _IDLE_CLOSE_SECONDS:
+                connection.close()  # a no-op when already closed
             continue
         due = time.monotonic() - _oldest >= settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS
         if due or pending >= settings.QUICKBOT_ACTIVITY_BUFFER_SIZE:
