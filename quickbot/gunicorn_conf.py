@@ -13,6 +13,9 @@ graceful_timeout = 30
 # caller could still try. Request logging is left to the proxy and to TokenActivity.
 accesslog = None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn refuses a header line over 8190 bytes with its own HTML page; let up to 16 KB
+# through so the API answers an oversized Authorization header with its JSON 400.
+limit_request_field_size = 16 * 1024
 
 
 def worker_exit(server, worker):
