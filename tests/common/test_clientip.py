@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from django.test import RequestFactory
 
 from common.clientip import client_ip, client_ip_from
 
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROXY = "10.0.0.1"
 
 
@@ -54,3 +58,17 @@ def test_client_ip_reads_the_trusted_proxy_count_setting(settings):
     assert client_ip(request) == PROXY
     settings.QUICKBOT_TRUSTED_PROXY_COUNT = 1
     assert client_ip(request) == "203.0.113.9"
+
+
+def test_no_other_module_reads_the_client_address_from_the_request():
+    """One source for the address: the security log, the emails, the login limiter and
+    the API limits cannot disagree about who the client is."""
+    readers = [
+        f"{path.relative_to(PROJECT_DIR)}:{node.lineno}"
+        for package in ("common", "accounts", "apitokens", "quickbot")
+        for path in sorted((PROJECT_DIR / package).rglob("*.py"))
+        if path != PROJECT_DIR / "common" / "clientip.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and node.value in {"REMOTE_ADDR", "HTTP_X_FORWARDED_FOR"}
+    ]
+    assert readers == []
