@@ -38,6 +38,8 @@ class APIToken(models.Model):
         OWNER = "owner", "the owner"
         STAFF = "staff", "staff"
         SELF = "self", "the token itself (API)"
+        LEAKED = "leaked", "reported as leaked"
+        URL = "url", "sent in a URL"
 
     public_id = models.CharField(
         max_length=16, unique=True, default=tokens.new_public_id, editable=False
@@ -177,6 +179,7 @@ class SecurityEvent(models.Model):
         DELETED_TOKEN_USED = "deleted_token_used", "Deleted token used"
         EXPIRED_TOKEN_USED = "expired_token_used", "Expired token used"
         UNKNOWN_TOKENS = "unknown_tokens", "Unknown tokens presented"
+        LEAK_REPORT = "leak_report", "Leaked tokens reported"
 
     class Actor(models.TextChoices):
         USER = "user", "the account owner"
