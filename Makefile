@@ -42,8 +42,9 @@ run: demo ## Set up everything, then serve on http://127.0.0.1:8000
 test: $(STAMP) ## Run the whole test suite (browser tests use /usr/bin/chromium)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) ## Benchmark the API path against a plain view (adds PostgreSQL+Redis when DATABASE_URL/REDIS_URL are set)
-	$(PY) bench/run.py
+bench: BASELINE ?=
+bench: $(STAMP) ## Benchmark the API path against a plain view (adds PostgreSQL+Redis when DATABASE_URL/REDIS_URL are set; BASELINE=<git rev> for an A/B run)
+	$(PY) bench/run.py$(if $(BASELINE), --baseline $(BASELINE))
 
 lint: $(STAMP) ## ruff check and format check
 	$(PY) -m ruff check .

@@ -6,6 +6,7 @@ Prints a table of ratios to the plain view and exits 1 when a target is missed.
 
     .venv/bin/python bench/run.py            # what `make bench` runs
     .venv/bin/python bench/run.py --quick    # fewer rounds, no memory run (a smoke test)
+    .venv/bin/python bench/run.py --baseline HEAD~1   # A/B against a revision (bench/ab.py)
 """
 
 from __future__ import annotations
@@ -179,7 +180,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, no memory run")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--per-round", type=int, default=400)
-    parser.add_argument("--http-rounds", type=int, default=6)
+    parser.add_argument(
+        "--http-rounds", type=int, default=None, help="6; 10 per side with --baseline"
+    )
     parser.add_argument("--http-seconds", type=float, default=1.0)
     parser.add_argument("--memory-requests", type=int, default=100_000)
     parser.add_argument("--profile", default="", help="write a pyinstrument profile here")
@@ -189,9 +192,18 @@ def main() -> int:
         help="run the SQLite setup on this database (e.g. one filled by generate_dataset) "
         "instead of a fresh temporary one",
     )
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="A/B run: measure this checkout against the given git revision (bench/ab.py)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.per_round, args.http_rounds, args.memory_requests = 5, 200, 2, 0
+    if args.http_rounds is None:
+        args.http_rounds = 10 if args.baseline else 6
+    if args.baseline and (args.profile or args.sqlite_path):
+        parser.error("--baseline runs without --profile and --sqlite-path")
 
     started = time.monotonic()
     print("# QuickBot API benchmark")
@@ -209,6 +221,11 @@ def main() -> int:
         PYTHONPATH=str(ROOT),
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
     )
+    if args.baseline:
+        sys.path.insert(0, str(ROOT))
+        from bench import ab
+
+        return ab.main(args, base_env)
     missed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="quickbot-bench-") as directory:
         path = args.sqlite_path or str(Path(directory) / "bench.sqlite3")

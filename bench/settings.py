@@ -8,7 +8,15 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789")
 
+from bench.layout import dotted_path  # noqa: E402
 from quickbot.settings import *  # noqa: E402,F403
+
+# The bearer middleware from whichever module the measured tree has (it moved into
+# `apitokens.api`); an A/B run measures trees from both sides of the move.
+MIDDLEWARE = [  # noqa: F405
+    dotted_path("ApiTokenMiddleware") if entry.endswith(".ApiTokenMiddleware") else entry
+    for entry in MIDDLEWARE  # noqa: F405
+]
 
 DEBUG = False
 ROOT_URLCONF = "bench.urls"

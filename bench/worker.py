@@ -1,7 +1,8 @@
 """One benchmark run on one setup (SQLite+locmem or PostgreSQL+Redis); `bench/run.py` starts it.
 
 Prints one line `BENCH-RESULT <json>` at the end. Everything is measured interleaved
-(A B C D A B C D ...), so drift of a shared machine hits every path alike.
+(A B C D A B C D ...), so drift of a shared machine hits every path alike. With `--serve`
+it runs rounds on request instead, for the A/B run of `bench/ab.py`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -18,6 +20,8 @@ import sys
 import time
 import uuid
 from pathlib import Path
+
+from bench.layout import LOCATIONS, api_name, module_of, tree_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,27 +61,33 @@ def _paths(raw: str, unknown: str) -> dict[str, tuple[str, str | None, int]]:
     }
 
 
-def _ensure_database() -> None:
-    """Create the PostgreSQL database named in DATABASE_URL when it does not exist yet."""
+def _ensure_database(fresh: bool = False) -> None:
+    """Create the PostgreSQL database named in DATABASE_URL when it does not exist yet;
+    with `fresh`, drop and recreate it (the A/B sides start from equal, empty tables)."""
     from django.db import OperationalError, connection
 
     if connection.vendor != "postgresql":
         return
+    name = connection.ops.quote_name(connection.settings_dict["NAME"])
+    if fresh:
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            cursor.execute(f"CREATE DATABASE {name}")
+        return
     try:
         connection.ensure_connection()
     except OperationalError:
-        name = connection.settings_dict["NAME"]
         with connection._nodb_cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(name)}")
+            cursor.execute(f"CREATE DATABASE {name}")
 
 
-def _setup_data() -> tuple[str, str]:
+def _setup_data(fresh: bool = False) -> tuple[str, str]:
     from django.core.management import call_command
 
     from accounts.models import User
     from apitokens import services, tokens
 
-    _ensure_database()
+    _ensure_database(fresh)
     call_command("migrate", verbosity=0, interactive=False)
     user = User.objects.create_user(f"bench-{uuid.uuid4().hex[:12]}@example.com", None)
     _, raw = services.api_token_create(user=user, name=f"Benchmark {uuid.uuid4().hex[:8]}")
@@ -86,34 +96,90 @@ def _setup_data() -> tuple[str, str]:
 
 def _floor_calls(unknown: str) -> dict:
     """The bare round trips the API path cannot avoid, timed in the same rounds as the
-    paths: the token lookup's own statement through the driver alone (an unknown digest:
-    one index probe, no row), and on Redis a PING on the cache's connection pool. They
-    set the lowest ratio any implementation could reach on this machine."""
+    paths: the token lookup's statement alone through the driver (an unknown digest: one
+    index probe, no row), and on Redis a PING on the cache's connection pool. They set
+    the lowest ratio any implementation could reach on this machine."""
     from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
     from django.db import connection
 
-    from apitokens import models, tokens
+    from apitokens import tokens
 
     connection.ensure_connection()
-    sql, native_sql = models._lookup_plan(connection.alias)[:2]
-    params = (tokens.token_digest(unknown),) * 2
-    calls = {"floor_db": lambda: models._execute(connection, sql, params, native_sql)}
+    digest = tokens.token_digest(unknown)
+    calls = {"floor_db": _lookup_statement(connection, (digest, digest))}
     store = caches["default"]
     if isinstance(store, RedisCache):
         calls["floor_cache"] = store._cache.get_client(write=True).ping
     return calls
 
 
-def measure_in_process(paths: dict, rounds: int, per_round: int, floors: dict) -> dict:
-    from django.core.wsgi import get_wsgi_application
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+def _lookup_statement(connection, params: tuple):
+    """A call running the lookup's statement (token joined with its owner, by digest or
+    previous digest) on the driver's connection, as the API path sends it: SQLite with
+    each column as `+column` (no declared type, no per-column converter lookup),
+    PostgreSQL as a prepared statement. Built here from the models, so the floor does
+    not depend on where the API code keeps its lookup."""
+    from django.apps import apps
+    from django.conf import settings
 
-    handler = get_wsgi_application()
-    statuses: dict[str, int] = {}
+    token_model = apps.get_model("apitokens", "APIToken")
+    owner = token_model._meta.get_field("owner")
+    owner_model = owner.related_model
+    quote = connection.ops.quote_name
+    tail = (
+        f" FROM {quote(token_model._meta.db_table)} t "
+        f"INNER JOIN {quote(owner_model._meta.db_table)} u "
+        f"ON u.{quote(owner_model._meta.pk.column)} = t.{quote(owner.column)} "
+        f"WHERE t.{quote(token_model._meta.get_field('digest').column)} = %s "
+        f"OR t.{quote(token_model._meta.get_field('previous_digest').column)} = %s LIMIT 1"
+    )
+    raw = connection.connection
+    if connection.vendor == "sqlite":
+        columns = [f"+t.{quote(field.column)}" for field in token_model._meta.concrete_fields]
+        columns += [f"+u.{quote(field.column)}" for field in owner_model._meta.concrete_fields]
+        native_sql = f"SELECT {', '.join(columns)}{tail}".replace("%s", "?")
+        return lambda: raw.execute(native_sql, params).fetchone()
+    sql = f"SELECT t.*, u.*{tail}"
+    if connection.vendor == "postgresql" and getattr(
+        settings, "QUICKBOT_PREPARED_TOKEN_LOOKUP", True
+    ):
+        import psycopg
 
-    def call(environ_base: dict) -> int:
+        if raw.prepare_threshold is None:  # Django's "never prepare" also ignores prepare=True
+            raw.prepare_threshold = 2**31 - 1
+
+        def prepared():
+            with psycopg.Cursor(raw) as cursor:
+                return cursor.execute(sql, params, prepare=True).fetchone()
+
+        return prepared
+
+    def plain():
+        cursor = connection.create_cursor()
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
+    return plain
+
+
+class InProcess:
+    """WSGI calls straight into Django's handler, one round of every path at a time."""
+
+    def __init__(self, paths: dict, floors: dict | None = None) -> None:
+        from django.core.wsgi import get_wsgi_application
+
+        self.handler = get_wsgi_application()
+        self.paths = paths
+        self.environs = {name: _environ(path, auth) for name, (path, auth, _) in paths.items()}
+        self.floors = floors or {}
+        self.activity_flush = api_name("activity_flush")
+        self.rows_written, self.write_ns = 0, 0
+
+    def call(self, environ_base: dict) -> int:
         environ = dict(environ_base)
         environ["wsgi.input"] = io.BytesIO(b"")
         result = {}
@@ -121,54 +187,70 @@ def measure_in_process(paths: dict, rounds: int, per_round: int, floors: dict) -
         def start_response(status, headers, exc_info=None):
             result["status"] = int(status.split(" ", 1)[0])
 
-        body = handler(environ, start_response)
+        body = self.handler(environ, start_response)
         for _ in body:
             pass
         body.close()
         return result["status"]
 
-    environs = {name: _environ(path, auth) for name, (path, auth, _) in paths.items()}
-    for name, environ in environs.items():  # warm up every path
-        for _ in range(200):
-            statuses[name] = call(environ)
-        if statuses[name] != paths[name][2]:
-            raise SystemExit(f"bench: {name} answered {statuses[name]}, expected {paths[name][2]}")
+    def warm(self) -> None:
+        """Warm every path and floor; stop when a path answers an unexpected status."""
+        for name, environ in self.environs.items():
+            for _ in range(200):
+                status = self.call(environ)
+            if status != self.paths[name][2]:
+                raise SystemExit(f"bench: {name} answered {status}, expected {self.paths[name][2]}")
+        # The activity rows a round buffered are written after it, outside every round's
+        # timing: left to the flusher thread, the batch would land in whichever round came
+        # next (a malformed-header round on PostgreSQL absorbed the previous round's INSERT).
+        # The write is off the request's path by design; its cost is reported on its own.
+        self.activity_flush()
+        for function in self.floors.values():
+            for _ in range(200):
+                function()
 
-    from apitokens.activity import activity_flush
-
-    # The activity rows a round buffered are written after it, outside every round's
-    # timing: left to the flusher thread, the batch would land in whichever round came
-    # next (a malformed-header round on PostgreSQL absorbed the previous round's INSERT).
-    # The write is off the request's path by design; its cost is reported on its own.
-    activity_flush()
-    samples: dict[str, list[float]] = {name: [] for name in [*environs, *floors]}
-    written, write_ns = 0, 0
-    for function in floors.values():
-        for _ in range(200):
-            function()
-    for _ in range(rounds):
-        for name, function in floors.items():
+    def round(self, per_round: int) -> dict[str, float]:
+        """µs per call of every floor and path, each timed over `per_round` calls in a row."""
+        times = {}
+        for name, function in self.floors.items():
             started = time.perf_counter_ns()
             for _ in range(per_round):
                 function()
-            samples[name].append((time.perf_counter_ns() - started) / per_round / 1000)
-        for name, environ in environs.items():
+            times[name] = (time.perf_counter_ns() - started) / per_round / 1000
+        for name, environ in self.environs.items():
             started = time.perf_counter_ns()
             for _ in range(per_round):
-                call(environ)
-            samples[name].append((time.perf_counter_ns() - started) / per_round / 1000)
+                self.call(environ)
+            times[name] = (time.perf_counter_ns() - started) / per_round / 1000
             started = time.perf_counter_ns()
-            rows = activity_flush()
+            rows = self.activity_flush()
             if rows:
-                written += rows
-                write_ns += time.perf_counter_ns() - started
+                self.rows_written += rows
+                self.write_ns += time.perf_counter_ns() - started
+        return times
 
-    queries = {}
-    for name, environ in environs.items():
-        with CaptureQueriesContext(connection) as captured:
-            for _ in range(10):
-                call(environ)
-        queries[name] = len(captured.captured_queries) / 10
+    def queries(self) -> dict[str, float]:
+        """Queries per request of every path."""
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        queries = {}
+        for name, environ in self.environs.items():
+            with CaptureQueriesContext(connection) as captured:
+                for _ in range(10):
+                    self.call(environ)
+            queries[name] = len(captured.captured_queries) / 10
+        return queries
+
+
+def measure_in_process(paths: dict, rounds: int, per_round: int, floors: dict) -> dict:
+    bench = InProcess(paths, floors)
+    bench.warm()
+    samples: dict[str, list[float]] = {name: [] for name in [*bench.environs, *floors]}
+    for _ in range(rounds):
+        for name, value in bench.round(per_round).items():
+            samples[name].append(value)
+    queries = bench.queries()
     plain = samples["plain"]
     result = {
         name: {
@@ -183,7 +265,10 @@ def measure_in_process(paths: dict, rounds: int, per_round: int, floors: dict) -
         }
         for name, values in samples.items()
     }
-    result["activity_write"] = {"rows": written, "us_per_row": write_ns / max(1, written) / 1000}
+    result["activity_write"] = {
+        "rows": bench.rows_written,
+        "us_per_row": bench.write_ns / max(1, bench.rows_written) / 1000,
+    }
     return result
 
 
@@ -264,27 +349,52 @@ def start_gunicorn(port: int, *extra: str) -> subprocess.Popen:
     )
 
 
+class HttpServer:
+    """gunicorn (2 workers, production hooks) and a closed-loop load generator, one round
+    of the given paths at a time."""
+
+    def __init__(self, paths: dict, names: list[str], clients: int) -> None:
+        self.names = names
+        self.clients = clients
+        self.payloads = {name: _request_bytes(paths[name][0], paths[name][1]) for name in names}
+        self.context = multiprocessing.get_context("fork")
+        self.port = _free_port()
+        self.server: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.server = start_gunicorn(self.port, "--backlog", "2048")
+        _wait_for_port(self.port)
+        for name in self.names:  # warm both workers on every path
+            _run_clients(self.context, self.port, self.payloads[name], 0.5, self.clients)
+
+    def round(self, seconds: float) -> dict[str, tuple[list[float], int]]:
+        """Each path loaded for `seconds` in turn: its latencies and failed requests."""
+        return {
+            name: _run_clients(self.context, self.port, self.payloads[name], seconds, self.clients)
+            for name in self.names
+        }
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.terminate()
+            self.server.wait(timeout=30)
+            self.server = None
+
+
 def measure_http(paths: dict, names: list[str], rounds: int, seconds: float, clients: int) -> dict:
-    port = _free_port()
-    server = start_gunicorn(port, "--backlog", "2048")
-    context = multiprocessing.get_context("fork")
+    server = HttpServer(paths, names, clients)
     try:
-        _wait_for_port(port)
-        payloads = {name: _request_bytes(paths[name][0], paths[name][1]) for name in names}
-        for name in names:  # warm both workers on every path
-            _run_clients(context, port, payloads[name], 0.5, clients)
+        server.start()
         rps: dict[str, list[float]] = {name: [] for name in names}
         latencies: dict[str, list[float]] = {name: [] for name in names}
         errors = dict.fromkeys(names, 0)
         for _ in range(rounds):
-            for name in names:
-                got, failed = _run_clients(context, port, payloads[name], seconds, clients)
+            for name, (got, failed) in server.round(seconds).items():
                 rps[name].append(len(got) / seconds)
                 latencies[name] += got
                 errors[name] += failed
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
     result = {}
     for name in names:
         ordered = sorted(latencies[name]) or [0.0]
@@ -366,11 +476,17 @@ def main() -> None:
     parser.add_argument("--http-clients", type=int, default=3)
     parser.add_argument("--memory-requests", type=int, default=0)
     parser.add_argument("--profile", default="")
+    parser.add_argument(
+        "--serve", action="store_true", help="A/B mode: run rounds on request (see `serve`)"
+    )
     args = parser.parse_args()
 
     import django
 
     django.setup()
+    if args.serve:
+        serve(args.http_clients)
+        return
     raw, unknown = _setup_data()
     paths = _paths(raw, unknown)
     from django.db import connection
@@ -382,8 +498,7 @@ def main() -> None:
     }
     if args.profile:
         result["profile"] = _profile(paths, args.profile)
-    from apitokens.activity import activity_flush
-
+    activity_flush = api_name("activity_flush")
     activity_flush()
     connection.close()  # gunicorn workers must not share this process's connection
     result["http"] = measure_http(
@@ -397,6 +512,71 @@ def main() -> None:
         result["memory"] = measure_memory(paths, args.memory_requests)
         activity_flush()
     print("BENCH-RESULT " + json.dumps(result), flush=True)
+
+
+# --- A/B mode ------------------------------------------------------------------------------
+
+AB_HTTP_PATHS = ["plain", "protected"]
+
+
+def serve(http_clients: int) -> None:
+    """A/B mode (`bench/ab.py`): set up, warm, then run one round per command read on stdin
+    and answer each with one `BENCH-<kind> <json>` line, so that two processes, one per
+    tree, can be measured in alternation. Commands: `round <requests per path>`,
+    `queries`, `http-start`, `http-round <seconds>`, `stop` (or end of input). On
+    PostgreSQL the database is dropped and recreated first."""
+    # Answers go to the original stdout; anything else printed (gunicorn included) to stderr.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the cleanup below
+
+    def answer(kind: str, payload: dict) -> None:
+        answers.write(f"BENCH-{kind} {json.dumps(payload)}\n")
+
+    from django.db import connection
+
+    raw, unknown = _setup_data(fresh=True)
+    paths = _paths(raw, unknown)
+    in_process = InProcess(paths)
+    in_process.warm()
+    answer(
+        "READY",
+        {
+            "database": connection.vendor,
+            "tree": str(tree_of("apitokens")),
+            "harness": str(Path(__file__).resolve().parent),
+            "modules": {name: module_of(name) for name in LOCATIONS},
+        },
+    )
+    server = HttpServer(paths, AB_HTTP_PATHS, http_clients)
+    try:
+        for line in sys.stdin:
+            command, *arguments = line.split()
+            if command == "round":
+                answer("ROUND", in_process.round(int(arguments[0])))
+            elif command == "queries":
+                answer("QUERIES", in_process.queries())
+            elif command == "http-start":
+                in_process.activity_flush()
+                connection.close()  # gunicorn's workers open their own connections
+                server.start()
+                answer("OK", {})
+            elif command == "http-round":
+                seconds = float(arguments[0])
+                answer(
+                    "ROUND",
+                    {
+                        name: {"rps": len(got) / seconds, "errors": failed}
+                        for name, (got, failed) in server.round(seconds).items()
+                    },
+                )
+            elif command == "stop":
+                break
+            else:
+                raise SystemExit(f"bench: unknown command {command!r}")
+    finally:
+        server.stop()
+        in_process.activity_flush()
 
 
 def _profile(paths: dict, output: str) -> str:
