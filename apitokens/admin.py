@@ -674,6 +674,7 @@ class SecurityEventAdmin(
         fails on PostgreSQL); anything else matches account email, token name or
         identifier."""
         term = search_term.strip()
+        "detail",
         if not term:
             return queryset, False
         if _is_ip_address(term):

@@ -33,6 +33,12 @@ logger = logging.getLogger(__name__)
 # Expiry reminder kinds, as stored in APIToken.reminders_sent, and how long before expiry.
 REMINDER_WINDOWS: dict[str, timedelta] = {"7d": timedelta(days=7), "1d": timedelta(days=1)}
 
+# Why QuickBot deleted a token whose value was exposed, as the email and its subject say it.
+EXPOSED_WORDING: dict[str, str] = {
+    APIToken.RevokedBy.LEAKED: "reported as leaked",
+    APIToken.RevokedBy.URL: "sent in a URL",
+}
+
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = Lock()
 
@@ -89,7 +95,20 @@ def notify_token_regenerated(
 def notify_token_deleted(
     *, token: APIToken, client: Origin, now: datetime, reason: str = APIToken.RevokedBy.OWNER
 ) -> None:
-    """Tell the owner a token was deleted, and by whom (them, staff, or the token itself)."""
+    """Tell the owner a token was deleted, and by whom (them, staff, or the token itself);
+    a token QuickBot deleted because its value was exposed gets the "exposed" email."""
+    if reason in EXPOSED_WORDING:
+        _dispatch(
+            "exposed",
+            lambda: _event_message(
+                "exposed",
+                token=token,
+                client=client,
+                now=now,
+                extra={"how": EXPOSED_WORDING[reason], "reason": reason},
+            ),
+        )
+        return
     by = {
         APIToken.RevokedBy.OWNER: "you (or someone signed in to your account)",
         APIToken.RevokedBy.STAFF: "a QuickBot staff member",
@@ -285,6 +304,7 @@ _SUBJECTS = {
     "regenerated": "API token “{name}” regenerated",
     "deleted": "API token “{name}” deleted",
     "dead_token_used": "Someone used your old API token “{name}”",
+    "exposed": "API token “{name}” deleted: {how}",
     "expiry_reminder": "API token “{name}” expires {remaining}",
 }
 

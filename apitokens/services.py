@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 from django.http import HttpRequest
 from django.utils import dateformat, timezone
@@ -121,6 +122,13 @@ def api_token_revoke(
     token: APIToken,
     actor: User | None,
     reason: str = APIToken.RevokedBy.OWNER,
+# The security-log detail of a token QuickBot deleted because its value was exposed.
+EXPOSED_DETAILS: dict[str, str] = {
+    APIToken.RevokedBy.LEAKED: "Reported as leaked",
+    APIToken.RevokedBy.URL: "Sent in a URL",
+}
+
+
     client: ClientInfo = NO_CLIENT,
     now: datetime | None = None,
 ) -> bool:
@@ -145,6 +153,8 @@ def api_token_revoke(
             kind=SecurityEvent.Kind.DELETED,
             account=token.owner,
             actor_kind=actor_kind,
+            APIToken.RevokedBy.LEAKED: SecurityEvent.Actor.SYSTEM,
+            APIToken.RevokedBy.URL: SecurityEvent.Actor.SYSTEM,
             actor=actor,
             token=token,
             client=client,
@@ -153,6 +163,7 @@ def api_token_revoke(
     notifications.notify_token_deleted(token=token, client=client, now=now, reason=reason)
     return True
 
+            detail=EXPOSED_DETAILS.get(reason, ""),
 
 def api_token_rename(
     *,
@@ -418,3 +429,73 @@ def unknown_tokens_record(
         created_at=now,
         last_seen_at=now,
     )
+
+
+# --- Exposed tokens: leak reports and tokens sent in a URL --------------------------------
+
+MAX_REPORTED_CREDENTIALS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LeakReport:
+    """What one report to the revocation endpoint held and did (the reporter sees only
+    `well_formed`; staff see all three in the security log)."""
+
+    submitted: int
+    well_formed: int
+    revoked: int
+
+
+def exposed_tokens_revoke(
+    *, values: Iterable[str], reason: str, client: ClientInfo, now: datetime | None = None
+) -> int:
+    """Delete every active token whose value, or previous value still in its overlap, is
+    among `values` (well-formed token values), with `reason` (leaked, or sent in a URL).
+
+    One lookup query whatever matches; each match goes through `api_token_revoke`
+    (security log, owner's email). Returns how many tokens were deleted.
+    """
+    now = now or timezone.now()
+    digests = sorted({tokens.token_digest(value) for value in values})
+    if not digests:
+        return 0
+    # A replaced value past its overlap no longer works: whoever holds it cannot have the
+    # token deleted (no denial of service by old values).
+    matches = list(
+        APIToken.objects.active()
+        .filter(Q(digest__in=digests) | Q(previous_digest__in=digests, previous_expires_at__gt=now))
+        .select_related("owner")
+        .order_by("pk")
+    )
+    return sum(
+        api_token_revoke(token=token, actor=None, reason=reason, client=client, now=now)
+        for token in matches
+    )
+
+
+def leaked_credentials_report(
+    *, values: list[str], client: ClientInfo, now: datetime | None = None
+) -> LeakReport:
+    """Handle a report of leaked credentials: delete the active tokens among `values`
+    (see `exposed_tokens_revoke`) and log the report for staff with its counts."""
+    now = now or timezone.now()
+    well_formed = {value for value in values if tokens.is_well_formed(value)}
+    revoked = exposed_tokens_revoke(
+        values=well_formed, reason=APIToken.RevokedBy.LEAKED, client=client, now=now
+    )
+    report = LeakReport(submitted=len(values), well_formed=len(well_formed), revoked=revoked)
+    SecurityEvent.objects.create(
+        kind=SecurityEvent.Kind.LEAK_REPORT,
+        account=None,
+        actor_kind=SecurityEvent.Actor.CLIENT,
+        ip=client.ip,
+        user_agent=client.user_agent[:256],
+        count=report.submitted,
+        detail=(
+            f"{report.submitted} submitted, {report.well_formed} well-formed, "
+            f"{report.revoked} revoked"
+        ),
+        created_at=now,
+        last_seen_at=now,
+    )
+    return report

@@ -96,74 +96,32 @@ def _setup_data(fresh: bool = False) -> tuple[str, str]:
 
 def _floor_calls(unknown: str) -> dict:
     """The bare round trips the API path cannot avoid, timed in the same rounds as the
-    paths: the token lookup's statement alone through the driver (an unknown digest: one
-    index probe, no row), and on Redis a PING on the cache's connection pool. They set
-    the lowest ratio any implementation could reach on this machine."""
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
+    paths: the token lookup's statement alone (an unknown digest: one index probe, no row),
+    and on Redis a PING. They set the lowest ratio any implementation could reach on this
+    machine. A tree without `apitokens.api.internals` (an A/B baseline before the API
+    package) has no public way to run the bare statement: its floor is not measured."""
+    from django.conf import settings
     from django.db import connection
 
     from apitokens import tokens
 
     connection.ensure_connection()
     digest = tokens.token_digest(unknown)
-    calls = {"floor_db": _lookup_statement(connection, (digest, digest))}
-    store = caches["default"]
-    if isinstance(store, RedisCache):
-        calls["floor_cache"] = store._cache.get_client(write=True).ping
+    calls = {}
+    try:
+        from apitokens.api.internals import lookup_row
+    except ImportError:
+        pass
+    else:
+        calls["floor_db"] = lambda: lookup_row(digest)
+    cache = settings.CACHES["default"]
+    if cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        import redis
+
+        location = cache["LOCATION"]
+        client = redis.Redis.from_url(location if isinstance(location, str) else location[0])
+        calls["floor_cache"] = client.ping
     return calls
-
-
-def _lookup_statement(connection, params: tuple):
-    """A call running the lookup's statement (token joined with its owner, by digest or
-    previous digest) on the driver's connection, as the API path sends it: SQLite with
-    each column as `+column` (no declared type, no per-column converter lookup),
-    PostgreSQL as a prepared statement. Built here from the models, so the floor does
-    not depend on where the API code keeps its lookup."""
-    from django.apps import apps
-    from django.conf import settings
-
-    token_model = apps.get_model("apitokens", "APIToken")
-    owner = token_model._meta.get_field("owner")
-    owner_model = owner.related_model
-    quote = connection.ops.quote_name
-    tail = (
-        f" FROM {quote(token_model._meta.db_table)} t "
-        f"INNER JOIN {quote(owner_model._meta.db_table)} u "
-        f"ON u.{quote(owner_model._meta.pk.column)} = t.{quote(owner.column)} "
-        f"WHERE t.{quote(token_model._meta.get_field('digest').column)} = %s "
-        f"OR t.{quote(token_model._meta.get_field('previous_digest').column)} = %s LIMIT 1"
-    )
-    raw = connection.connection
-    if connection.vendor == "sqlite":
-        columns = [f"+t.{quote(field.column)}" for field in token_model._meta.concrete_fields]
-        columns += [f"+u.{quote(field.column)}" for field in owner_model._meta.concrete_fields]
-        native_sql = f"SELECT {', '.join(columns)}{tail}".replace("%s", "?")
-        return lambda: raw.execute(native_sql, params).fetchone()
-    sql = f"SELECT t.*, u.*{tail}"
-    if connection.vendor == "postgresql" and getattr(
-        settings, "QUICKBOT_PREPARED_TOKEN_LOOKUP", True
-    ):
-        import psycopg
-
-        if raw.prepare_threshold is None:  # Django's "never prepare" also ignores prepare=True
-            raw.prepare_threshold = 2**31 - 1
-
-        def prepared():
-            with psycopg.Cursor(raw) as cursor:
-                return cursor.execute(sql, params, prepare=True).fetchone()
-
-        return prepared
-
-    def plain():
-        cursor = connection.create_cursor()
-        try:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-        finally:
-            cursor.close()
-
-    return plain
 
 
 class InProcess:

@@ -126,6 +126,19 @@ def lookup_unavailable() -> HttpResponse:
         "QuickBot cannot check tokens right now. Try again in a minute.",
         headers={"Retry-After": "30"},
     )
+def too_many_reports(retry_after: int) -> HttpResponse:
+    return api_error(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        "rate_limited",
+        f"Too many credential reports from your address. Try again in {retry_after} seconds.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def bad_report(problem: str) -> HttpResponse:
+    return api_error(HTTPStatus.BAD_REQUEST, "invalid_request", problem)
+
+
 
 
 def limit_unavailable() -> HttpResponse:

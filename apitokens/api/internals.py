@@ -126,6 +126,11 @@ def _sqlite_aware_datetime(connection, function):
     return aware_datetime
 
 
+def lookup_row(digest: str, alias: str = "default") -> tuple | None:
+    """The lookup's statement alone, its row unconverted (the benchmark's floor)."""
+    return _fetch(connections[alias], _plan(alias), (digest, digest))
+
+
 def fetch_token_with_owner(digest: str, alias: str = "default") -> APIToken | None:
     """The token whose current or previous digest is `digest`, its owner loaded, or None."""
     plan = _plan(alias)

@@ -229,6 +229,32 @@ _HEADERS = {
     "X-RateLimit-Reset": ("Epoch seconds when the window ends.", "integer"),
     "RateLimit-Policy": ('IETF draft policy, e.g. "hourly";q=1000;w=3600.', "string"),
     "RateLimit": ('IETF draft state, e.g. "hourly";r=999;t=3540.', "string"),
+    "CredentialReport": {
+        "type": "object",
+        "required": ["credentials"],
+        "additionalProperties": False,
+        "properties": {
+            "credentials": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 1000,
+                "items": {"type": "string", "examples": ["qb_…"]},
+                "description": "Token values found where others can read them.",
+            }
+        },
+    },
+    "CredentialReportAccepted": {
+        "type": "object",
+        "required": ["well_formed", "detail"],
+        "properties": {
+            "well_formed": {
+                "type": "integer",
+                "description": "How many distinct values had the token shape and a valid "
+                "checksum. Never how many matched a token.",
+            },
+            "detail": {"type": "string"},
+        },
+    },
     "QuickBot-Token-Expiration": (
         "When the calling token expires, e.g. 2026-03-01 12:00:00 UTC (absent: never).",
         "string",
@@ -308,6 +334,30 @@ def openapi_spec() -> dict:
                             "in": "query",
                             "description": "HTTP status code.",
                             "schema": {"type": "integer", "minimum": 100, "maximum": 599},
+            "/api/v1/credentials/revoke": {
+                "post": {
+                    "operationId": "revokeCredentials",
+                    "summary": "Report leaked tokens so QuickBot revokes them",
+                    "description": "No authentication. Every well-formed value that belongs "
+                    "to an active token (or a replaced value still in its overlap) is deleted "
+                    "with the reason 'reported as leaked' and its owner emailed. The answer is "
+                    "the same whether or not any value matched. Limited per client IP.",
+                    "security": [],
+                    "requestBody": {
+                        "required": True,
+                        "content": {_JSON: {"schema": _ref("CredentialReport")}},
+                    },
+                    "responses": {
+                        "202": {
+                            "description": "Report accepted.",
+                            "content": {_JSON: {"schema": _ref("CredentialReportAccepted")}},
+                        },
+                        "400": _error_response("The body is not the documented JSON object."),
+                        "405": _error_response("Method not allowed (see the Allow header)."),
+                        "429": _error_response("Too many reports from this address.", retry=True),
+                    },
+                }
+            },
                         },
                         {
                             "name": "since",

@@ -13,6 +13,8 @@ urlpatterns = [
     path("v1/tokens/", api_views.token_list, name="token-list"),
     path("v1/tokens/current/", api_views.token_current, name="token-current"),
     path("v1/activity/", api_views.activity_list, name="activity-list"),
+    # The path GitHub's revocation API uses (no slash); with a slash too, like the others.
+    re_path(r"^v1/credentials/revoke/?$", api_views.credentials_revoke, name="credentials-revoke"),
     path("v1/openapi.json", api_views.openapi_document, name="openapi"),
     re_path(r"^(?P<rest>.*)$", api_views.not_found, name="not-found"),
 ]

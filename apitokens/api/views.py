@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,11 +17,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from apitokens import services
-from apitokens.api import limits
+from apitokens.api import errors, limits
 from apitokens.api.decorators import token_optional, token_required
 from apitokens.api.errors import api_error
 from apitokens.api.openapi import openapi_spec
 from apitokens.models import APIToken, TokenActivity
+from common.clientip import client_ip
 
 ACTIVITY_PAGE_DEFAULT = 50
 _PUBLIC_ID = re.compile(r"[0-9A-Za-z]{1,32}")
@@ -278,6 +280,56 @@ def activity_list(request: HttpRequest) -> JsonResponse:
 
 
 @csrf_exempt
+_REPORT_SHAPE = 'Send a JSON object: {"credentials": ["qb_…", …]}'
+
+
+def _reported_values(body: bytes) -> list[str]:
+    """The list of strings a revocation report holds; ValueError names what is wrong."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise ValueError(f"The body is not valid JSON. {_REPORT_SHAPE}.") from error
+    if not isinstance(data, dict) or set(data) != {"credentials"}:
+        raise ValueError(f"Expected exactly one field, credentials. {_REPORT_SHAPE}.")
+    values = data["credentials"]
+    if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+        raise ValueError(f"credentials must be a list of strings. {_REPORT_SHAPE}.")
+    if not 1 <= len(values) <= services.MAX_REPORTED_CREDENTIALS:
+        raise ValueError(
+            f"credentials must hold from 1 to {services.MAX_REPORTED_CREDENTIALS:,} values; "
+            "split a longer list into several requests."
+        )
+    return values
+
+
+@csrf_exempt
+@allow_methods("POST")
+def credentials_revoke(request: HttpRequest) -> HttpResponse:
+    """Anyone reports leaked QuickBot tokens; the active ones are deleted and their owners
+    told. The answer is the same whatever matched: only how many values were well-formed."""
+    ip = client_ip(request)
+    retry_after = limits.credential_report_hit(ip)
+    if retry_after is not None:
+        return errors.too_many_reports(retry_after)
+    try:
+        values = _reported_values(request.body)
+    except ValueError as error:
+        return errors.bad_report(str(error))
+    report = services.leaked_credentials_report(
+        values=values, client=services.ClientInfo.from_request(request)
+    )
+    response = JsonResponse(
+        {
+            "well_formed": report.well_formed,
+            "detail": "Thank you. Every well-formed value that belongs to an active QuickBot "
+            "token is revoked and its owner told. This answer never says which.",
+        },
+        status=HTTPStatus.ACCEPTED,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @allow_methods("GET", "HEAD")
 def openapi_document(request: HttpRequest) -> JsonResponse:
     """The OpenAPI 3.1 description of this API (public: it holds no account data)."""

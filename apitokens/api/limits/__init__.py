@@ -327,3 +327,24 @@ def bad_auth_hit(ip: str | None, now: float | None = None) -> int | None:
 def bad_auth_count(ip: str | None, now: float | None = None) -> int:
     """The address's shared failure count in the current window (what staff and tests see)."""
     return counters().get_int(_bad_auth_key(ip, time.time() if now is None else now)[0])
+
+
+# --- Reports to the credential revocation endpoint, per client IP -------------------------
+
+
+def credential_report_hit(ip: str | None, now: float | None = None) -> int | None:
+    """Count one request to the revocation endpoint from `ip`; seconds to wait when the
+    address sent more than QUICKBOT_CREDENTIAL_REPORT_LIMIT in its window.
+
+    Counters that do not answer never block (a report of a leak must get through)."""
+    now = time.time() if now is None else now
+    window = settings.QUICKBOT_CREDENTIAL_REPORT_WINDOW_SECONDS
+    slot = int(now // window)
+    try:
+        count = counters().add(f"qb:leakreport:{ip or '-'}:{slot}", 1, window + 1)
+    except Exception:
+        _note_unavailable()
+        return None
+    if count > settings.QUICKBOT_CREDENTIAL_REPORT_LIMIT:
+        return int((slot + 1) * window - now) + 1
+    return None

@@ -32,6 +32,7 @@ def test_every_api_route_is_documented_and_every_documented_path_resolves():
         "/api/v1/tokens/",
         "/api/v1/tokens/current/",
         "/api/v1/activity/",
+        "/api/v1/credentials/revoke",
     }
     for path in documented:
         match = get_resolver().resolve(path)
@@ -59,3 +60,11 @@ def test_openapi_json_is_served_without_a_token(client):
     assert response.status_code == HTTPStatus.OK
     assert response["Content-Type"] == "application/json"
     assert response.json()["info"]["title"] == "QuickBot API"
+
+
+def test_revocation_endpoint_is_documented_without_authentication():
+    operation = openapi_spec()["paths"]["/api/v1/credentials/revoke"]["post"]
+    assert operation["security"] == []
+    schema = openapi_spec()["components"]["schemas"]["CredentialReport"]
+    assert schema["properties"]["credentials"]["maxItems"] == 1000
+    assert set(operation["responses"]) == {"202", "400", "405", "429"}
