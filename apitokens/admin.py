@@ -654,6 +654,7 @@ class SecurityEventAdmin(
         "ip",
         "count",
         "last_seen",
+        "detail",
     )
     list_filter = ("kind", ("created_at", admin.DateFieldListFilter), TokenPublicIdFilter)
     search_fields = ("account__email", "ip", "token_name", "token_identifier")
@@ -674,7 +675,6 @@ class SecurityEventAdmin(
         fails on PostgreSQL); anything else matches account email, token name or
         identifier."""
         term = search_term.strip()
-        "detail",
         if not term:
             return queryset, False
         if _is_ip_address(term):

@@ -41,10 +41,10 @@ STATUS_CLASSES: dict[str, tuple[str, Q]] = {
 }
 
 DEAD_TOKEN_KINDS = (SecurityEvent.Kind.DELETED_TOKEN_USED, SecurityEvent.Kind.EXPIRED_TOKEN_USED)
-
-# A burst: this many 401 answers to one IP (requests with a deleted or expired token)
 # Tokens QuickBot deleted because their value was exposed: the owner's page shows a banner.
 EXPOSED_REASONS = (APIToken.RevokedBy.LEAKED, APIToken.RevokedBy.URL)
+
+# A burst: this many 401 answers to one IP (requests with a deleted or expired token)
 # within one clock hour, looked for over the last BAD_TOKEN_BURST_LOOKBACK.
 BAD_TOKEN_BURST_THRESHOLD = 10
 BAD_TOKEN_BURST_LOOKBACK = timedelta(hours=24)
@@ -345,14 +345,14 @@ class AccountAlert:
     count: int = 0
     ips: list[str] = field(default_factory=list)
     since: str = ""
-
-    @property
-    def state(self) -> str:
-        return "Expired" if self.kind == SecurityEvent.Kind.EXPIRED_TOKEN_USED else "Deleted"
     # Set when QuickBot deleted the token because its value was exposed (leak report, URL).
     exposed: str = ""
     exposed_at: datetime | None = None
     exposed_ip: str = ""
+
+    @property
+    def state(self) -> str:
+        return "Expired" if self.kind == SecurityEvent.Kind.EXPIRED_TOKEN_USED else "Deleted"
 
     @property
     def first_ip(self) -> str:
@@ -382,11 +382,11 @@ def suspicious_events_for_account(
     now = _now(now)
     events = (
         SecurityEvent.objects.filter(
+            Q(kind__in=DEAD_TOKEN_KINDS)
+            | Q(kind=SecurityEvent.Kind.DELETED, token__revoked_reason__in=EXPOSED_REASONS),
             account=user,
             last_seen_at__gte=now - window,
             token__isnull=False,
-            Q(kind__in=DEAD_TOKEN_KINDS)
-            | Q(kind=SecurityEvent.Kind.DELETED, token__revoked_reason__in=EXPOSED_REASONS),
         )
         .select_related("token")
         .order_by("created_at")
@@ -401,15 +401,15 @@ def suspicious_events_for_account(
                 first_seen_at=event.created_at,
                 last_seen_at=event.last_seen_at,
             )
-        alert.kind = event.kind
-        alert.count += event.count
-        alert.last_seen_at = max(alert.last_seen_at, event.last_seen_at)
-        if event.ip and event.ip not in alert.ips:
         if event.kind == SecurityEvent.Kind.DELETED:
             alert.exposed = event.token.get_revoked_reason_display()
             alert.exposed_at, alert.exposed_ip = event.created_at, event.ip or ""
             alert.last_seen_at = max(alert.last_seen_at, event.last_seen_at)
             continue
+        alert.kind = event.kind
+        alert.count += event.count
+        alert.last_seen_at = max(alert.last_seen_at, event.last_seen_at)
+        if event.ip and event.ip not in alert.ips:
             alert.ips.append(event.ip)
     for alert in alerts.values():
         alert.since = since_phrase(alert.first_seen_at, now=now)

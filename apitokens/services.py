@@ -117,11 +117,6 @@ def api_token_create(
     return token, raw
 
 
-def api_token_revoke(
-    *,
-    token: APIToken,
-    actor: User | None,
-    reason: str = APIToken.RevokedBy.OWNER,
 # The security-log detail of a token QuickBot deleted because its value was exposed.
 EXPOSED_DETAILS: dict[str, str] = {
     APIToken.RevokedBy.LEAKED: "Reported as leaked",
@@ -129,6 +124,11 @@ EXPOSED_DETAILS: dict[str, str] = {
 }
 
 
+def api_token_revoke(
+    *,
+    token: APIToken,
+    actor: User | None,
+    reason: str = APIToken.RevokedBy.OWNER,
     client: ClientInfo = NO_CLIENT,
     now: datetime | None = None,
 ) -> bool:
@@ -148,22 +148,22 @@ EXPOSED_DETAILS: dict[str, str] = {
             APIToken.RevokedBy.OWNER: SecurityEvent.Actor.USER,
             APIToken.RevokedBy.STAFF: SecurityEvent.Actor.STAFF,
             APIToken.RevokedBy.SELF: SecurityEvent.Actor.TOKEN,
+            APIToken.RevokedBy.LEAKED: SecurityEvent.Actor.SYSTEM,
+            APIToken.RevokedBy.URL: SecurityEvent.Actor.SYSTEM,
         }[reason]
         security_event_record(
             kind=SecurityEvent.Kind.DELETED,
             account=token.owner,
             actor_kind=actor_kind,
-            APIToken.RevokedBy.LEAKED: SecurityEvent.Actor.SYSTEM,
-            APIToken.RevokedBy.URL: SecurityEvent.Actor.SYSTEM,
             actor=actor,
             token=token,
             client=client,
+            detail=EXPOSED_DETAILS.get(reason, ""),
             now=now,
         )
     notifications.notify_token_deleted(token=token, client=client, now=now, reason=reason)
     return True
 
-            detail=EXPOSED_DETAILS.get(reason, ""),
 
 def api_token_rename(
     *,

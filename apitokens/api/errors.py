@@ -110,6 +110,19 @@ def too_many_bad_credentials(retry_after: int) -> HttpResponse:
     )
 
 
+def too_many_reports(retry_after: int) -> HttpResponse:
+    return api_error(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        "rate_limited",
+        f"Too many credential reports from your address. Try again in {retry_after} seconds.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def bad_report(problem: str) -> HttpResponse:
+    return api_error(HTTPStatus.BAD_REQUEST, "invalid_request", problem)
+
+
 def hourly_limit_used(limit: int, seconds: int) -> HttpResponse:
     return api_error(
         HTTPStatus.TOO_MANY_REQUESTS,
@@ -126,19 +139,6 @@ def lookup_unavailable() -> HttpResponse:
         "QuickBot cannot check tokens right now. Try again in a minute.",
         headers={"Retry-After": "30"},
     )
-def too_many_reports(retry_after: int) -> HttpResponse:
-    return api_error(
-        HTTPStatus.TOO_MANY_REQUESTS,
-        "rate_limited",
-        f"Too many credential reports from your address. Try again in {retry_after} seconds.",
-        headers={"Retry-After": str(retry_after)},
-    )
-
-
-def bad_report(problem: str) -> HttpResponse:
-    return api_error(HTTPStatus.BAD_REQUEST, "invalid_request", problem)
-
-
 
 
 def limit_unavailable() -> HttpResponse:

@@ -212,23 +212,6 @@ _SCHEMAS = {
             "used_previous_value": {"type": "boolean"},
         },
     },
-    "ActivityPage": {
-        "type": "object",
-        "required": ["activity", "next_cursor"],
-        "properties": {
-            "activity": {"type": "array", "items": _ref("Activity")},
-            "next_cursor": _nullable({"type": "string"}),
-        },
-    },
-}
-
-_HEADERS = {
-    "X-RateLimit-Limit": ("Requests allowed per hour for the account.", "integer"),
-    "X-RateLimit-Remaining": ("Requests left in the current window.", "integer"),
-    "X-RateLimit-Used": ("Requests used in the current window.", "integer"),
-    "X-RateLimit-Reset": ("Epoch seconds when the window ends.", "integer"),
-    "RateLimit-Policy": ('IETF draft policy, e.g. "hourly";q=1000;w=3600.', "string"),
-    "RateLimit": ('IETF draft state, e.g. "hourly";r=999;t=3540.', "string"),
     "CredentialReport": {
         "type": "object",
         "required": ["credentials"],
@@ -255,6 +238,23 @@ _HEADERS = {
             "detail": {"type": "string"},
         },
     },
+    "ActivityPage": {
+        "type": "object",
+        "required": ["activity", "next_cursor"],
+        "properties": {
+            "activity": {"type": "array", "items": _ref("Activity")},
+            "next_cursor": _nullable({"type": "string"}),
+        },
+    },
+}
+
+_HEADERS = {
+    "X-RateLimit-Limit": ("Requests allowed per hour for the account.", "integer"),
+    "X-RateLimit-Remaining": ("Requests left in the current window.", "integer"),
+    "X-RateLimit-Used": ("Requests used in the current window.", "integer"),
+    "X-RateLimit-Reset": ("Epoch seconds when the window ends.", "integer"),
+    "RateLimit-Policy": ('IETF draft policy, e.g. "hourly";q=1000;w=3600.', "string"),
+    "RateLimit": ('IETF draft state, e.g. "hourly";r=999;t=3540.', "string"),
     "QuickBot-Token-Expiration": (
         "When the calling token expires, e.g. 2026-03-01 12:00:00 UTC (absent: never).",
         "string",
@@ -317,23 +317,6 @@ def openapi_spec() -> dict:
                     },
                 }
             },
-            "/api/v1/activity/": {
-                "get": {
-                    "operationId": "listActivity",
-                    "summary": "The account's API requests, newest first",
-                    "description": "Cursor-paginated: pass next_cursor back as cursor. Needs read.",
-                    "parameters": [
-                        {
-                            "name": "token",
-                            "in": "query",
-                            "description": "A token's public id.",
-                            "schema": {"type": "string"},
-                        },
-                        {
-                            "name": "status",
-                            "in": "query",
-                            "description": "HTTP status code.",
-                            "schema": {"type": "integer", "minimum": 100, "maximum": 599},
             "/api/v1/credentials/revoke": {
                 "post": {
                     "operationId": "revokeCredentials",
@@ -358,6 +341,23 @@ def openapi_spec() -> dict:
                     },
                 }
             },
+            "/api/v1/activity/": {
+                "get": {
+                    "operationId": "listActivity",
+                    "summary": "The account's API requests, newest first",
+                    "description": "Cursor-paginated: pass next_cursor back as cursor. Needs read.",
+                    "parameters": [
+                        {
+                            "name": "token",
+                            "in": "query",
+                            "description": "A token's public id.",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "description": "HTTP status code.",
+                            "schema": {"type": "integer", "minimum": 100, "maximum": 599},
                         },
                         {
                             "name": "since",

@@ -279,7 +279,6 @@ def activity_list(request: HttpRequest) -> JsonResponse:
     )
 
 
-@csrf_exempt
 _REPORT_SHAPE = 'Send a JSON object: {"credentials": ["qb_…", …]}'
 
 
@@ -330,6 +329,7 @@ def credentials_revoke(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@csrf_exempt
 @allow_methods("GET", "HEAD")
 def openapi_document(request: HttpRequest) -> JsonResponse:
     """The OpenAPI 3.1 description of this API (public: it holds no account data)."""
