@@ -29,5 +29,7 @@ def api_reference(request: HttpRequest) -> HttpResponse:
             "token_length": tokens.TOKEN_LENGTH,
             "last_used_minutes": max(1, settings.QUICKBOT_LAST_USED_INTERVAL_SECONDS // 60),
             "retention_days": settings.QUICKBOT_ACTIVITY_RETENTION_DAYS,
+            "report_limit": settings.QUICKBOT_CREDENTIAL_REPORT_LIMIT,
+            "report_window_minutes": settings.QUICKBOT_CREDENTIAL_REPORT_WINDOW_SECONDS // 60,
         },
     )

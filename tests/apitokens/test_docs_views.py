@@ -79,3 +79,13 @@ def test_api_reference_answers_head(client):
     # `require_GET` refused HEAD with 405.
     response = client.head("/docs/api/")
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_api_reference_documents_the_revocation_endpoint_with_curl(client, settings):
+    settings.QUICKBOT_CREDENTIAL_REPORT_LIMIT = 42
+    page = client.get("/docs/api/").content.decode()
+    assert 'id="endpoint-revoke"' in page and 'href="#endpoint-revoke"' in page
+    assert "curl -sS -X POST http://testserver/api/v1/credentials/revoke" in page
+    assert "reported as leaked" in page
+    assert "42 reports per 60 minutes" in page
