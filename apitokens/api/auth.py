@@ -55,7 +55,12 @@ def authenticate_bearer(request: HttpRequest) -> ApiCall:
     now = clock()
     call = ApiCall(now=now, ip=client_ip(request))
     if _credentials_in_query_string(request):
+        retry_after = limits.bad_auth_hit(call.ip, now.timestamp())
+        if retry_after is not None:
+            call.refusal = errors.too_many_bad_credentials(retry_after)
+            return call
         call.refusal = errors.token_in_url()
+        _revoke_tokens_in_url(request, call)
         return call
     parsed = tokens.parse_authorization(request.META.get("HTTP_AUTHORIZATION"))
     verdict = parsed.verdict
@@ -157,6 +162,29 @@ def _credentials_in_query_string(request: HttpRequest) -> bool:
         return True
     # `token=` is also the activity filter (a public id); only a token-shaped value counts.
     return any(value.startswith(tokens.PREFIX) for value in query.getlist("token"))
+
+
+def _revoke_tokens_in_url(request: HttpRequest, call: ApiCall) -> None:
+    """A real token in the URL is in proxy and server logs now: delete it (reason "sent in a
+    URL") and tell its owner. The 400 is the same whether or not a value matched."""
+    query = request.GET
+    values = [
+        value
+        for value in (*query.getlist("access_token"), *query.getlist("token"))
+        if tokens.is_well_formed(value)
+    ]
+    if not values:
+        return
+    client = services.ClientInfo(
+        ip=call.ip, user_agent=request.META.get("HTTP_USER_AGENT", "")[:256]
+    )
+    try:
+        services.exposed_tokens_revoke(
+            values=values, reason=APIToken.RevokedBy.URL, client=client, now=call.now
+        )
+    except Exception:
+        # The refusal matters more than its bookkeeping: never turn a 400 into a 500.
+        logger.exception("Could not revoke a token sent in a URL")
 
 
 def _report_dead_token_use(request: HttpRequest, call: ApiCall) -> None:

@@ -89,3 +89,9 @@ def test_api_reference_documents_the_revocation_endpoint_with_curl(client, setti
     assert "curl -sS -X POST http://testserver/api/v1/credentials/revoke" in page
     assert "reported as leaked" in page
     assert "42 reports per 60 minutes" in page
+
+
+@pytest.mark.django_db
+def test_api_reference_says_a_token_in_a_url_is_deleted(client):
+    page = client.get("/docs/api/").content.decode()
+    assert "sent in a URL" in page
