@@ -257,7 +257,17 @@ class APITokenAdmin(
     fieldsets = (
         (
             None,
-            {"fields": ("name", "owner", "identifier", "public_id", "scopes", "status_badge")},
+            {
+                "fields": (
+                    "name",
+                    "owner",
+                    "identifier",
+                    "public_id",
+                    "scopes",
+                    "allowlist_display",
+                    "status_badge",
+                )
+            },
         ),
         (
             "Dates",
@@ -283,6 +293,7 @@ class APITokenAdmin(
         "identifier",
         "public_id",
         "scopes",
+        "allowlist_display",
         "status_badge",
         "created_at",
         "expires_at",
@@ -352,6 +363,15 @@ class APITokenAdmin(
         status = token.status()
         return format_html(
             '<span class="audit-badge audit-badge-{}">{}</span>', status, status.capitalize()
+        )
+
+    @admin.display(description="IP allowlist")
+    def allowlist_display(self, token: APIToken) -> str:
+        entries = token.allowed_ip_list
+        if not entries:
+            return "Any address"
+        return format_html_join(
+            ", ", '<span class="audit-mono">{}</span>', ((entry,) for entry in entries)
         )
 
     @admin.display(description="requests (24 h)")

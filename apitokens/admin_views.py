@@ -40,7 +40,7 @@ def hourly_chart(hourly: list, *, width: int = 960, height: int = 220) -> charts
 
 @require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """Requests per hour, top accounts and tokens, 401/429 counts, suspicious events."""
+    """Requests per hour, top accounts and tokens, 401/403/429 counts, suspicious events."""
     if not request.user.has_perm("apitokens.view_tokenactivity"):
         raise PermissionDenied
     now = timezone.now()
@@ -63,6 +63,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "requests_day": sum(requests for _hour, requests in hourly[-24:]),
         "unauthorized_day": failures_day[401] + unknown_day,
         "unauthorized_week": failures_week[401] + unknown_week,
+        "forbidden_day": failures_day[403],
+        "forbidden_week": failures_week[403],
         "rate_limited_day": failures_day[429],
         "rate_limited_week": failures_week[429],
         "top_accounts": selectors.top_accounts(since=week_start, limit=TOP_LIMIT),

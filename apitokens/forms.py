@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import dateformat, timezone
 
 from accounts.models import User
-from apitokens import expiry
+from apitokens import allowlist, expiry
 from apitokens.models import ALL_SCOPES, SCOPE_READ, SCOPE_WRITE
 
 NAME_MIN_LENGTH = 3
@@ -108,6 +108,49 @@ class ScopesField(forms.MultipleChoiceField):
         return tuple(scope for scope in ALL_SCOPES if scope in chosen)
 
 
+ALLOWLIST_HELP_TEXT = (
+    "Optional. Only requests from these IPv4/IPv6 addresses or CIDR ranges may use the "
+    "token, one per line (e.g. 203.0.113.7 or 198.51.100.0/24), at most %(max)d. "
+    "Leave empty to allow any address."
+)
+
+
+class IPAllowlistField(forms.CharField):
+    """The token's IP allowlist as typed; cleans to the normalised stored text."""
+
+    default_error_messages = {
+        "required": "Add at least one address or range: the token policy requires an IP "
+        "allowlist for new tokens.",
+    }
+
+    def __init__(self, *, current_ip: str | None = None, **kwargs) -> None:
+        kwargs.setdefault("label", "IP allowlist")
+        kwargs.setdefault("required", False)
+        super().__init__(
+            widget=forms.Textarea(
+                attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false", "class": "mono"}
+            ),
+            **kwargs,
+        )
+        self.set_current_ip(current_ip)
+
+    def set_current_ip(self, current_ip: str | None) -> None:
+        """Put the address the user is on now in the help text (the hint)."""
+        text = ALLOWLIST_HELP_TEXT % {"max": allowlist.MAX_ENTRIES}
+        if current_ip:
+            text += f" You are connecting from {current_ip}."
+        self.help_text = text
+
+    def to_python(self, value) -> str:
+        value = super().to_python(value)
+        try:
+            return allowlist.allowlist_normalize(value)
+        except allowlist.AllowlistError as error:
+            raise forms.ValidationError(
+                [forms.ValidationError(message, code="invalid_ip") for message in error.messages]
+            ) from None
+
+
 def name_taken_error(name: str) -> forms.ValidationError:
     """The error for a name another active token of the same owner already has."""
     return forms.ValidationError(
@@ -134,7 +177,7 @@ class _TokenNameUniqueMixin:
 
 
 class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
-    """The "Create Token" form: name, expiry and permissions.
+    """The "Create Token" form: name, expiry, permissions and IP allowlist.
 
     After validation, `cleaned_data` holds `expires_at` and `lifetime_days` ready for
     `services.api_token_create`.
@@ -156,10 +199,19 @@ class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
         error_messages={"invalid": "Enter the date as YYYY-MM-DD."},
     )
     scopes = ScopesField(initial=[SCOPE_READ])
+    allowed_ips = IPAllowlistField()
 
-    def __init__(self, *args, user: User, now: datetime | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        user: User,
+        now: datetime | None = None,
+        current_ip: str | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.fields["allowed_ips"].set_current_ip(current_ip)
         self.now = now or timezone.now()
         self.max_lifetime_days = settings.QUICKBOT_TOKEN_MAX_LIFETIME_DAYS
         self.fields["expiry"].choices = expiry.available_expiry_choices(self.max_lifetime_days)
@@ -219,15 +271,19 @@ class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
 
 
 class TokenEditForm(_TokenNameUniqueMixin, forms.Form):
-    """Rename a token and change its permissions; the value stays the same."""
+    """Rename a token, change its permissions or IP allowlist; the value stays the same."""
 
     name = TokenNameField()
     scopes = ScopesField(help_text="Read is enough for scripts that only fetch data.")
+    allowed_ips = IPAllowlistField()
 
-    def __init__(self, *args, user: User, instance_pk: int, **kwargs) -> None:
+    def __init__(
+        self, *args, user: User, instance_pk: int, current_ip: str | None = None, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         self.instance_pk = instance_pk
+        self.fields["allowed_ips"].set_current_ip(current_ip)
 
 
 class TokenRegenerateForm(forms.Form):

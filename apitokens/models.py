@@ -53,6 +53,11 @@ class APIToken(models.Model):
     scopes = models.CharField(
         max_length=32, default=SCOPE_READ, help_text="Space-separated permissions: read, write."
     )
+    # Normalised networks, one per line (apitokens/allowlist.py); "" allows any address.
+    # On the row itself so the API's one lookup brings it along.
+    allowed_ips = models.TextField(
+        "IP allowlist", blank=True, default="", help_text="Addresses and CIDR ranges, one a line."
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_used_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -101,6 +106,11 @@ class APIToken(models.Model):
     @property
     def scope_list(self) -> list[str]:
         return [scope for scope in self.scopes.split() if scope in ALL_SCOPES]
+
+    @property
+    def allowed_ip_list(self) -> list[str]:
+        """The IP allowlist's entries; [] when any address may use the token."""
+        return self.allowed_ips.split()
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes.split()
@@ -175,6 +185,8 @@ class SecurityEvent(models.Model):
         RENAMED = "renamed", "Token renamed"
         REGENERATED = "regenerated", "Token regenerated"
         SCOPES_CHANGED = "scopes_changed", "Permissions changed"
+        ALLOWLIST_CHANGED = "allowlist_changed", "IP allowlist changed"
+        EXPIRY_CHANGED = "expiry_changed", "Expiry changed"
         DELETED = "deleted", "Token deleted"
         DELETED_TOKEN_USED = "deleted_token_used", "Deleted token used"
         EXPIRED_TOKEN_USED = "expired_token_used", "Expired token used"

@@ -36,6 +36,8 @@ STATUS_CLASSES: dict[str, tuple[str, Q]] = {
     "2xx": ("2xx success", Q(status__gte=200, status__lt=300)),
     "4xx": ("4xx client error", Q(status__gte=400, status__lt=500)),
     "401": ("401 unauthorized", Q(status=401)),
+    # IP not in the token's allowlist (ip_not_allowed) or a missing permission.
+    "403": ("403 forbidden", Q(status=403)),
     "429": ("429 rate limited", Q(status=429)),
     "5xx": ("5xx server error", Q(status__gte=500, status__lt=600)),
 }
@@ -119,7 +121,7 @@ def activity_per_day(
     ]
 
 
-def status_counts(*, since: datetime, statuses: Iterable[int] = (401, 429)) -> dict[int, int]:
+def status_counts(*, since: datetime, statuses: Iterable[int] = (401, 403, 429)) -> dict[int, int]:
     """How many requests got each of `statuses` since `since` (one grouped query)."""
     statuses = tuple(statuses)
     rows = (

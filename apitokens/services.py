@@ -79,10 +79,14 @@ def api_token_create(
     scopes: tuple[str, ...] = (SCOPE_READ,),
     expires_at: datetime | None = None,
     lifetime_days: int | None = None,
+    allowed_ips: str = "",
     client: ClientInfo = NO_CLIENT,
     now: datetime | None = None,
 ) -> tuple[APIToken, str]:
     """Create a token and return it with its plaintext value, which is never stored.
+
+    `allowed_ips` is a normalised allowlist (`allowlist.allowlist_normalize`), "" for any
+    address.
 
     Raises TokenNameTaken when an active token of `user` already has that name.
     """
@@ -99,6 +103,7 @@ def api_token_create(
                 created_at=now,
                 expires_at=expires_at,
                 lifetime_days=lifetime_days,
+                allowed_ips=allowed_ips,
             )
             security_event_record(
                 kind=SecurityEvent.Kind.CREATED,
@@ -352,6 +357,45 @@ def api_token_update_scopes(
             detail=f"Permissions changed from “{old_value or 'none'}” to “{new_value}”",
             now=now,
         )
+
+
+def api_token_update_allowed_ips(
+    *,
+    token: APIToken,
+    allowed_ips: str,
+    actor: User,
+    client: ClientInfo = NO_CLIENT,
+    now: datetime | None = None,
+) -> None:
+    """Replace a token's IP allowlist (normalised text, "" for any address); it applies
+    from the next request. Unchanged, or deleted meanwhile: nothing changes or is logged."""
+    old_value = token.allowed_ips
+    if allowed_ips == old_value:
+        return
+    with transaction.atomic():
+        updated = APIToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            allowed_ips=allowed_ips
+        )
+        if not updated:
+            return
+        token.allowed_ips = allowed_ips
+        security_event_record(
+            kind=SecurityEvent.Kind.ALLOWLIST_CHANGED,
+            account=token.owner,
+            actor_kind=_actor_kind(token, actor),
+            actor=actor,
+            token=token,
+            client=client,
+            detail=(
+                f"IP allowlist changed from “{_allowlist_text(old_value)}” to "
+                f"“{_allowlist_text(allowed_ips)}”"
+            ),
+            now=now,
+        )
+
+
+def _allowlist_text(stored: str) -> str:
+    return ", ".join(stored.split()) or "any address"
 
 
 # --- Security log: uses of dead tokens ------------------------------------------------------

@@ -40,6 +40,7 @@ from apitokens.forms import (
 )
 from apitokens.models import APIToken
 from apitokens.services import ClientInfo, TokenNameTaken
+from common.clientip import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
                         scopes=form.cleaned_data["scopes"],
                         expires_at=form.cleaned_data["expires_at"],
                         lifetime_days=form.cleaned_data["lifetime_days"],
+                        allowed_ips=form.cleaned_data["allowed_ips"],
                         client=ClientInfo.from_request(request),
                     )
                 except TokenNameTaken:
@@ -208,7 +210,7 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
             token, value = created
             return _show_new_value(request, token=token, value=value, regenerated=False)
     else:
-        form = TokenCreateForm(user=request.user)
+        form = TokenCreateForm(user=request.user, current_ip=client_ip(request))
     context = {
         "form": form,
         "at_limit": request.user.api_tokens.active().count()
@@ -276,7 +278,7 @@ def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 @login_required_htmx
 @require_http_methods(["GET", "HEAD", "POST"])
 def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    """Rename a token or change its permissions; its value stays the same."""
+    """Rename a token, change its permissions or IP allowlist; its value stays the same."""
     token = _owned_token(request, public_id)
     if token.is_revoked:
         return _already_deleted(request, token)
@@ -284,7 +286,8 @@ def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         request.POST if request.method == "POST" else None,
         user=request.user,
         instance_pk=token.pk,
-        initial={"name": token.name, "scopes": token.scope_list},
+        current_ip=client_ip(request),
+        initial={"name": token.name, "scopes": token.scope_list, "allowed_ips": token.allowed_ips},
     )
     if request.method == "POST" and form.is_valid():
         client = ClientInfo.from_request(request)
@@ -296,6 +299,12 @@ def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
                 services.api_token_update_scopes(
                     token=token,
                     scopes=form.cleaned_data["scopes"],
+                    actor=request.user,
+                    client=client,
+                )
+                services.api_token_update_allowed_ips(
+                    token=token,
+                    allowed_ips=form.cleaned_data["allowed_ips"],
                     actor=request.user,
                     client=client,
                 )

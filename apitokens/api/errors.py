@@ -100,6 +100,22 @@ def token_in_url() -> HttpResponse:
     )
 
 
+def ip_not_allowed(ip: str | None) -> HttpResponse:
+    """403: the token is good but the request comes from outside its IP allowlist."""
+    return api_error(
+        HTTPStatus.FORBIDDEN,
+        "ip_not_allowed",
+        f"This token cannot be used from {ip or 'an unknown address'}: the address is not in "
+        "the token's IP allowlist. Add it in Account settings > API Tokens, or call from an "
+        "allowed address.",
+    )
+
+
+def rotation_conflict(detail: str) -> HttpResponse:
+    """409: the token changed (another rotation, a delete) while this rotation ran."""
+    return api_error(HTTPStatus.CONFLICT, "conflict", detail)
+
+
 def too_many_bad_credentials(retry_after: int) -> HttpResponse:
     return api_error(
         HTTPStatus.TOO_MANY_REQUESTS,

@@ -39,6 +39,14 @@ ERROR_CATALOGUE: tuple[tuple[int, str, str, str], ...] = (
         "The token lacks a permission: reading needs read, changing needs write.",
         "Edit the token's permissions in Account settings > API Tokens.",
     ),
+    (
+        403,
+        "ip_not_allowed",
+        "The token has an IP allowlist and the request comes from another address (the "
+        "detail names the address QuickBot saw).",
+        "Call from an allowed address, or add this one to the token's IP allowlist in "
+        "Account settings > API Tokens.",
+    ),
     (404, "not_found", "No endpoint at this path.", "Check the path; API paths end with /."),
     (
         405,
@@ -112,7 +120,10 @@ def _authenticated_errors(*, write: bool = False) -> dict:
         "400": _error_response("Malformed request or Authorization header.", challenge=True),
         "401": _error_response("Missing, unknown, deleted or expired token.", challenge=True),
         "403": _error_response(
-            f"The token lacks the {'write' if write else 'read'} permission.", challenge=True
+            f"The token lacks the {'write' if write else 'read'} permission "
+            "(insufficient_scope), or the request comes from outside the token's IP "
+            "allowlist (ip_not_allowed).",
+            challenge=True,
         ),
         "405": _error_response("Method not allowed (see the Allow header)."),
         "429": _error_response("Hourly limit used, or too many bad credentials.", retry=True),
@@ -148,6 +159,12 @@ _SCHEMAS = {
             "created_at": _DATE_TIME,
             "last_used_at": _nullable(_DATE_TIME),
             "expires_at": _nullable(_DATE_TIME),
+            "allowed_ips": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The token's IP allowlist (addresses and CIDR ranges); "
+                "empty: any address.",
+            },
             "status": {"type": "string", "enum": ["active", "expired"]},
         },
     },

@@ -65,6 +65,7 @@ def token_summary(token: APIToken) -> dict:
         "created_at": _iso(token.created_at),
         "last_used_at": _iso(token.last_used_at),
         "expires_at": _iso(token.expires_at),
+        "allowed_ips": token.allowed_ip_list,
     }
 
 

@@ -63,8 +63,8 @@ def test_status_counts_and_top_lists(token, deleted, other_user):
     add_activity(busy, count=10, at=NOW - timedelta(hours=5))
     add_activity(busy, count=50, at=NOW - timedelta(days=9))  # before the window
     since = NOW - timedelta(days=7)
-    assert selectors.status_counts(since=since) == {401: 2, 429: 3}
-    assert selectors.status_counts(since=NOW - timedelta(hours=1)) == {401: 0, 429: 0}
+    assert selectors.status_counts(since=since) == {401: 2, 403: 0, 429: 3}
+    assert selectors.status_counts(since=NOW - timedelta(hours=1)) == {401: 0, 403: 0, 429: 0}
     accounts = selectors.top_accounts(since=since)
     assert [(row["owner__email"], row["requests"]) for row in accounts] == [
         ("grace@example.com", 10),

@@ -39,7 +39,10 @@ def busy_token(user):
         user, scopes=("read", "write"), expires_at=timezone.now() + timedelta(days=30)
     )
     APIToken.objects.filter(pk=token.pk).update(
-        last_used_at=timezone.now(), last_used_ip="2001:db8::1", reminders_sent="7d"
+        last_used_at=timezone.now(),
+        last_used_ip="2001:db8::1",
+        reminders_sent="7d",
+        allowed_ips="203.0.113.7\n2001:db8::/32",
     )
     user.api_hourly_limit = 250
     user.last_login = timezone.now()

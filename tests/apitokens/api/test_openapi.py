@@ -46,6 +46,7 @@ def test_error_codes_in_catalogue_are_the_ones_the_api_sends():
         "unsupported_scheme",
         "invalid_token",
         "insufficient_scope",
+        "ip_not_allowed",
         "not_found",
         "method_not_allowed",
         "rate_limited",

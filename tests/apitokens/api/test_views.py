@@ -69,6 +69,7 @@ def test_token_list_shows_metadata_of_undeleted_tokens_only(client, user, other_
             "created_at",
             "last_used_at",
             "expires_at",
+            "allowed_ips",
             "status",
         }
 
