@@ -20,7 +20,16 @@ from common.admin import SafeLookupsMixin, SafeSelectedActionsMixin
 
 
 class AdminUserCreationForm(SignupForm):
-    """The add form: email, display name, password twice (validated like sign-up)."""
+    """The add form: email, display name, password twice (validated like sign-up). Staff
+    may be told that an address is taken."""
+
+    def clean_email(self) -> str:
+        email = super().clean_email()
+        if User.objects.filter(email__iexact=email).exists():
+            raise ValidationError(
+                "An account with this email address already exists.", code="duplicate_email"
+            )
+        return email
 
 
 class AdminUserChangeForm(auth_forms.UserChangeForm):
@@ -51,6 +60,7 @@ class UserAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, DjangoUserAdmin):
         "is_active",
         "is_staff",
         "api_hourly_limit",
+        "email_verified_at",
         "date_joined",
         "last_login",
     )
@@ -75,7 +85,7 @@ class UserAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, DjangoUserAdmin):
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        ("Important dates", {"fields": ("last_login", "date_joined")}),
+        ("Important dates", {"fields": ("email_verified_at", "last_login", "date_joined")}),
     )
     add_fieldsets = (
         (

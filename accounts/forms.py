@@ -45,10 +45,6 @@ class SignupForm(auth_forms.BaseUserCreationForm):
 
     error_messages = {
         **auth_forms.BaseUserCreationForm.error_messages,
-        "duplicate_email": (
-            "An account with this email address already exists. "
-            "Log in, or reset your password if you have forgotten it."
-        ),
         "password_mismatch": "The two passwords don't match. Type the same password twice.",
     }
 
@@ -76,10 +72,17 @@ class SignupForm(auth_forms.BaseUserCreationForm):
         super().validate_password_for_user(user, password_field_name)
 
     def clean_email(self) -> str:
-        email = User.objects.normalize_email(self.cleaned_data["email"]).strip()
-        if User.objects.filter(email__iexact=email).exists():
-            raise ValidationError(self.error_messages["duplicate_email"], code="duplicate_email")
-        return email
+        # Whether the address is taken is never said here (no enumeration): the sign-up
+        # service emails the owner instead.
+        return User.objects.normalize_email(self.cleaned_data["email"]).strip()
+
+    def validate_unique(self) -> None:
+        # The model's unique checks would tell that the address has an account.
+        pass
+
+    def validate_constraints(self) -> None:
+        # Likewise the case-insensitive email constraint; the database still enforces it.
+        pass
 
     def clean_display_name(self) -> str:
         return clean_display_name_value(self.cleaned_data["display_name"])

@@ -134,3 +134,53 @@ def password_reset_email_allowed(*, email: str) -> bool:
         logger.warning("Password reset email withheld: hourly allowance used for an address")
         return False
     return True
+
+
+def signup_attempt_record(*, ip: str | None, now: float | None = None) -> Lockout | None:
+    """Count one sign-up attempt from `ip`; return the lock once the window's allowance
+    (QUICKBOT_SIGNUP_LIMIT per QUICKBOT_SIGNUP_WINDOW_SECONDS) is used up, else None.
+
+    Every attempt counts, valid or not, so the form cannot be used to probe many addresses.
+    If the cache is down, the attempt is allowed and the error logged.
+    """
+    now = _now(now)
+    window = settings.QUICKBOT_SIGNUP_WINDOW_SECONDS
+    subject = _digest(ip or "unknown")
+    count_key, lock_key = f"{KEY_PREFIX}:signup:{subject}", f"{KEY_PREFIX}:signup-lock:{subject}"
+    try:
+        locked_until = cache.get(lock_key)
+        if locked_until is not None and locked_until > now:
+            return Lockout(retry_after_seconds=math.ceil(locked_until - now))
+        cache.add(count_key, 0, timeout=window)
+        try:
+            attempts = cache.incr(count_key)
+        except ValueError:  # the counter expired between add() and incr()
+            cache.set(count_key, 1, timeout=window)
+            attempts = 1
+        if attempts > settings.QUICKBOT_SIGNUP_LIMIT:
+            cache.set(lock_key, now + window, window + KEY_GRACE_SECONDS)
+            cache.delete(count_key)
+            logger.warning("Sign-up paused for an IP after %s attempts", attempts - 1)
+            return Lockout(retry_after_seconds=window)
+    except Exception:  # noqa: BLE001 - a cache outage must not stop sign-ups
+        logger.exception("Sign-up limiter: cache unavailable, not counting")
+    return None
+
+
+VERIFICATION_RESEND_PER_HOUR = 3
+
+
+def verification_email_allowed(*, email: str) -> bool:
+    """Count one verification email to `email`; False after VERIFICATION_RESEND_PER_HOUR."""
+    key = f"{KEY_PREFIX}:verify:{_digest(email.strip().lower())}"
+    try:
+        cache.add(key, 0, timeout=RESET_WINDOW_SECONDS)
+        try:
+            sent = cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, timeout=RESET_WINDOW_SECONDS)
+            sent = 1
+    except Exception:  # noqa: BLE001
+        logger.exception("Verification email limiter: cache unavailable, not counting")
+        return True
+    return sent <= VERIFICATION_RESEND_PER_HOUR

@@ -12,14 +12,13 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.forms import (
     LoginForm,
@@ -34,8 +33,17 @@ from accounts.login_limiter import (
     login_lockout_get,
     login_success_record,
     password_reset_email_allowed,
+    signup_attempt_record,
 )
 from accounts.models import User
+from accounts.services import (
+    account_signup,
+    email_verification_send,
+    email_verify,
+    password_reset_send,
+    seconds_in_words,
+)
+from accounts.tokens import email_verification_token_generator
 from common.clientip import client_ip
 
 REDIRECT_FIELD_NAME = "next"
@@ -54,38 +62,96 @@ def safe_next_url(request: HttpRequest) -> str:
 
 def reset_link_lifetime() -> str:
     """PASSWORD_RESET_TIMEOUT in words: "3 days", "1 hour"."""
-    seconds = settings.PASSWORD_RESET_TIMEOUT
-    for unit_seconds, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= unit_seconds and seconds % unit_seconds == 0:
-            count = seconds // unit_seconds
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return f"{seconds} seconds"
+    return seconds_in_words(settings.PASSWORD_RESET_TIMEOUT)
+
+
+SIGNUP_EMAIL_SESSION_KEY = "signup_email"
 
 
 @sensitive_post_parameters("password1", "password2")
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    """Create an account, log it in and land on Account settings."""
+    """Sign up; a valid form always ends on "check your email", taken address or not."""
     if request.user.is_authenticated:
         return redirect("accounts:settings")
     form = SignupForm(request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
-        try:
-            with transaction.atomic():
-                user = form.save()
-        except IntegrityError:
-            # Two sign-ups with the same email at the same moment: the database refused one.
-            form.add_error("email", form.error_messages["duplicate_email"])
-        else:
-            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(
-                request,
-                f"Welcome to QuickBot, {user.get_short_name()}! Your account is ready. "
-                "Next, open API Tokens to connect your first app.",
+    lockout = None
+    if request.method == "POST":
+        lockout = signup_attempt_record(ip=client_ip(request))
+        if lockout is None and form.is_valid():
+            account_signup(
+                email=form.cleaned_data["email"],
+                display_name=form.cleaned_data["display_name"],
+                password=form.cleaned_data["password1"],
             )
+            request.session[SIGNUP_EMAIL_SESSION_KEY] = form.cleaned_data["email"]
+            return redirect("accounts:signup_done")
+        if lockout is not None:
+            form = SignupForm(initial={"email": request.POST.get("email", "")[:254]})
+    response = render(
+        request,
+        "accounts/signup.html",
+        {"form": form, "lockout": lockout},
+        status=HTTPStatus.TOO_MANY_REQUESTS if lockout else HTTPStatus.OK,
+    )
+    if lockout:
+        response["Retry-After"] = str(lockout.retry_after_seconds)
+    return response
+
+
+@never_cache
+@require_safe
+def signup_done(request: HttpRequest) -> HttpResponse:
+    """Check your email: the same page whether the address was new or already had an account."""
+    context = {
+        "signup_email": request.session.get(SIGNUP_EMAIL_SESSION_KEY, ""),
+        "link_lifetime": seconds_in_words(settings.QUICKBOT_EMAIL_VERIFICATION_SECONDS),
+    }
+    return render(request, "accounts/signup_done.html", context)
+
+
+@never_cache
+@require_safe
+def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """Open the emailed link: the address is verified (once); a bad or old link says so."""
+    user = _user_from_uid(uidb64)
+    if user is not None and email_verification_token_generator.check_token(user, token):
+        email_verify(user=user)
+        messages.success(request, f"Thank you: {user.email} is confirmed.")
+        if request.user.is_authenticated:
             return redirect("accounts:settings")
-    return render(request, "accounts/signup.html", {"form": form})
+        return redirect("accounts:login")
+    return render(request, "accounts/verify_email_invalid.html", status=HTTPStatus.BAD_REQUEST)
+
+
+@login_required
+@never_cache
+@require_POST
+def verification_resend(request: HttpRequest) -> HttpResponse:
+    """Send the signed-in account a new verification link (3 an hour at most)."""
+    next_url = safe_next_url(request) or resolve_url("accounts:settings")
+    if request.user.email_verified:
+        messages.info(request, "Your email address is already confirmed.")
+    elif email_verification_send(user=request.user):
+        messages.success(
+            request, f"We sent a new confirmation link to {request.user.email}. Check your email."
+        )
+    else:
+        messages.error(
+            request,
+            "We already sent several links in the last hour. Use the newest one, or try "
+            "again later.",
+        )
+    return HttpResponseRedirect(next_url)
+
+
+def _user_from_uid(uidb64: str) -> User | None:
+    try:
+        pk = int(urlsafe_base64_decode(uidb64).decode())
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
+        return None
+    return User.objects.filter(pk=pk, is_active=True).first()
 
 
 @sensitive_post_parameters("password")
@@ -186,13 +252,12 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("accounts:password_reset_done")
 
     def form_valid(self, form: PasswordResetForm) -> HttpResponse:
-        self.extra_email_context = {"link_lifetime": reset_link_lifetime()}
         email = form.cleaned_data["email"]
         self.request.session[RESET_EMAIL_SESSION_KEY] = email
-        if not password_reset_email_allowed(email=email):
-            # The same answer as a sent email: nothing tells the limit or the account apart.
-            return HttpResponseRedirect(self.get_success_url())
-        return super().form_valid(form)
+        # Over the limit: the same answer as a sent email, nothing tells the two apart.
+        if password_reset_email_allowed(email=email):
+            password_reset_send(email=email)
+        return HttpResponseRedirect(self.get_success_url())
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
@@ -222,6 +287,8 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form: SetPasswordForm) -> HttpResponse:
         response = super().form_valid(form)
         login_success_record(email=self.user.email)
+        # The link came by email, so it proves the address as well.
+        email_verify(user=self.user)
         return response
 
 

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.views.decorators.cache import never_cache
@@ -158,6 +159,21 @@ def _already_deleted(request: HtmxHttpRequest, token: APIToken) -> HttpResponse:
     return _close_modal(request) if request.htmx else redirect("apitokens:list")
 
 
+def _email_unverified(request: HtmxHttpRequest) -> HttpResponse | None:
+    """An account whose address is not confirmed cannot mint tokens: say so on the list page
+    (which offers to resend the link). None when the address is confirmed."""
+    if request.user.email_verified:
+        return None
+    messages.error(
+        request,
+        "Confirm your email address before creating or regenerating tokens: open the link "
+        "we emailed you, or send a new one below.",
+    )
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("apitokens:list"))
+    return redirect("apitokens:list")
+
+
 def _show_new_value(
     request: HtmxHttpRequest, *, token: APIToken, value: str, regenerated: bool
 ) -> HttpResponse:
@@ -185,6 +201,8 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def token_new(request: HtmxHttpRequest) -> HttpResponse:
     """The "Create Token" form; a valid POST shows the new value once."""
+    if refusal := _email_unverified(request):
+        return refusal
     if request.method == "POST":
         form = TokenCreateForm(request.POST, user=request.user)
         created: tuple[APIToken, str] | None = None
@@ -250,6 +268,8 @@ def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Choose an overlap, then issue a new value for the token and show it once."""
     token = _owned_token(request, public_id)
+    if refusal := _email_unverified(request):
+        return refusal
     if token.is_revoked:
         return _already_deleted(request, token)
     if request.method == "POST":

@@ -262,3 +262,7 @@ QUICKBOT_FAST_TOKEN_LOOKUP = env_bool("QUICKBOT_FAST_TOKEN_LOOKUP", default=True
 # Password reset emails sent to one address per hour; further requests get the same
 # "check your email" page but send nothing (no email bombing through the reset form).
 QUICKBOT_PASSWORD_RESET_EMAILS_PER_HOUR = env_int("QUICKBOT_PASSWORD_RESET_EMAILS_PER_HOUR", 3)
+# Account security (issue 13): email verification links, sign-up limiter.
+QUICKBOT_EMAIL_VERIFICATION_SECONDS = env_int("QUICKBOT_EMAIL_VERIFICATION_SECONDS", 3 * 24 * 3600)
+QUICKBOT_SIGNUP_LIMIT = env_int("QUICKBOT_SIGNUP_LIMIT", 10)
+QUICKBOT_SIGNUP_WINDOW_SECONDS = env_int("QUICKBOT_SIGNUP_WINDOW_SECONDS", 3600)

@@ -5,6 +5,7 @@ from http import HTTPStatus
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core import mail
 from django.db import IntegrityError
@@ -21,10 +22,14 @@ STRONG = "quiet-otter-lantern-42"
 GENERIC_LOGIN_ERROR = "Incorrect email or password."
 LOGIN_URL = reverse("accounts:login")
 SIGNUP_URL = reverse("accounts:signup")
+SIGNUP_DONE_URL = reverse("accounts:signup_done")
 SETTINGS_URL = reverse("accounts:settings")
 SECURITY_URL = reverse("accounts:security")
 LOGOUT_URL = reverse("accounts:logout")
 RESET_URL = reverse("accounts:password_reset")
+# Emailed links start with QUICKBOT_SITE_URL, never the request's host.
+SITE = re.escape(settings.QUICKBOT_SITE_URL.rstrip("/"))
+LINK_PATTERN = SITE + r"(/\S+)"
 
 
 def is_logged_in(client: Client) -> bool:
@@ -54,31 +59,49 @@ class TestSignup:
         assert b'name="password1"' in response.content
         assert b"csrfmiddlewaretoken" in response.content
 
-    def test_signup_logs_in_and_lands_on_account_settings_with_a_welcome(self, client):
+    def test_signup_creates_an_unverified_account_and_asks_to_check_email(self, client):
         response = client.post(SIGNUP_URL, signup_data(), follow=True)
 
-        assert response.redirect_chain == [(SETTINGS_URL, HTTPStatus.FOUND)]
-        assert is_logged_in(client)
-        assert response.context["user"].email == "new@example.com"
-        assert any(
-            text.startswith("Welcome to QuickBot, New Person!") for text in messages_text(response)
-        )
+        assert response.redirect_chain == [(SIGNUP_DONE_URL, HTTPStatus.FOUND)]
+        assert not is_logged_in(client)
+        assert "Check your email" in response.content.decode()
+        assert "new@example.com" in response.content.decode()
+        account = User.objects.get(email="new@example.com")
+        assert account.email_verified_at is None
+        assert account.check_password(STRONG)
 
     @pytest.mark.parametrize("email", ["ADA@EXAMPLE.COM", "ada@example.com", "Ada@Example.Com"])
-    def test_duplicate_email_in_any_case_is_refused(self, client, user, email):
-        response = client.post(SIGNUP_URL, signup_data(email=email))
+    def test_a_taken_email_in_any_case_gets_the_same_answer_and_changes_nothing(
+        self, client, user, email
+    ):
+        response = client.post(SIGNUP_URL, signup_data(email=email), follow=True)
 
-        assert response.status_code == HTTPStatus.OK
-        assert "An account with this email address already exists." in response.content.decode()
+        assert response.redirect_chain == [(SIGNUP_DONE_URL, HTTPStatus.FOUND)]
+        assert "already exists" not in response.content.decode()
         assert User.objects.count() == 1
+        user.refresh_from_db()
+        assert user.check_password(DEFAULT_PASSWORD)
         assert not is_logged_in(client)
 
-    def test_a_simultaneous_duplicate_refused_by_the_database_is_a_form_error(self, client):
-        with mock.patch("accounts.views.SignupForm.save", side_effect=IntegrityError("dup")):
+    def test_new_and_taken_addresses_get_byte_identical_pages(self, client, user):
+        new = client.post(SIGNUP_URL, signup_data(email="x@example.com"), follow=True)
+        Client().post(SIGNUP_URL, signup_data(email=user.email), follow=True)
+        other = Client()
+        taken = other.post(SIGNUP_URL, signup_data(email=user.email), follow=True)
+
+        strip = re.compile(rb"(X-CSRFToken\": \"|csrfmiddlewaretoken\" value=\"|nonce=\")[^\"]+")
+        new_page = strip.sub(b"", new.content).replace(b"x@example.com", b"EMAIL")
+        taken_page = strip.sub(b"", taken.content).replace(user.email.encode(), b"EMAIL")
+        assert new_page == taken_page
+
+    def test_a_simultaneous_duplicate_refused_by_the_database_gets_the_same_answer(self, client):
+        with mock.patch(
+            "accounts.services.User.objects.create_user", side_effect=IntegrityError("dup")
+        ):
             response = client.post(SIGNUP_URL, signup_data())
 
-        assert response.status_code == HTTPStatus.OK
-        assert "already exists" in response.content.decode()
+        assert response.status_code == HTTPStatus.FOUND
+        assert response.url == SIGNUP_DONE_URL
 
     def test_weak_password_is_refused_with_the_reason_next_to_the_field(self, client):
         response = client.post(SIGNUP_URL, signup_data(password1="abc123", password2="abc123"))
@@ -268,6 +291,7 @@ class TestLoginLimiter:
 
         assert response.status_code == HTTPStatus.OK
 
+    @pytest.mark.django_db(transaction=True)
     def test_a_password_reset_clears_the_account_lock(self, client, user):
         self.fail(client, user.email, 3)
         new_password = reset_password_through_email(client, user.email, STRONG)
@@ -390,12 +414,11 @@ class TestProfile:
         assert "<img src=x" not in content
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in content
 
-    def test_html_in_display_name_is_escaped_in_the_welcome_message(self, client):
-        response = client.post(SIGNUP_URL, signup_data(display_name="<b>bold</b>"), follow=True)
+    @pytest.mark.django_db(transaction=True)
+    def test_html_in_display_name_is_plain_text_in_the_verification_email(self, client):
+        client.post(SIGNUP_URL, signup_data(display_name="<b>bold</b>"))
 
-        content = response.content.decode()
-        assert "<b>bold</b>" not in content
-        assert "&lt;b&gt;bold&lt;/b&gt;" in content
+        assert "Hello <b>bold</b>," in mail.outbox[0].body
 
 
 class TestSecurity:
@@ -469,7 +492,7 @@ def reset_password_through_email(client: Client, email: str, new_password: str) 
     mail.outbox.clear()
     client.post(RESET_URL, {"email": email})
     assert len(mail.outbox) == 1
-    link = re.search(r"https?://testserver(/\S+)", mail.outbox[0].body).group(1)
+    link = re.search(LINK_PATTERN, mail.outbox[0].body).group(1)
     form_page = client.get(link, follow=True)
     assert form_page.context["validlink"]
     set_password_url = form_page.redirect_chain[-1][0]
@@ -477,6 +500,7 @@ def reset_password_through_email(client: Client, email: str, new_password: str) 
     return new_password
 
 
+@pytest.mark.django_db(transaction=True)
 class TestPasswordReset:
     def test_reset_link_works_end_to_end(self, client, user):
         response = client.post(RESET_URL, {"email": "ADA@example.com"}, follow=True)
@@ -488,7 +512,7 @@ class TestPasswordReset:
         assert message.to == ["ada@example.com"]
         assert message.subject == "Reset your QuickBot password"
         assert "expires in 3 days" in message.body
-        link = re.search(r"http://testserver(/account/password-reset/\S+/)", message.body).group(1)
+        link = re.search(SITE + r"(/account/password-reset/\S+/)", message.body).group(1)
 
         confirm = client.get(link, follow=True)
         assert confirm.status_code == HTTPStatus.OK
@@ -509,7 +533,7 @@ class TestPasswordReset:
 
     def test_a_used_link_no_longer_works(self, client, user):
         client.post(RESET_URL, {"email": user.email})
-        link = re.search(r"http://testserver(/\S+)", mail.outbox[0].body).group(1)
+        link = re.search(LINK_PATTERN, mail.outbox[0].body).group(1)
         set_password_url = client.get(link).url
         client.post(set_password_url, {"new_password1": STRONG, "new_password2": STRONG})
 
@@ -537,7 +561,7 @@ class TestPasswordReset:
 
     def test_weak_new_password_is_refused(self, client, user):
         client.post(RESET_URL, {"email": user.email})
-        link = re.search(r"http://testserver(/\S+)", mail.outbox[0].body).group(1)
+        link = re.search(LINK_PATTERN, mail.outbox[0].body).group(1)
         set_password_url = client.get(link).url
 
         response = client.post(set_password_url, {"new_password1": "123", "new_password2": "123"})
@@ -628,6 +652,7 @@ def test_settings_pages_answer_head(user_client, url):
     assert user_client.head(url).status_code == HTTPStatus.OK
 
 
+@pytest.mark.django_db(transaction=True)
 def test_password_reset_emails_per_address_are_limited(client, user):
     # Anyone could make QuickBot send an unlimited stream of reset emails to an address
     # (15 requests, 15 emails). The page must stay the same, so nobody learns the limit
@@ -641,6 +666,7 @@ def test_password_reset_emails_per_address_are_limited(client, user):
     }
 
 
+@pytest.mark.django_db(transaction=True)
 def test_password_reset_limit_is_per_address(client, user, other_user):
     for _ in range(4):
         client.post(RESET_URL, {"email": user.email})

@@ -1,0 +1,156 @@
+"""Actions on accounts: sign up, email verification, password reset emails.
+
+Every email leaves through `common.mail` (after commit, on the mail thread) with links
+built from QUICKBOT_SITE_URL, so neither the answer nor its timing tells whether an
+address has an account.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.tokens import default_token_generator
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from accounts.login_limiter import verification_email_allowed
+from accounts.models import User
+from accounts.tokens import email_verification_token_generator
+from common.mail import mail_dispatch, site_url, templated_message
+
+
+def seconds_in_words(seconds: int) -> str:
+    """A lifetime in words: "3 days", "1 hour", "90 seconds"."""
+    for unit_seconds, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= unit_seconds and seconds % unit_seconds == 0:
+            count = seconds // unit_seconds
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
+
+
+def _uid(user: User) -> str:
+    return urlsafe_base64_encode(force_bytes(user.pk))
+
+
+def _verify_url(user: User) -> str:
+    token = email_verification_token_generator.make_token(user)
+    return site_url(reverse("accounts:verify_email", kwargs={"uidb64": _uid(user), "token": token}))
+
+
+def account_signup(*, email: str, display_name: str, password: str) -> User | None:
+    """Create an unverified account and email it a verification link; if the address
+    already has an account, email its owner instead and change nothing.
+
+    Returns the new account, or None when the address was taken. Both paths hash the
+    password once and queue at most one email, so they cost the same.
+    """
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email, password, display_name=display_name)
+        except IntegrityError:
+            # Two sign-ups with the same address at once: the database refused this one.
+            existing = User.objects.filter(email__iexact=email).first()
+        else:
+            email_verification_send(user=user)
+            return user
+    make_password(password)  # the same work as creating the account
+    if existing is not None and existing.is_active:
+        signup_existing_notify(user=existing)
+    return None
+
+
+def email_verification_send(*, user: User) -> bool:
+    """Email a fresh verification link (at most 3 an hour per address); False if withheld."""
+    if not verification_email_allowed(email=user.email):
+        return False
+    context = {
+        "name": user.get_short_name(),
+        "email": user.email,
+        "verify_url": _verify_url(user),
+        "link_lifetime": seconds_in_words(settings.QUICKBOT_EMAIL_VERIFICATION_SECONDS),
+    }
+    mail_dispatch(
+        "email_verification",
+        lambda: templated_message(
+            to=context["email"],
+            subject="Confirm your email address for QuickBot",
+            template="accounts/email/verify_email.txt",
+            context=context,
+        ),
+    )
+    return True
+
+
+def signup_existing_notify(*, user: User) -> bool:
+    """Tell an account's owner that someone tried to sign up with their address, with
+    links to log in or reset the password (and to verify, if not done yet)."""
+    if not verification_email_allowed(email=user.email):
+        return False
+    verify_url = "" if user.email_verified else _verify_url(user)
+    context = {
+        "name": user.get_short_name(),
+        "email": user.email,
+        "login_url": site_url(reverse("accounts:login")),
+        "reset_url": site_url(reverse("accounts:password_reset")),
+        "verify_url": verify_url,
+        "link_lifetime": seconds_in_words(settings.QUICKBOT_EMAIL_VERIFICATION_SECONDS),
+    }
+    mail_dispatch(
+        "signup_existing",
+        lambda: templated_message(
+            to=context["email"],
+            subject="Someone tried to sign up to QuickBot with your email address",
+            template="accounts/email/signup_existing.txt",
+            context=context,
+        ),
+    )
+    return True
+
+
+def email_verify(*, user: User, now: datetime | None = None) -> bool:
+    """Mark the account's address as verified; False if it already was."""
+    now = now or timezone.now()
+    updated = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
+        email_verified_at=now
+    )
+    if updated:
+        user.email_verified_at = now
+    return bool(updated)
+
+
+def password_reset_send(*, email: str) -> None:
+    """Queue a reset link to each active account with this address and a usable password."""
+    users = [
+        user
+        for user in User.objects.filter(email__iexact=email, is_active=True)
+        if user.has_usable_password()
+    ]
+    for user in users:
+        link = site_url(
+            reverse(
+                "accounts:password_reset_confirm",
+                kwargs={"uidb64": _uid(user), "token": default_token_generator.make_token(user)},
+            )
+        )
+        context = {
+            "name": user.get_short_name(),
+            "email": user.email,
+            "reset_url": link,
+            "link_lifetime": seconds_in_words(settings.PASSWORD_RESET_TIMEOUT),
+        }
+        mail_dispatch(
+            "password_reset",
+            lambda context=context: templated_message(
+                to=context["email"],
+                subject="Reset your QuickBot password",
+                template="accounts/email/password_reset_email.txt",
+                context=context,
+            ),
+        )

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from django.conf import settings
+from django.core import mail
+
+from accounts import services
+from accounts.models import User
+from accounts.tokens import email_verification_token_generator
+from common.mail import MAIL_THREAD_PREFIX, mail_wait_for_pending
+from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
+
+# Emails leave after commit: these tests commit for real.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SITE = settings.QUICKBOT_SITE_URL.rstrip("/")
+STRONG = "quiet-otter-lantern-42"
+
+
+def links(body: str) -> list[str]:
+    return re.findall(r"https?://\S+", body)
+
+
+class TestAccountSignup:
+    def test_a_new_address_gets_an_unverified_account_and_a_verification_link(self):
+        user = services.account_signup(email="new@example.com", display_name="", password=STRONG)
+
+        assert user is not None and user.email_verified_at is None
+        assert user.check_password(STRONG)
+        (message,) = mail.outbox
+        assert message.to == ["new@example.com"]
+        assert message.subject == "Confirm your email address for QuickBot"
+        (link,) = links(message.body)
+        assert link.startswith(f"{SITE}/account/verify-email/")
+        assert "expires in 3 days" in message.body
+
+    def test_a_taken_address_changes_nothing_and_tells_its_owner(self):
+        owner = UserFactory(email="ada@example.com", display_name="Ada")
+
+        created = services.account_signup(
+            email="ADA@example.com", display_name="Mallory", password=STRONG
+        )
+
+        assert created is None
+        assert User.objects.count() == 1
+        owner.refresh_from_db()
+        assert owner.check_password(DEFAULT_PASSWORD)
+        assert owner.display_name == "Ada"
+        (message,) = mail.outbox
+        assert message.to == ["ada@example.com"]
+        assert "tried to sign up" in message.subject
+        assert links(message.body) == [f"{SITE}/account/login/", f"{SITE}/account/password-reset/"]
+
+    def test_a_taken_unverified_address_also_gets_a_fresh_verification_link(self):
+        UserFactory(email="ada@example.com", email_verified_at=None)
+
+        services.account_signup(email="ada@example.com", display_name="", password=STRONG)
+
+        assert any("/account/verify-email/" in link for link in links(mail.outbox[0].body))
+
+    def test_an_inactive_account_gets_no_email(self):
+        UserFactory(email="gone@example.com", is_active=False)
+
+        services.account_signup(email="gone@example.com", display_name="", password=STRONG)
+
+        assert mail.outbox == []
+
+    def test_emails_about_one_address_are_limited_to_three_an_hour(self):
+        UserFactory(email="ada@example.com")
+
+        for _ in range(5):
+            services.account_signup(email="ada@example.com", display_name="", password=STRONG)
+
+        assert len(mail.outbox) == 3
+
+
+def test_email_verify_marks_the_address_once():
+    user = UserFactory(email_verified_at=None)
+
+    assert services.email_verify(user=user) is True
+    assert services.email_verify(user=user) is False
+    user.refresh_from_db()
+    assert user.email_verified
+
+
+def test_verification_link_opens_for_the_account_it_was_made_for():
+    user = services.account_signup(email="new@example.com", display_name="", password=STRONG)
+    uidb64, token = re.search(r"verify-email/([^/]+)/([^/]+)/", mail.outbox[0].body).groups()
+
+    assert email_verification_token_generator.check_token(user, token)
+    assert not email_verification_token_generator.check_token(UserFactory(), token)
+
+
+class TestWhereEmailsAreSent:
+    """The request never builds or sends an account email: it is queued after commit and
+    goes out on the mail thread, so the response time cannot tell whether it existed."""
+
+    def test_reset_and_sign_up_emails_are_built_and_sent_on_the_mail_thread(
+        self, client, monkeypatch, settings
+    ):
+        settings.QUICKBOT_EMAIL_ASYNC = True
+        UserFactory(email="ada@example.com")
+        threads: list[str] = []
+        build = services.templated_message
+
+        def recording_build(**kwargs):
+            threads.append(threading.current_thread().name)
+            return build(**kwargs)
+
+        monkeypatch.setattr(services, "templated_message", recording_build)
+        request_thread = threading.current_thread().name
+
+        client.post("/account/password-reset/", {"email": "ada@example.com"})
+        client.post(
+            "/account/signup/",
+            {"email": "ada@example.com", "password1": STRONG, "password2": STRONG},
+        )
+        mail_wait_for_pending()
+
+        assert len(threads) == 2
+        assert all(name.startswith(MAIL_THREAD_PREFIX) for name in threads)
+        assert request_thread not in threads
+        assert len(mail.outbox) == 2
+
+    @pytest.mark.django_db(transaction=False)
+    def test_nothing_is_sent_before_the_request_commits(
+        self, client, django_capture_on_commit_callbacks
+    ):
+        UserFactory(email="ada@example.com")
+
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            client.post("/account/password-reset/", {"email": "ada@example.com"})
+
+        assert mail.outbox == []
+        assert len(callbacks) == 1
+
+
+def test_links_use_the_site_url_not_the_request_host(client, settings):
+    settings.ALLOWED_HOSTS = ["portal.quickbot.example"]
+    settings.QUICKBOT_SITE_URL = "https://portal.quickbot.example"
+    UserFactory(email="ada@example.com")
+
+    client.post(
+        "/account/password-reset/",
+        {"email": "ada@example.com"},
+        HTTP_HOST="portal.quickbot.example:8443",
+    )
+
+    (link,) = links(mail.outbox[0].body)
+    assert link.startswith("https://portal.quickbot.example/account/password-reset/")
+    assert ":8443" not in mail.outbox[0].body
