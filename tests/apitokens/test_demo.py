@@ -4,7 +4,7 @@ import re
 from io import StringIO
 
 import pytest
-from django.core.management import call_command, get_commands
+from django.core.management import CommandError, call_command, get_commands
 from django.utils import timezone
 
 from accounts.models import User
@@ -15,6 +15,12 @@ from apitokens.models import APIToken, SecurityEvent, TokenActivity
 pytestmark = pytest.mark.django_db
 
 TOKEN_VALUE = re.compile(r"qb_[0-9A-Za-z]{38}")
+
+
+@pytest.fixture(autouse=True)
+def _debug_on(settings):
+    """seed_demo runs on local setups (DEBUG on); the refusal tests turn it off."""
+    settings.DEBUG = True
 
 
 def _seed() -> str:
@@ -135,3 +141,26 @@ def test_sample_tokens_are_real_values_kept_only_as_digests(monkeypatch):
         # They exist only as digests, and the deleted one no longer works.
         result = authenticate_token(value)
         assert result.token is not None
+
+
+def test_seed_demo_refuses_when_debug_is_off_and_says_why(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG is off.*--force"):
+        call_command("seed_demo", stdout=StringIO())
+
+    assert not User.objects.filter(email__iexact="demo@quickbot.local").exists()
+
+
+def test_seed_demo_runs_with_debug_off_when_forced(settings):
+    settings.DEBUG = False
+
+    call_command("seed_demo", "--force", stdout=StringIO())
+
+    assert User.objects.filter(email__iexact="demo@quickbot.local").exists()
+
+
+def test_the_demo_account_counts_as_verified():
+    _seed()
+
+    assert User.objects.get(email="demo@quickbot.local").email_verified

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from accounts.models import User
 from apitokens import demo
@@ -20,17 +21,33 @@ class Command(BaseCommand):
             default=settings.QUICKBOT_SITE_URL,
             help="Where the portal will be served, for the printed login link.",
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even with DEBUG off (the demo password is public: never on a real site).",
+        )
 
-    def handle(self, *args, url: str, **options) -> None:
+    def handle(self, *args, url: str, force: bool = False, **options) -> None:
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "seed_demo refused: DEBUG is off, so this looks like a production site, and "
+                f"the demo account {DEMO_EMAIL} would log in with the password printed in "
+                "the README. Run it on a local setup (manage.py turns DEBUG on), or pass "
+                "--force if this really is a throwaway instance."
+            )
         password = settings.QUICKBOT_DEMO_PASSWORD
         user = User.objects.filter(email__iexact=DEMO_EMAIL).first()
         if user is None:
-            user = User.objects.create_user(DEMO_EMAIL, password, display_name="Demo User")
+            # A made-up address cannot receive the link: the demo counts as verified.
+            user = User.objects.create_user(
+                DEMO_EMAIL, password, display_name="Demo User", email_verified_at=timezone.now()
+            )
             verb = "Created"
         else:
             user.set_password(password)
             user.is_active = True
-            user.save(update_fields=["password", "is_active"])
+            user.email_verified_at = user.email_verified_at or timezone.now()
+            user.save(update_fields=["password", "is_active", "email_verified_at"])
             verb = "Refreshed"
         self.stdout.write(self.style.SUCCESS(f"{verb} the demo account."))
         added = demo.demo_data_seed(user=user)
