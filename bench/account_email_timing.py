@@ -1,0 +1,118 @@
+"""Does the response time of sign-up or password reset tell whether an address has an account?
+
+Interleaved pairs of requests, one for an address with an account and one without, through
+the full Django stack in this process (Django's test client, Argon2 as in production, a
+fresh SQLite file, the background mail thread on). The mail backend sleeps like a slow SMTP
+server (--smtp-ms), so an email sent inside the request would show up in the timings.
+Prints each form's medians, their difference and how often the existing account was the
+slower of a pair (about half the time when nothing leaks).
+
+    .venv/bin/python bench/account_email_timing.py [--pairs 200] [--smtp-ms 5]
+
+Not a test: timings on a shared machine are noisy; the unit test of where the email is
+sent is tests/accounts/test_services.py::TestWhereEmailsAreSent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def configure(smtp_ms: float, database: str) -> None:
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "quickbot.settings",
+            "LOCAL_RUN": "1",
+            "DATABASE_URL": "",
+            "REDIS_URL": "",
+            "SQLITE_PATH": database,
+            "EMAIL_BACKEND": "bench.account_email_timing.SlowSmtpBackend",
+            "QUICKBOT_EMAIL_ASYNC": "1",
+            "QUICKBOT_PASSWORD_RESET_EMAILS_PER_HOUR": "1000000",
+            "QUICKBOT_SIGNUP_LIMIT": "1000000",
+            "LOG_LEVEL": "ERROR",
+            "ALLOWED_HOSTS": "testserver",
+        }
+    )
+    os.environ["BENCH_SMTP_SECONDS"] = str(smtp_ms / 1000)
+    import django
+
+    django.setup()
+
+
+try:
+    from django.core.mail.backends.locmem import EmailBackend as _LocmemBackend
+except ImportError:  # pragma: no cover - Django always has it
+    _LocmemBackend = object  # type: ignore[assignment,misc]
+
+
+class SlowSmtpBackend(_LocmemBackend):
+    """Keeps messages in memory after sleeping like a round trip to an SMTP server."""
+
+    def send_messages(self, messages):
+        time.sleep(float(os.environ.get("BENCH_SMTP_SECONDS", "0.005")))
+        return super().send_messages(messages)
+
+
+def timed_post(client, path: str, data: dict) -> float:
+    start = time.perf_counter()
+    response = client.post(path, data)
+    elapsed = time.perf_counter() - start
+    assert response.status_code == 302, (path, response.status_code)
+    return elapsed
+
+
+def report(label: str, existing: list[float], unknown: list[float]) -> None:
+    slower = sum(e > u for e, u in zip(existing, unknown, strict=True))
+    med_e, med_u = statistics.median(existing) * 1000, statistics.median(unknown) * 1000
+    print(
+        f"{label:<15} existing {med_e:7.2f} ms   unknown {med_u:7.2f} ms   "
+        f"difference {med_e - med_u:+6.2f} ms   existing slower in {slower}/{len(existing)} pairs"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pairs", type=int, default=200)
+    parser.add_argument("--smtp-ms", type=float, default=5.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        configure(args.smtp_ms, str(Path(folder) / "bench.sqlite3"))
+        from django.core.management import call_command
+        from django.test import Client
+
+        from accounts.models import User
+        from common.mail import mail_wait_for_pending
+
+        call_command("migrate", verbosity=0)
+        User.objects.create_user("known@example.com", "a-long-password-for-bench-1")
+        client = Client()
+        password = "quiet-otter-lantern-42"
+        reset: dict[str, list[float]] = {"existing": [], "unknown": []}
+        signup: dict[str, list[float]] = {"existing": [], "unknown": []}
+        for index in range(args.pairs):
+            # Alternate which goes first so warm-up and drift hit both sides alike.
+            order = ("existing", "unknown") if index % 2 else ("unknown", "existing")
+            for side in order:
+                email = "known@example.com" if side == "existing" else f"new{index}@example.com"
+                reset[side].append(timed_post(client, "/account/password-reset/", {"email": email}))
+            for side in order:
+                email = "known@example.com" if side == "existing" else f"new{index}@example.com"
+                data = {"email": email, "password1": password, "password2": password}
+                signup[side].append(timed_post(client, "/account/signup/", data))
+            mail_wait_for_pending(timeout=60)
+        print(f"{args.pairs} interleaved pairs, mail backend sleeping {args.smtp_ms} ms per send")
+        report("password reset", reset["existing"], reset["unknown"])
+        report("sign-up", signup["existing"], signup["unknown"])
+
+
+if __name__ == "__main__":
+    main()
