@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from apitokens import admin_views, selectors, services
+from apitokens import admin_views, selectors, services, stale
 from apitokens.models import APIToken, SecurityEvent, TokenActivity
 from common.admin import SafeLookupsChangeList, SafeLookupsMixin, SafeSelectedActionsMixin
 
@@ -222,6 +222,22 @@ class LastUsedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class StaleFilter(admin.SimpleListFilter):
+    """Tokens nobody uses, by the owner page's rule (`apitokens.stale`)."""
+
+    title = "stale"
+    parameter_name = "stale"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Stale (unused or never used)"),)
+
+    def queryset(self, request, queryset):
+        if self.value() != "yes":
+            return queryset
+        now = timezone.now()
+        return (queryset & APIToken.objects.usable(now)).filter(stale.stale_condition(now))
+
+
 @admin.register(APIToken)
 class APITokenAdmin(
     SafeSelectedActionsMixin, SafeLookupsMixin, NoDigestLookupsMixin, admin.ModelAdmin
@@ -241,6 +257,7 @@ class APITokenAdmin(
         TokenStatusFilter,
         ("created_at", admin.DateFieldListFilter),
         LastUsedFilter,
+        StaleFilter,
         ("owner__is_staff", OwnerIsStaffFilter),
     )
     search_fields = ("name", "owner__email", "identifier")

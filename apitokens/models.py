@@ -74,6 +74,8 @@ class APIToken(models.Model):
     regenerated_at = models.DateTimeField(null=True, blank=True)
     # Expiry reminders already sent ("7d", "1d"), so the cron job is idempotent.
     reminders_sent = models.CharField(max_length=16, blank=True, default="")
+    # When this token was last listed in an owner's stale-token digest (one a week at most).
+    stale_digest_sent_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -22,10 +22,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
 
+from apitokens import selectors, stale
 from apitokens.models import APIToken
 
 logger = logging.getLogger(__name__)
@@ -248,6 +250,102 @@ def send_expiry_reminders(*, now: datetime | None = None) -> ReminderRun:
                 reminders_sent=previous
             )
     return ReminderRun(sent=sent, failed=failed)
+
+
+# An owner gets the stale-token digest at most this often, whenever the command runs.
+STALE_DIGEST_INTERVAL = timedelta(days=7)
+
+
+def stale_digest_message(
+    *, owner, tokens: list[APIToken], days: int, now: datetime
+) -> EmailMultiAlternatives:
+    """The weekly "tokens you don't use" email: each token's name, identifier and last use."""
+    tokens_url = _absolute("/account/tokens/")
+    context = {
+        "name": owner.display_name or owner.email,
+        "days": days,
+        "tokens": [
+            {
+                "name": token.name,
+                "identifier": token.identifier,
+                "last_used": _format_time(token.last_used_at) if token.last_used_at else "",
+                "created": _format_time(token.created_at),
+                "url": f"{tokens_url}{token.public_id}/delete/",
+            }
+            for token in tokens
+        ],
+        "tokens_url": tokens_url,
+        "site_url": settings.QUICKBOT_SITE_URL.rstrip("/"),
+    }
+    count = len(tokens)
+    subject = (
+        f"[QuickBot] {count} API token{'s' if count != 1 else ''} you don't use "
+        f"{'are' if count != 1 else 'is'} still active"
+    )
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("apitokens/email/stale_digest.txt", context),
+        to=[owner.email],
+    )
+    message.attach_alternative(
+        render_to_string("apitokens/email/stale_digest.html", context), "text/html"
+    )
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRun:
+    """What one run of the stale-token digest did (emails, not tokens)."""
+
+    sent: int
+    failed: int
+
+
+def send_stale_digests(*, now: datetime | None = None) -> DigestRun:
+    """Email each owner the list of their stale tokens, at most once per
+    STALE_DIGEST_INTERVAL (a digest goes when one of the owner's stale tokens was not in a
+    digest during the interval). Idempotent and safe to run concurrently: the tokens are
+    claimed by a guarded UPDATE before sending and released if sending fails."""
+    now = now or timezone.now()
+    days = stale.stale_after_days()
+    if days == 0:
+        return DigestRun(sent=0, failed=0)
+    due_before = now - STALE_DIGEST_INTERVAL
+    candidates = selectors.stale_tokens(now=now).filter(owner__is_active=True)
+    owner_ids = (
+        candidates.filter(
+            Q(stale_digest_sent_at__isnull=True) | Q(stale_digest_sent_at__lte=due_before)
+        )
+        .order_by()
+        .values_list("owner_id", flat=True)
+        .distinct()
+    )
+    sent = failed = 0
+    for owner_id in sorted(owner_ids):
+        tokens = list(candidates.filter(owner_id=owner_id).select_related("owner"))
+        ids = [token.pk for token in tokens]
+        claimed = (
+            APIToken.objects.filter(pk__in=ids)
+            .filter(Q(stale_digest_sent_at__isnull=True) | Q(stale_digest_sent_at__lte=due_before))
+            .update(stale_digest_sent_at=now)
+        )
+        if not claimed:
+            continue  # another run sent this owner's digest meanwhile
+        # Every token listed counts as told, not only the ones that made the digest due.
+        APIToken.objects.filter(pk__in=ids).update(stale_digest_sent_at=now)
+        try:
+            message = stale_digest_message(owner=tokens[0].owner, tokens=tokens, days=days, now=now)
+        except Exception:
+            logger.exception("Could not build the stale_digest email")
+            message = None
+        if message is not None and send_now(message, kind="stale_digest"):
+            sent += 1
+        else:
+            failed += 1
+            APIToken.objects.filter(pk__in=ids, stale_digest_sent_at=now).update(
+                stale_digest_sent_at=None
+            )
+    return DigestRun(sent=sent, failed=failed)
 
 
 def send_now(message: EmailMultiAlternatives, *, kind: str) -> bool:

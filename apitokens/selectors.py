@@ -29,6 +29,7 @@ from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
 from accounts.models import User
+from apitokens import stale
 from apitokens.models import APIToken, SecurityEvent, TokenActivity
 
 # Filters shared by the admin changelist and the owner's token page.
@@ -416,6 +417,16 @@ def suspicious_events_for_account(
     for alert in alerts.values():
         alert.since = since_phrase(alert.first_seen_at, now=now)
     return sorted(alerts.values(), key=lambda alert: alert.last_seen_at, reverse=True)
+
+
+def stale_tokens(*, now: datetime | None = None, owner: User | None = None) -> QuerySet:
+    """Usable tokens nobody uses (the rule: `apitokens.stale`), oldest use first; all
+    owners', or one owner's."""
+    now = _now(now)
+    queryset = APIToken.objects.usable(now).filter(stale.stale_condition(now))
+    if owner is not None:
+        queryset = queryset.filter(owner=owner)
+    return queryset.order_by(F("last_used_at").asc(nulls_first=True), "created_at", "pk")
 
 
 def token_new_ips(

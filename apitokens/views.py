@@ -31,7 +31,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
-from apitokens import charts, expiry, selectors, services
+from apitokens import charts, expiry, selectors, services, stale
 from apitokens.api.limits import usage_for
 from apitokens.forms import (
     TokenCreateForm,
@@ -63,6 +63,7 @@ class TokenRow:
     last_used: str
     expires: expiry.ExpiryDescription
     expired: bool
+    stale: bool = False
 
 
 def token_rows(tokens, now: datetime) -> list[TokenRow]:
@@ -73,6 +74,7 @@ def token_rows(tokens, now: datetime) -> list[TokenRow]:
             last_used=last_used_text(token.last_used_at, now),
             expires=expiry.describe_expiry(token, now),
             expired=token.is_expired(now),
+            stale=stale.is_stale(token, now),
         )
         for token in tokens
     ]
@@ -118,8 +120,11 @@ def rate_limit_usage(user: User) -> UsageSummary | None:
 def _list_context(request: HtmxHttpRequest) -> dict:
     now = timezone.now()
     tokens = list(request.user.api_tokens.active())
+    rows = token_rows(tokens, now)
     return {
-        "rows": token_rows(tokens, now),
+        "rows": rows,
+        "stale_count": sum(row.stale for row in rows),
+        "stale_days": stale.stale_after_days(),
         "now": now,
         "at_limit": len(tokens) >= settings.QUICKBOT_MAX_TOKENS_PER_USER,
         "max_tokens": settings.QUICKBOT_MAX_TOKENS_PER_USER,
