@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
@@ -11,6 +9,7 @@ from django.contrib.auth.password_validation import MinimumLengthValidator
 from django.core.exceptions import ValidationError
 
 from accounts.models import User
+from common.names import name_clean
 
 
 def password_help_text() -> str:
@@ -27,17 +26,10 @@ def password_help_text() -> str:
     return f"Use {length}. Avoid common passwords, numbers only, or anything like your email."
 
 
-# Bidirectional overrides and isolates can make a name display as something else.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-DISPLAY_NAME_CONTROL_ERROR = "The display name contains invisible control characters. Remove them."
-
-
 def clean_display_name_value(value: str) -> str:
-    """Trimmed display name; control characters and bidi overrides are refused."""
-    value = value.strip()
-    if any(unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS for char in value):
-        raise ValidationError(DISPLAY_NAME_CONTROL_ERROR, code="control_characters")
-    return value
+    """Trimmed, NFKC-normalised display name; invisible characters (controls, zero-width,
+    bidi marks) and look-alike letters from another script within a word are refused."""
+    return name_clean(value.strip(), noun="display name")
 
 
 class SignupForm(auth_forms.BaseUserCreationForm):

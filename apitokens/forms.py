@@ -16,6 +16,8 @@ from django.utils import dateformat, timezone
 from accounts.models import User
 from apitokens import allowlist, expiry
 from apitokens.models import ALL_SCOPES, SCOPE_READ, SCOPE_WRITE
+from apitokens.services import api_token_name_clash
+from common.names import name_clean
 
 NAME_MIN_LENGTH = 3
 NAME_MAX_LENGTH = 100
@@ -36,13 +38,12 @@ _MEANINGLESS_NAME = re.compile(
         (?:[\s_.#-]*\d+)?$""",
     re.IGNORECASE | re.VERBOSE,
 )
-# Bidirectional overrides and isolates can make a name display as something else.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def normalize_token_name(value: str) -> str:
-    """Trim and collapse runs of whitespace, so "  CI   deploy " and "CI deploy" are one name."""
-    return " ".join(value.split())
+    """NFKC, then trim and collapse runs of whitespace, so "  CI   deploy " and "CI deploy"
+    are one name (and full-width "ＣＩ" is "CI")."""
+    return " ".join(unicodedata.normalize("NFKC", value).split())
 
 
 class TokenNameField(forms.CharField):
@@ -54,7 +55,6 @@ class TokenNameField(forms.CharField):
         "max_length": (
             "Use at most %(limit_value)d characters for the name (it has %(show_value)d)."
         ),
-        "control_characters": "The name contains invisible control characters. Remove them.",
         "meaningless": (
             "“%(name)s” does not say what the token is for. Describe where it will be used, "
             "for example “Mobile App Backend”."
@@ -75,10 +75,8 @@ class TokenNameField(forms.CharField):
 
     def validate(self, value: str) -> None:
         super().validate(value)
-        if any(unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS for char in value):
-            raise forms.ValidationError(
-                self.error_messages["control_characters"], code="control_characters"
-            )
+        # Invisible characters and look-alike letters from another script, named in the error.
+        name_clean(value)
         if _MEANINGLESS_NAME.match(value) or not any(char.isalpha() for char in value):
             raise forms.ValidationError(
                 self.error_messages["meaningless"], code="meaningless", params={"name": value}
@@ -151,8 +149,15 @@ class IPAllowlistField(forms.CharField):
             ) from None
 
 
-def name_taken_error(name: str) -> forms.ValidationError:
-    """The error for a name another active token of the same owner already has."""
+def name_taken_error(name: str, existing: str | None = None) -> forms.ValidationError:
+    """The error for a name another active token of the same owner already has, or one that
+    looks the same (`existing`, when it is spelled differently)."""
+    if existing is not None and existing.casefold() != name.casefold():
+        return forms.ValidationError(
+            "“%(name)s” looks the same as your token “%(existing)s”. Choose another name.",
+            code="name_taken",
+            params={"name": name, "existing": existing},
+        )
     return forms.ValidationError(
         "You already have a token named “%(name)s”. Choose another name.",
         code="name_taken",
@@ -161,18 +166,17 @@ def name_taken_error(name: str) -> forms.ValidationError:
 
 
 class _TokenNameUniqueMixin:
-    """Checks the name against the owner's other active tokens, ignoring case."""
+    """Checks the name against the owner's other active tokens as a reader sees them
+    (case and look-alike characters ignored: TR39 skeletons)."""
 
     user: User
     instance_pk: int | None = None
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
-        others = self.user.api_tokens.active().filter(name__iexact=name)
-        if self.instance_pk is not None:
-            others = others.exclude(pk=self.instance_pk)
-        if others.exists():
-            raise name_taken_error(name)
+        existing = api_token_name_clash(owner=self.user, name=name, exclude_pk=self.instance_pk)
+        if existing is not None:
+            raise name_taken_error(name, existing)
         return name
 
 

@@ -18,10 +18,22 @@ from accounts.models import User
 from apitokens import expiry, notifications, tokens
 from apitokens.models import ALL_SCOPES, SCOPE_READ, APIToken, SecurityEvent
 from common.clientip import client_ip
+from common.names import name_skeleton
 
 
 class TokenNameTaken(Exception):
-    """Another active token of the same owner already has this name (any case)."""
+    """Another active token of the same owner already has this name, or one that looks the
+    same (any case, look-alike characters: the TR39 skeleton)."""
+
+
+def api_token_name_clash(*, owner: User, name: str, exclude_pk: int | None = None) -> str | None:
+    """The name of an active token of `owner` that reads the same as `name`, or None."""
+    skeleton = name_skeleton(name)
+    others = APIToken.objects.active().filter(owner=owner)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    names = others.values_list("name", flat=True)
+    return next((other for other in names if name_skeleton(other) == skeleton), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +103,8 @@ def api_token_create(
     Raises TokenNameTaken when an active token of `user` already has that name.
     """
     now = now or timezone.now()
+    if api_token_name_clash(owner=user, name=name) is not None:
+        raise TokenNameTaken(name)
     raw = tokens.generate_token()
     try:
         with transaction.atomic():
@@ -182,6 +196,8 @@ def api_token_rename(
     old_name = token.name
     if old_name == name:
         return
+    if api_token_name_clash(owner=token.owner, name=name, exclude_pk=token.pk) is not None:
+        raise TokenNameTaken(name)
     try:
         with transaction.atomic():
             APIToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(name=name)

@@ -277,3 +277,28 @@ def test_signup_form_refuses_control_and_bidi_characters(display_name):
 @pytest.mark.parametrize("display_name", ["Zoë Ørsted", "محمد", "李雷", "Ada 🚀"])
 def test_display_names_in_any_script_are_accepted(user, display_name):
     assert ProfileForm(data={"display_name": display_name}, instance=user).is_valid()
+
+
+@pytest.mark.parametrize(
+    ("display_name", "code", "named"),
+    [
+        ("Ada\u200bLovelace", "control_characters", "U+200B ZERO WIDTH SPACE"),
+        ("Ada Lovelace\u200f", "control_characters", "U+200F RIGHT-TO-LEFT MARK"),
+        ("Аda Lovelace", "mixed_script", "U+0410 CYRILLIC CAPITAL LETTER A"),
+    ],
+)
+def test_display_names_refuse_invisible_and_look_alike_characters_naming_them(
+    user, display_name, code, named
+):
+    form = ProfileForm(data={"display_name": display_name}, instance=user)
+
+    assert not form.is_valid()
+    assert error_codes(form, "display_name") == {code}
+    assert named in form.errors["display_name"][0]
+
+
+def test_display_names_are_stored_in_nfkc(user):
+    form = ProfileForm(data={"display_name": "Ａｄａ"}, instance=user)
+
+    assert form.is_valid()
+    assert form.cleaned_data["display_name"] == "Ada"
