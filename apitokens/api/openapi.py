@@ -49,6 +49,14 @@ ERROR_CATALOGUE: tuple[tuple[int, str, str, str], ...] = (
     ),
     (404, "not_found", "No endpoint at this path.", "Check the path; API paths end with /."),
     (
+        409,
+        "conflict",
+        "A rotation lost a race: the value it was called with was already replaced by another "
+        "rotation (or the token was deleted meanwhile). Nothing was changed.",
+        "Use the value the other rotation returned; the replaced value keeps working until "
+        "its overlap ends.",
+    ),
+    (
         405,
         "method_not_allowed",
         "The endpoint does not support this HTTP method.",
@@ -255,6 +263,37 @@ _SCHEMAS = {
             "detail": {"type": "string"},
         },
     },
+    "RotateRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "overlap": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 7 * 24 * 3600,
+                "default": 3600,
+                "description": "Seconds the value this request was made with keeps working "
+                "(0 = it stops at once; at most 7 days).",
+            }
+        },
+    },
+    "Rotation": {
+        "type": "object",
+        "required": ["value", "token", "previous_value_expires_at"],
+        "properties": {
+            "value": {
+                "type": "string",
+                "pattern": "^qb_[0-9A-Za-z]{38}$",
+                "description": "The new token value. Shown once: store it now.",
+            },
+            "token": _ref("Token"),
+            "previous_value_expires_at": {
+                **_nullable(_DATE_TIME),
+                "description": "When the value this request was made with stops working "
+                "(null: it already has).",
+            },
+        },
+    },
     "ActivityPage": {
         "type": "object",
         "required": ["activity", "next_cursor"],
@@ -355,6 +394,30 @@ def openapi_spec() -> dict:
                         "400": _error_response("The body is not the documented JSON object."),
                         "405": _error_response("Method not allowed (see the Allow header)."),
                         "429": _error_response("Too many reports from this address.", retry=True),
+                    },
+                }
+            },
+            "/api/v1/tokens/current/rotate": {
+                "post": {
+                    "operationId": "rotateCurrentToken",
+                    "summary": "The calling token gets a new value",
+                    "description": "Answers the new value once (Cache-Control: no-store). The "
+                    "value the request was made with keeps working for `overlap` seconds; "
+                    "the token's lifetime applies again from now. Of two rotations made "
+                    "with the same value, one wins and the other gets 409. Also answered "
+                    "with a trailing slash. Needs write.",
+                    "requestBody": {
+                        "required": False,
+                        "content": {_JSON: {"schema": _ref("RotateRequest")}},
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "The new value and the token's metadata.",
+                            "headers": _RATE_HEADERS,
+                            "content": {_JSON: {"schema": _ref("Rotation")}},
+                        },
+                        **_authenticated_errors(write=True),
+                        "409": _error_response("Rotated or deleted by another request."),
                     },
                 }
             },

@@ -7,7 +7,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from http import HTTPStatus
 
@@ -21,7 +21,7 @@ from apitokens.api import errors, limits
 from apitokens.api.decorators import token_optional, token_required
 from apitokens.api.errors import api_error
 from apitokens.api.openapi import openapi_spec
-from apitokens.models import APIToken, TokenActivity
+from apitokens.models import SCOPE_WRITE, APIToken, SecurityEvent, TokenActivity
 from common.clientip import client_ip
 
 ACTIVITY_PAGE_DEFAULT = 50
@@ -132,6 +132,86 @@ def token_current(request: HttpRequest) -> HttpResponse:
 
 class _BadParameters(Exception):
     pass
+
+
+ROTATION_OVERLAP_DEFAULT = 3600
+ROTATION_OVERLAP_MAX = 7 * 24 * 3600
+
+
+def _rotation_overlap(request: HttpRequest) -> timedelta:
+    """The body of a rotation: nothing, or a JSON object with `overlap` in seconds."""
+    if not request.body.strip():
+        return timedelta(seconds=ROTATION_OVERLAP_DEFAULT)
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise _BadParameters(
+            'Invalid body: expected JSON such as {"overlap": 3600}, or no body.'
+        ) from None
+    if not isinstance(body, dict):
+        raise _BadParameters('Invalid body: expected a JSON object such as {"overlap": 3600}.')
+    unknown = sorted(key for key in body if key != "overlap")
+    if unknown:
+        raise _BadParameters(
+            f"Invalid body: {', '.join(unknown)[:100]}: unknown field; use overlap."
+        )
+    overlap = body.get("overlap", ROTATION_OVERLAP_DEFAULT)
+    if (
+        not isinstance(overlap, int)
+        or isinstance(overlap, bool)
+        or not 0 <= overlap <= ROTATION_OVERLAP_MAX
+    ):
+        raise _BadParameters(
+            f"Invalid body: overlap: expected whole seconds from 0 to {ROTATION_OVERLAP_MAX} "
+            "(7 days)."
+        )
+    return timedelta(seconds=overlap)
+
+
+@allow_methods("POST")
+@token_required(scopes=[SCOPE_WRITE])
+def token_rotate(request: HttpRequest) -> HttpResponse:
+    """The calling token gets a new value, shown once; the value it was called with keeps
+    working for `overlap` seconds. Of two rotations with the same value, one wins (409)."""
+    call = request.api_call
+    if call.used_previous_value:
+        return errors.rotation_conflict(
+            "This value was already replaced by a rotation; nothing was changed. Use the new "
+            "value (it keeps working until this one stops)."
+        )
+    try:
+        overlap = _rotation_overlap(request)
+    except _BadParameters as error:
+        return api_error(HTTPStatus.BAD_REQUEST, "invalid_request", str(error))
+    token = request.auth
+    try:
+        token, value = services.api_token_regenerate(
+            token=token,
+            actor=token.owner,
+            overlap=overlap,
+            client=services.ClientInfo(
+                ip=call.ip, user_agent=request.headers.get("User-Agent", "")[:256]
+            ),
+            now=call.now,
+            expected_digest=token.digest,
+            actor_kind=SecurityEvent.Actor.TOKEN,
+        )
+    except services.TokenNotRegenerable:
+        return errors.rotation_conflict(
+            "This token was rotated or deleted by another request meanwhile; this request "
+            "changed nothing. Use the value the other rotation returned."
+        )
+    previous_until = call.now + overlap if overlap else None
+    response = JsonResponse(
+        {
+            "value": value,
+            "token": token_summary(token),
+            "previous_value_expires_at": _iso(previous_until),
+        },
+        status=HTTPStatus.CREATED,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _encode_cursor(row: TokenActivity) -> str:

@@ -33,6 +33,7 @@ def test_every_api_route_is_documented_and_every_documented_path_resolves():
         "/api/v1/tokens/current/",
         "/api/v1/activity/",
         "/api/v1/credentials/revoke",
+        "/api/v1/tokens/current/rotate",
     }
     for path in documented:
         match = get_resolver().resolve(path)
@@ -47,6 +48,7 @@ def test_error_codes_in_catalogue_are_the_ones_the_api_sends():
         "invalid_token",
         "insufficient_scope",
         "ip_not_allowed",
+        "conflict",
         "not_found",
         "method_not_allowed",
         "rate_limited",
