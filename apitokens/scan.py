@@ -13,19 +13,21 @@ value. Exit status: 0 nothing found, 1 tokens found, 2 usage or reporting error.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import re
 import sys
-import urllib.error
-import urllib.request
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 if __package__ in (None, ""):
-    # Run as a file (the pre-commit hook's script entry): make `apitokens` importable.
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # Run as a file (the pre-commit hook): sys.path[0] is apitokens/, whose selectors.py
+    # would shadow the standard library's; the project root makes `apitokens` importable.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+from collections.abc import Iterable, Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 from apitokens import tokens  # noqa: E402
 
