@@ -24,8 +24,6 @@ if __package__ in (None, ""):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
 from collections.abc import Iterable, Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
@@ -119,6 +117,9 @@ def revoke_url(url: str) -> str:
 def report_leaks(values: list[str], url: str, *, timeout: float = 30) -> int:
     """Post `values` to the revocation endpoint in batches; return how many the server
     counted as well-formed. Raises OSError (urllib's errors included) or ValueError."""
+    # Imported here: urllib.request (http.client, email, ssl) doubles a plain scan's start-up.
+    import urllib.request
+
     endpoint = revoke_url(url)
     if not endpoint.startswith(("https://", "http://")):
         raise ValueError("--url must start with https:// or http://")
