@@ -10,8 +10,9 @@ ERROR_CATALOGUE: tuple[tuple[int, str, str, str], ...] = (
         400,
         "invalid_request",
         "Malformed Authorization header (Bearer without a token, extra parts, characters a "
-        "token never has, longer than 1 KB, sent twice), a token in the URL, or a bad query "
-        "parameter (the detail names it).",
+        "token never has, longer than 1 KB, sent twice), a token in the URL (a real one is "
+        "also deleted: it is exposed), a bad query parameter or request body (the detail "
+        "names it).",
         "Send exactly one header: Authorization: Bearer <token>. Never put the token in the URL.",
     ),
     (
@@ -66,7 +67,7 @@ ERROR_CATALOGUE: tuple[tuple[int, str, str, str], ...] = (
         429,
         "rate_limited",
         "The account used its hourly request limit, or this address sent too many requests "
-        "with bad credentials.",
+        "with bad credentials or too many leaked-credential reports.",
         "Wait the number of seconds in Retry-After.",
     ),
     (
