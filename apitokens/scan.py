@@ -99,7 +99,10 @@ def scan_paths(paths: Iterable[str], *, errors: list[str] | None = None) -> list
     for path in iter_files(paths):
         try:
             with open(path, "rb") as handle:
-                data = handle.read()
+                data = handle.read(_BINARY_SNIFF_BYTES)
+                if is_binary(data):
+                    continue  # a large binary file is never read past its first block
+                data += handle.read()
         except OSError as error:
             if errors is not None:
                 errors.append(f"{path}: cannot read ({error.strerror or error})")

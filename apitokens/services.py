@@ -554,10 +554,17 @@ def leaked_credentials_report(
     (see `exposed_tokens_revoke`) and log the report for staff with its counts."""
     now = now or timezone.now()
     well_formed = {value for value in values if tokens.is_well_formed(value)}
-    revoked = exposed_tokens_revoke(
-        values=well_formed, reason=APIToken.RevokedBy.LEAKED, client=client, now=now
-    )
-    report = LeakReport(submitted=len(values), well_formed=len(well_formed), revoked=revoked)
+    # One transaction, so a report commits once whether or not it deleted anything.
+    with transaction.atomic():
+        revoked = exposed_tokens_revoke(
+            values=well_formed, reason=APIToken.RevokedBy.LEAKED, client=client, now=now
+        )
+        report = LeakReport(submitted=len(values), well_formed=len(well_formed), revoked=revoked)
+        _leak_report_record(report=report, client=client, now=now)
+    return report
+
+
+def _leak_report_record(*, report: LeakReport, client: ClientInfo, now: datetime) -> None:
     SecurityEvent.objects.create(
         kind=SecurityEvent.Kind.LEAK_REPORT,
         account=None,
@@ -572,4 +579,3 @@ def leaked_credentials_report(
         created_at=now,
         last_seen_at=now,
     )
-    return report

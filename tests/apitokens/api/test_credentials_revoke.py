@@ -1,10 +1,11 @@
-"""POST /api/v1/credentials/revoke: anyone reports leaked tokens; the answer never says which matched."""
+"""POST /api/v1/credentials/revoke: anyone reports leaked tokens; never says which matched."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
 from http import HTTPStatus
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -264,3 +265,14 @@ def test_reports_are_limited_per_client_ip(client, settings):
     # Malformed bodies count too; another address is not affected.
     other = client.post(URL, "{}", content_type="application/json", REMOTE_ADDR="198.51.100.99")
     assert other.status_code == HTTPStatus.BAD_REQUEST
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_commits_once_whether_or_not_it_matches(client, user):
+    _, raw = create_token(user, "Real")
+    counts = []
+    for values in ([raw], [unknown_value()]):
+        with mock.patch.object(connection, "commit", wraps=connection.commit) as commit:
+            assert report(client, values).status_code == HTTPStatus.ACCEPTED
+        counts.append(commit.call_count)
+    assert counts == [1, 1]
