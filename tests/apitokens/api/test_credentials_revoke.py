@@ -225,6 +225,7 @@ def test_path_with_a_trailing_slash_works_too(client):
         ('{"credentials": []}', "from 1 to 1,000"),
         (json.dumps({"credentials": ["x"] * 1001}), "from 1 to 1,000"),
         ("\xff\xfe", "not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
     ],
 )
 @pytest.mark.django_db
@@ -276,3 +277,11 @@ def test_a_report_commits_once_whether_or_not_it_matches(client, user):
             assert report(client, values).status_code == HTTPStatus.ACCEPTED
         counts.append(commit.call_count)
     assert counts == [1, 1]
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_upload_limit_is_a_json_400(client):
+    body = json.dumps({"credentials": ["x" * 3_000_000]})
+    response = client.post(URL, body, content_type="application/json")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["error"] == "invalid_request"
