@@ -17,19 +17,22 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from apitokens import admin_views, selectors, services, stale
-from apitokens.models import APIToken, SecurityEvent, TokenActivity
+from apitokens import admin_views, policy, selectors, services, stale
+from apitokens.forms import PolicyExpiryForm
+from apitokens.models import APIToken, SecurityEvent, TokenActivity, TokenPolicy
 from common.admin import SafeLookupsChangeList, SafeLookupsMixin, SafeSelectedActionsMixin
 
 # Activity and events shown on a token's admin page; the rest is one click away.
@@ -238,6 +241,23 @@ class StaleFilter(admin.SimpleListFilter):
         return (queryset & APIToken.objects.usable(now)).filter(stale.stale_condition(now))
 
 
+class PolicyBreachFilter(admin.SimpleListFilter):
+    """Usable tokens that break the staff token policy (`apitokens.policy.breach_condition`)."""
+
+    title = "token policy"
+    parameter_name = "policy"
+
+    def lookups(self, request, model_admin):
+        return (("breaks", "Breaks the policy"),)
+
+    def queryset(self, request, queryset):
+        if self.value() != "breaks":
+            return queryset
+        now = timezone.now()
+        breach = policy.breach_condition(TokenPolicy.current(), now)
+        return (queryset & APIToken.objects.usable(now)).filter(breach)
+
+
 @admin.register(APIToken)
 class APITokenAdmin(
     SafeSelectedActionsMixin, SafeLookupsMixin, NoDigestLookupsMixin, admin.ModelAdmin
@@ -258,6 +278,7 @@ class APITokenAdmin(
         ("created_at", admin.DateFieldListFilter),
         LastUsedFilter,
         StaleFilter,
+        PolicyBreachFilter,
         ("owner__is_staff", OwnerIsStaffFilter),
     )
     search_fields = ("name", "owner__email", "identifier")
@@ -266,7 +287,7 @@ class APITokenAdmin(
     raw_id_fields = ("owner", "revoked_by")
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
-    actions = ("revoke_selected",)
+    actions = ("revoke_selected", "expire_selected")
 
     class Media:
         css = {"all": ("css/admin_audit.css",)}
@@ -500,6 +521,62 @@ class APITokenAdmin(
         }
         return TemplateResponse(
             request, "admin/apitokens/apitoken/revoke_selected_confirmation.html", context
+        )
+
+    @admin.action(
+        description="Expire selected tokens on a date (token policy)",
+        permissions=["revoke"],
+    )
+    def expire_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Ask for a date, then bring each selected usable token's expiry forward to the end
+        of that day through the service (security log, owner emailed). Tokens that expire
+        earlier already, deleted or expired ones are left alone."""
+        now = timezone.now()
+        current_policy = TokenPolicy.current()
+        selected = list(queryset.select_related("owner").order_by("pk"))
+        usable = [token for token in selected if token.status(now) == "active"]
+        confirmed = request.POST.get("post") == "yes"
+        form = PolicyExpiryForm(request.POST if confirmed else None, now=now)
+        if confirmed and form.is_valid():
+            expires_at = form.cleaned_data["expires_on"]
+            client = services.ClientInfo.from_request(request)
+            changed = 0
+            for token in usable:
+                if services.api_token_expire_by_policy(
+                    token=token, expires_at=expires_at, actor=request.user, client=client, now=now
+                ):
+                    changed += 1
+                    self.log_change(request, token, "Expiry brought forward (token policy).")
+            day = timezone.localdate(expires_at)
+            if changed:
+                self.message_user(
+                    request,
+                    f"{changed} token{'s' if changed != 1 else ''} now expire on {day:%Y-%m-%d}; "
+                    "their owners were emailed.",
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"Nothing to do: the selected tokens already expire by {day:%Y-%m-%d}, or "
+                    "are deleted or expired.",
+                    messages.INFO,
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Expire tokens on a date?",
+            "opts": self.opts,
+            "form": form,
+            "rows": [
+                (token, policy.breach_reasons(token, current_policy, now)) for token in usable
+            ],
+            "left_alone": len(selected) - len(usable),
+            "selected_ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/apitokens/apitoken/expire_selected_confirmation.html", context
         )
 
 
@@ -748,3 +825,68 @@ class SecurityEventAdmin(
     @admin.display(description="by")
     def actor_display(self, event: SecurityEvent) -> str:
         return _actor_label(event)
+
+
+# --- Token policy ---------------------------------------------------------------------------
+
+
+@admin.register(TokenPolicy)
+class TokenPolicyAdmin(admin.ModelAdmin):
+    """The one token policy row: its changelist is its change page, created from the
+    environment's defaults the first time it is saved. No add, no delete."""
+
+    fields = (
+        "max_lifetime_days",
+        "expiry_required",
+        "allowlist_required",
+        "stale_token_days",
+        "updated_at",
+        "updated_by",
+    )
+    readonly_fields = ("updated_at", "updated_by")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field=None):
+        # Before staff first save it, the page shows the defaults the site runs with.
+        if str(object_id) != str(TokenPolicy.SINGLETON_ID):
+            return None
+        return TokenPolicy.current()
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return redirect(
+            reverse("admin:apitokens_tokenpolicy_change", args=[TokenPolicy.SINGLETON_ID])
+        )
+
+    def save_model(self, request: HttpRequest, obj: TokenPolicy, form, change: bool) -> None:
+        services.token_policy_save(policy=obj, actor=request.user)
+
+    def response_change(self, request: HttpRequest, obj: TokenPolicy) -> HttpResponse:
+        breaking = APIToken.objects.usable().filter(policy.breach_condition(obj, timezone.now()))
+        count = breaking.count()
+        if count:
+            url = f"{changelist_url('apitoken', policy='breaks')}"
+            self.message_user(
+                request,
+                format_html(
+                    "The policy applies to tokens created and regenerated from now on. "
+                    '<a href="{}">{} existing token{} break{} it</a>: select them there and '
+                    "use “Expire selected tokens on a date”.",
+                    url,
+                    count,
+                    "s" if count != 1 else "",
+                    "" if count != 1 else "s",
+                ),
+                messages.WARNING,
+            )
+        else:
+            self.message_user(request, "Token policy saved.", messages.SUCCESS)
+        if "_continue" in request.POST:
+            return redirect(request.path)
+        return redirect(reverse("admin:index"))

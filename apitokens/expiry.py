@@ -54,12 +54,17 @@ class ExpiryDescription(NamedTuple):
     expiring_soon: bool
 
 
-def available_expiry_choices(max_lifetime_days: int) -> tuple[tuple[str, str], ...]:
+def available_expiry_choices(
+    max_lifetime_days: int, *, expiry_required: bool = False
+) -> tuple[tuple[str, str], ...]:
     """The expiry choices a form offers under a site maximum (0 = no maximum).
 
-    With a maximum, presets longer than it and "No expiration" disappear.
+    With a maximum, presets longer than it and "No expiration" disappear; when the token
+    policy requires an expiry, "No expiration" does too.
     """
     if not max_lifetime_days:
+        if expiry_required:
+            return tuple(choice for choice in EXPIRY_CHOICES if choice[0] != EXPIRY_NONE)
         return EXPIRY_CHOICES
     return tuple(
         (value, label)
@@ -87,6 +92,8 @@ def expiry_from_choice(
     custom_date: date | None,
     now: datetime,
     max_lifetime_days: int,
+    *,
+    expiry_required: bool = False,
 ) -> tuple[datetime | None, int | None]:
     """Return (expires_at, lifetime_days) for a form's expiry pick.
 
@@ -99,6 +106,8 @@ def expiry_from_choice(
                 f"Tokens on this site must expire within {max_lifetime_days} days. "
                 "Choose an expiry."
             )
+        if expiry_required:
+            raise ValueError("Tokens on this site must expire. Choose an expiry.")
         return None, None
     if choice == EXPIRY_CUSTOM:
         return _custom_expiry(custom_date, now, max_lifetime_days), None
@@ -139,17 +148,21 @@ def regenerated_expiry(
     issued_at: datetime,
     now: datetime,
     max_lifetime_days: int,
+    expiry_required: bool = False,
 ) -> datetime | None:
     """The expiry a regenerated value gets: the same lifetime choice applied again from now.
 
     A preset (lifetime_days) is applied again; a custom date gets the same length as the
     lifetime it had when its current value was issued (`issued_at`); no expiration stays
-    none. Every result is capped by the site maximum in force now (0 = none).
+    none, unless the token policy now requires an expiry (then the default 90 days).
+    Every result is capped by the site maximum in force now (0 = none).
     """
     if lifetime_days:
         new_expiry: datetime | None = now + timedelta(days=lifetime_days)
     elif expires_at is not None:
         new_expiry = now + max(expires_at - issued_at, timedelta(days=1))
+    elif expiry_required:
+        new_expiry = now + timedelta(days=_PRESETS[DEFAULT_EXPIRY_CHOICE])
     else:
         new_expiry = None
     if max_lifetime_days:

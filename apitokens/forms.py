@@ -15,7 +15,7 @@ from django.utils import dateformat, timezone
 
 from accounts.models import User
 from apitokens import allowlist, expiry
-from apitokens.models import ALL_SCOPES, SCOPE_READ, SCOPE_WRITE
+from apitokens.models import ALL_SCOPES, SCOPE_READ, SCOPE_WRITE, TokenPolicy
 from apitokens.services import api_token_name_clash
 from common.names import name_clean
 
@@ -217,10 +217,15 @@ class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
         self.user = user
         self.fields["allowed_ips"].set_current_ip(current_ip)
         self.now = now or timezone.now()
-        self.max_lifetime_days = settings.QUICKBOT_TOKEN_MAX_LIFETIME_DAYS
-        self.fields["expiry"].choices = expiry.available_expiry_choices(self.max_lifetime_days)
+        self.policy = TokenPolicy.current()
+        self.max_lifetime_days = self.policy.max_lifetime_days
+        self.fields["expiry"].choices = expiry.available_expiry_choices(
+            self.max_lifetime_days, expiry_required=self.policy.expiry_required
+        )
         self.fields["expiry"].initial = expiry.default_expiry_choice(self.max_lifetime_days)
         self.fields["expiry"].widget.attrs["data-expiry-select"] = ""
+        if self.policy.allowlist_required:
+            self.fields["allowed_ips"].required = True
         today = timezone.localdate(self.now)
         latest = self.latest_custom_date
         self.fields["custom_expiry_date"].widget.attrs.update(
@@ -233,7 +238,22 @@ class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
 
     @property
     def allows_no_expiration(self) -> bool:
-        return not self.max_lifetime_days
+        return self.policy.allows_no_expiration
+
+    @property
+    def policy_notes(self) -> list[str]:
+        """Why some choices are missing: the staff token policy, in the user's words."""
+        notes = []
+        if self.max_lifetime_days:
+            notes.append(
+                f"tokens expire within {self.max_lifetime_days} days, so longer expiries "
+                "and “No expiration” are not offered"
+            )
+        elif self.policy.expiry_required:
+            notes.append("every token must expire, so “No expiration” is not offered")
+        if self.policy.allowlist_required:
+            notes.append("new tokens need an IP allowlist")
+        return notes
 
     @property
     def latest_custom_date(self) -> date:
@@ -264,6 +284,7 @@ class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
                 cleaned_data.get("custom_expiry_date"),
                 self.now,
                 self.max_lifetime_days,
+                expiry_required=self.policy.expiry_required,
             )
         except ValueError as error:
             field = "custom_expiry_date" if choice == expiry.EXPIRY_CUSTOM else "expiry"
@@ -313,3 +334,41 @@ class TokenRegenerateForm(forms.Form):
             return expiry.overlap_from_choice(self.cleaned_data["overlap"])
         except ValueError as error:
             raise forms.ValidationError(str(error), code="invalid_overlap") from None
+
+
+class PolicyExpiryForm(forms.Form):
+    """Staff: the date tokens that break the token policy stop working (end of that day)."""
+
+    expires_on = forms.DateField(
+        label="Expire on",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="The tokens stop working at the end of this day (site time). Tokens that "
+        "already expire earlier are left alone.",
+        error_messages={
+            "required": "Choose the date the tokens should expire.",
+            "invalid": "Enter the date as YYYY-MM-DD.",
+        },
+    )
+
+    def __init__(self, *args, now: datetime | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate(now or timezone.now())
+        self.today = today
+        self.fields["expires_on"].initial = today + timedelta(days=7)
+        self.fields["expires_on"].widget.attrs.update(
+            {
+                "min": (today + timedelta(days=1)).isoformat(),
+                "max": (today + timedelta(days=expiry.CUSTOM_DATE_MAX_DAYS)).isoformat(),
+            }
+        )
+
+    def clean_expires_on(self) -> datetime:
+        day = self.cleaned_data["expires_on"]
+        if day <= self.today:
+            raise forms.ValidationError(
+                "Choose a date after today, so owners have time to replace their tokens.",
+                code="too_soon",
+            )
+        if day > self.today + timedelta(days=expiry.CUSTOM_DATE_MAX_DAYS):
+            raise forms.ValidationError("Choose a date within a year from today.", code="too_late")
+        return expiry.end_of_day(day)

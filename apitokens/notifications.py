@@ -94,6 +94,28 @@ def notify_token_regenerated(
     )
 
 
+def notify_token_expiry_changed(
+    *, token: APIToken, client: Origin, now: datetime, previous_expires_at: datetime | None
+) -> None:
+    """Tell the owner staff brought a token's expiry forward to meet the token policy."""
+    _dispatch(
+        "expiry_changed",
+        lambda: _event_message(
+            "expiry_changed",
+            token=token,
+            client=client,
+            now=now,
+            extra={
+                "new_expiry": dateformat.format(timezone.localtime(token.expires_at), "j M Y"),
+                "new_expiry_time": _format_time(token.expires_at),
+                "previous_expiry": (
+                    _format_time(previous_expires_at) if previous_expires_at else "never"
+                ),
+            },
+        ),
+    )
+
+
 def notify_token_deleted(
     *, token: APIToken, client: Origin, now: datetime, reason: str = APIToken.RevokedBy.OWNER
 ) -> None:
@@ -404,6 +426,7 @@ _SUBJECTS = {
     "dead_token_used": "Someone used your old API token “{name}”",
     "exposed": "API token “{name}” deleted: {how}",
     "expiry_reminder": "API token “{name}” expires {remaining}",
+    "expiry_changed": "API token “{name}” now expires on {new_expiry}",
 }
 
 

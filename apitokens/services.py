@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
@@ -16,7 +15,8 @@ from django.utils import dateformat, timezone
 
 from accounts.models import User
 from apitokens import expiry, notifications, tokens
-from apitokens.models import ALL_SCOPES, SCOPE_READ, APIToken, SecurityEvent
+from apitokens.models import ALL_SCOPES, SCOPE_READ, APIToken, SecurityEvent, TokenPolicy
+from apitokens.policy import policy_forget
 from common.clientip import client_ip
 from common.names import name_skeleton
 
@@ -249,7 +249,7 @@ def api_token_regenerate(
 
     The new expiry applies the same lifetime choice again from now (see
     `expiry.regenerated_expiry`: a preset repeats, a custom date keeps its length, no
-    expiration stays none, all capped by QUICKBOT_TOKEN_MAX_LIFETIME_DAYS). The replaced
+    expiration stays none, all within the token policy in force: TokenPolicy). The replaced
     value keeps authenticating until now + `overlap`; a zero overlap stops it at once.
     Only one previous value is kept: after two regenerates in a row, the value replaced
     by the second follows the second's overlap, and the value from two generations ago
@@ -265,6 +265,7 @@ def api_token_regenerate(
     now = now or timezone.now()
     if overlap < timedelta(0):
         raise ValueError("The overlap cannot be negative.")
+    policy = TokenPolicy.current()
     raw = tokens.generate_token()
     with transaction.atomic():
         current = (
@@ -297,7 +298,8 @@ def api_token_regenerate(
                 lifetime_days=current.lifetime_days,
                 issued_at=current.regenerated_at or current.created_at,
                 now=now,
-                max_lifetime_days=settings.QUICKBOT_TOKEN_MAX_LIFETIME_DAYS,
+                max_lifetime_days=policy.max_lifetime_days,
+                expiry_required=policy.expiry_required,
             ),
             "regenerated_at": now,
             "reminders_sent": "",
@@ -426,6 +428,63 @@ def api_token_update_allowed_ips(
 
 def _allowlist_text(stored: str) -> str:
     return ", ".join(stored.split()) or "any address"
+
+
+# --- Staff token policy -------------------------------------------------------------------
+
+
+def token_policy_save(*, policy: TokenPolicy, actor: User, now: datetime | None = None) -> None:
+    """Save the site's token policy (the one row) as changed by a staff member. It applies to
+    tokens created and regenerated from now on; existing tokens keep their expiry."""
+    policy.pk = TokenPolicy.SINGLETON_ID
+    policy.updated_at = now or timezone.now()
+    policy.updated_by = actor
+    policy.save()
+    policy_forget()
+
+
+def api_token_expire_by_policy(
+    *,
+    token: APIToken,
+    expires_at: datetime,
+    actor: User,
+    client: ClientInfo = NO_CLIENT,
+    now: datetime | None = None,
+) -> bool:
+    """Bring an active token's expiry forward to `expires_at` (staff, to meet the policy),
+    logging it and emailing the owner. A token that already expires by then, or is deleted
+    or expired, is left alone: returns False."""
+    now = now or timezone.now()
+    previous = token.expires_at
+    with transaction.atomic():
+        updated = (
+            APIToken.objects.usable(now)
+            .filter(pk=token.pk)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=expires_at))
+            .update(expires_at=expires_at, reminders_sent="")
+        )
+        if not updated:
+            return False
+        token.expires_at, token.reminders_sent = expires_at, ""
+        when = dateformat.format(timezone.localtime(expires_at), "j M Y, H:i T")
+        before = (
+            dateformat.format(timezone.localtime(previous), "j M Y, H:i T") if previous else "never"
+        )
+        security_event_record(
+            kind=SecurityEvent.Kind.EXPIRY_CHANGED,
+            account=token.owner,
+            actor_kind=SecurityEvent.Actor.STAFF,
+            actor=actor,
+            token=token,
+            client=client,
+            detail=f"Expiry brought forward by staff to meet the token policy: {when} "
+            f"(before: {before})",
+            now=now,
+        )
+    notifications.notify_token_expiry_changed(
+        token=token, client=client, now=now, previous_expires_at=previous
+    )
+    return True
 
 
 # --- Security log: uses of dead tokens ------------------------------------------------------

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Q
 
 from apitokens.models import APIToken
+from apitokens.policy import policy_memoized
 
 # A token created for a script that never ran: a week is long enough to set the script up.
 NEVER_USED_GRACE = timedelta(days=7)
@@ -21,9 +21,9 @@ NEVER_USED_GRACE = timedelta(days=7)
 def stale_after_days() -> int:
     """Days without a request after which an active token is stale (0: never stale).
 
-    QUICKBOT_STALE_TOKEN_DAYS today; the one place a staff token policy would override it.
+    The staff token policy's value; without a saved policy, QUICKBOT_STALE_TOKEN_DAYS.
     """
-    return max(0, int(settings.QUICKBOT_STALE_TOKEN_DAYS))
+    return max(0, int(policy_memoized().stale_token_days))
 
 
 def stale_condition(now: datetime) -> Q:

@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 
 from apitokens.api import limits
+from apitokens.policy import policy_forget
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 
 
@@ -10,9 +11,11 @@ def _clear_cache():
     """Rate-limit and login-limit counters live in the cache: start each test clean."""
     cache.clear()
     limits.reset_local_counters()
+    policy_forget()  # the token policy memo, like the counters, must not leak across tests
     yield
     cache.clear()
     limits.reset_local_counters()
+    policy_forget()
 
 
 @pytest.fixture

@@ -249,7 +249,7 @@ def test_the_python_example_in_the_api_reference_rotates_and_replaces_the_file(
     settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 0
     _, raw = create_token(user, "Deploy pipeline", scopes=("read", "write"))
     page = urllib.request.urlopen(f"{live_server.url}/docs/api/", timeout=10).read().decode()
-    blocks = re.findall(r"<pre><code>(.*?)</code></pre>", page, re.DOTALL)
+    blocks = re.findall(r"<pre[^>]*><code>(.*?)</code></pre>", page, re.DOTALL)
     (script,) = [html.unescape(block) for block in blocks if "os.replace" in block]
     token_file = tmp_path / "token"
     token_file.write_text(raw + "\n")

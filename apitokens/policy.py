@@ -1,0 +1,80 @@
+"""The token policy in force, from a short per-process memo (`policy_memoized`), and the
+one rule for which existing tokens break it (`breach_condition`, `breach_reasons`).
+
+Forms and services that issue a value read it fresh (`TokenPolicy.current()`, one query).
+Hot readers that ask for every row of a page (the stale rule) read the memo: a change made
+by staff applies in the process that saved it at once and in the others within MEMO_SECONDS.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.dispatch import receiver
+from django.test.signals import setting_changed
+
+from apitokens.models import APIToken, TokenPolicy
+
+MEMO_SECONDS = 10.0
+
+_lock = threading.Lock()
+_memo: tuple[float, TokenPolicy | None] | None = None  # (read at, saved row or None)
+
+
+def policy_memoized() -> TokenPolicy:
+    """The policy in force, at most MEMO_SECONDS old; no query while the memo is fresh.
+    Without a saved row the settings' defaults are read each time (they may change)."""
+    global _memo
+    memo = _memo
+    now = time.monotonic()
+    if memo is None or now - memo[0] > MEMO_SECONDS:
+        row = TokenPolicy.saved()
+        with _lock:
+            _memo = memo = (now, row)
+    return memo[1] if memo[1] is not None else TokenPolicy.defaults()
+
+
+def policy_forget() -> None:
+    """Drop the memo (after staff save the policy, and between tests)."""
+    global _memo
+    with _lock:
+        _memo = None
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs) -> None:
+    if setting.startswith("QUICKBOT_"):
+        policy_forget()
+
+
+def breach_condition(policy: TokenPolicy, now: datetime) -> Q:
+    """Usable tokens that break `policy`, as a filter on APIToken (matches nothing when
+    the policy asks for nothing): an expiry later than the maximum allows from today, no
+    expiry where one is required, no IP allowlist where one is required."""
+    breach = Q(pk__in=[])
+    if policy.max_lifetime_days:
+        latest = now + timedelta(days=policy.max_lifetime_days)
+        breach |= Q(expires_at__isnull=True) | Q(expires_at__gt=latest)
+    elif policy.expiry_required:
+        breach |= Q(expires_at__isnull=True)
+    if policy.allowlist_required:
+        breach |= Q(allowed_ips="")
+    return breach
+
+
+def breach_reasons(token: APIToken, policy: TokenPolicy, now: datetime) -> list[str]:
+    """How one token breaks `policy`, in words for staff ([] when it does not)."""
+    reasons = []
+    if policy.max_lifetime_days:
+        if token.expires_at is None:
+            reasons.append("never expires")
+        elif token.expires_at > now + timedelta(days=policy.max_lifetime_days):
+            reasons.append(f"expires more than {policy.max_lifetime_days} days from today")
+    elif policy.expiry_required and token.expires_at is None:
+        reasons.append("never expires")
+    if policy.allowlist_required and not token.allowed_ips:
+        reasons.append("has no IP allowlist")
+    return reasons
