@@ -2,9 +2,9 @@
 
 In order: no token in the URL; the Authorization header's shape and checksum (offline, no
 query); the token lookup and the owner's hourly count (`limits.count_authenticated`, which
-overlaps them on Redis); the per-address bad-credential limit for every refusal. A refused
-known token is recorded as a use of a dead token (security log, owner's email); an unknown
-one leaves a per-address trace (`usage.unknown_token_seen`).
+overlaps them on Redis); the token's IP allowlist; the per-address bad-credential limit
+for every refusal. A refused known token is recorded as a use of a dead token (security log,
+owner's email); an unknown one leaves a per-address trace (`usage.unknown_token_seen`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from apitokens import services, tokens
+from apitokens import allowlist, services, tokens
 from apitokens.api import errors, limits, lookup, usage
 from apitokens.models import APIToken
 from common.clientip import client_ip
@@ -102,6 +102,10 @@ def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None
     if not result.ok:
         _refuse(request, call, result, epoch)
         return
+    allowed_ips = result.token.allowed_ips
+    if allowed_ips and not allowlist.address_allowed(allowed_ips, call.ip):
+        _refuse_address(call, epoch)
+        return
     if counted.unavailable:
         call.ok = True
         if settings.QUICKBOT_RATELIMIT_FAIL_CLOSED:
@@ -136,6 +140,17 @@ def _refuse(request: HttpRequest, call: ApiCall, result: lookup.AuthResult, epoc
         call.refusal = errors.too_many_bad_credentials(retry_after)
     else:
         call.refusal = errors.invalid_token(dead_token_description(result))
+
+
+def _refuse_address(call: ApiCall, epoch: float) -> None:
+    """The token is good, the address is not in its allowlist: 403, never the token's
+    rate-limit state, no last-use update (`ok` stays False); the activity row records it
+    and the address's bad-credential allowance is spent, as for a bad token."""
+    retry_after = limits.bad_auth_hit(call.ip, epoch)
+    if retry_after is not None:
+        call.refusal = errors.too_many_bad_credentials(retry_after)
+    else:
+        call.refusal = errors.ip_not_allowed(call.ip)
 
 
 def dead_token_description(result: lookup.AuthResult) -> str:
