@@ -31,6 +31,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
+from accounts.sudo import sudo_required
 from apitokens import charts, expiry, selectors, services, stale
 from apitokens.api.limits import usage_for
 from apitokens.forms import (
@@ -204,6 +205,7 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
 @never_cache
 @login_required_htmx
 @require_http_methods(["GET", "HEAD", "POST"])
+@sudo_required
 def token_new(request: HtmxHttpRequest) -> HttpResponse:
     """The "Create Token" form; a valid POST shows the new value once."""
     if refusal := _email_unverified(request):
@@ -270,6 +272,7 @@ def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 @never_cache
 @login_required_htmx
 @require_http_methods(["GET", "HEAD", "POST"])
+@sudo_required
 def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Choose an overlap, then issue a new value for the token and show it once."""
     token = _owned_token(request, public_id)
@@ -302,6 +305,7 @@ def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 @never_cache
 @login_required_htmx
 @require_http_methods(["GET", "HEAD", "POST"])
+@sudo_required
 def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Rename a token, change its permissions or IP allowlist; its value stays the same."""
     token = _owned_token(request, public_id)
