@@ -26,9 +26,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.text import capfirst
 
 from apitokens import admin_views, policy, selectors, services, stale
 from apitokens.forms import PolicyExpiryForm
@@ -140,12 +141,13 @@ def short_time(moment, *, seconds: bool = False, date_only: bool = False) -> str
     if moment is None:
         return "—"
     local = timezone.localtime(moment)
-    text_format = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
-    text = local.strftime("%Y-%m-%d" if date_only else text_format)
+    # The portal's date format ("1 Dec 2026, 08:06"), so staff and owners read the same dates.
+    text_format = "j M Y, H:i:s" if seconds else "j M Y, H:i"
+    text = dateformat.format(local, "j M Y" if date_only else text_format)
     return format_html(
         '<time class="audit-nowrap" datetime="{}" title="{}">{}</time>',
         local.isoformat(),
-        local.strftime("%a %d %b %Y, %H:%M:%S %Z"),
+        dateformat.format(local, "D j M Y, H:i:s T"),
         text,
     )
 
@@ -301,7 +303,7 @@ class APITokenAdmin(
                     "owner",
                     "identifier",
                     "public_id",
-                    "scopes",
+                    "permissions",
                     "allowlist_display",
                     "status_badge",
                 )
@@ -321,7 +323,7 @@ class APITokenAdmin(
                 )
             },
         ),
-        ("Deletion", {"fields": ("revoked_at", "revoked_by", "revoked_reason")}),
+        ("Deletion", {"fields": ("deleted_at", "deleted_by", "deletion_reason")}),
         ("Recent activity", {"fields": ("recent_activity",)}),
         ("Security log", {"fields": ("security_log",)}),
     )
@@ -330,7 +332,7 @@ class APITokenAdmin(
         "owner",
         "identifier",
         "public_id",
-        "scopes",
+        "permissions",
         "allowlist_display",
         "status_badge",
         "created_at",
@@ -340,9 +342,9 @@ class APITokenAdmin(
         "regenerated_at",
         "previous_identifier",
         "previous_expires_at",
-        "revoked_at",
-        "revoked_by",
-        "revoked_reason",
+        "deleted_at",
+        "deleted_by",
+        "deletion_reason",
         "recent_activity",
         "security_log",
     )
@@ -386,7 +388,7 @@ class APITokenAdmin(
     def created(self, token: APIToken) -> str:
         return short_time(token.created_at, date_only=True)
 
-    @admin.display(description="last used (IP)", ordering="last_used_at")
+    @admin.display(description="last used", ordering="last_used_at")
     def last_used(self, token: APIToken) -> str:
         if token.last_used_at is None:
             return "Never"
@@ -402,6 +404,25 @@ class APITokenAdmin(
         return format_html(
             '<span class="audit-badge audit-badge-{}">{}</span>', status, status.capitalize()
         )
+
+    # The portal's words: owners see "Permissions" and "Deleted", so staff read the same.
+    @admin.display(description="permissions")
+    def permissions(self, token: APIToken) -> str:
+        return ", ".join(scope.capitalize() for scope in token.scope_list) or "None"
+
+    @admin.display(description="deleted")
+    def deleted_at(self, token: APIToken) -> str:
+        return short_time(token.revoked_at) if token.revoked_at else "—"
+
+    @admin.display(description="deleted by")
+    def deleted_by(self, token: APIToken) -> str:
+        if token.revoked_by_id is None:
+            return "—"
+        return user_admin_link(token.revoked_by_id, token.revoked_by.email)
+
+    @admin.display(description="deletion reason")
+    def deletion_reason(self, token: APIToken) -> str:
+        return capfirst(token.get_revoked_reason_display()) or "—"
 
     @admin.display(description="IP allowlist")
     def allowlist_display(self, token: APIToken) -> str:
@@ -425,7 +446,7 @@ class APITokenAdmin(
             ("Time", "Method", "Path", "Status", "IP", ""),
             (
                 (
-                    timezone.localtime(row.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    dateformat.format(timezone.localtime(row.created_at), "j M Y, H:i:s"),
                     row.method,
                     row.path,
                     row.status,
@@ -452,7 +473,7 @@ class APITokenAdmin(
             ("Time", "Event", "By", "IP", "Count", "Detail"),
             (
                 (
-                    timezone.localtime(event.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    dateformat.format(timezone.localtime(event.created_at), "j M Y, H:i:s"),
                     event.get_kind_display(),
                     _actor_label(event),
                     event.ip or "—",

@@ -3,4 +3,5 @@ from django.apps import AppConfig
 
 class ApiTokensConfig(AppConfig):
     name = "apitokens"
-    verbose_name = "API tokens"
+    # "API", so the breadcrumb reads "Home › API › API tokens", not "API tokens › API tokens".
+    verbose_name = "API"

@@ -30,5 +30,6 @@ urlpatterns = [
     path("<public_id:public_id>/delete/", views.token_delete, name="delete"),
     path("<public_id:public_id>/regenerate/", views.token_regenerate, name="regenerate"),
     path("<public_id:public_id>/edit/", views.token_edit, name="edit"),
+    path("<public_id:public_id>/first-request/", views.token_first_request, name="first_request"),
     path("<public_id:public_id>/", views.token_detail, name="detail"),
 ]

@@ -98,6 +98,15 @@ class UsageSummary:
     used: int
     remaining: int
     reset_at: datetime | None
+    @property
+    def level(self) -> str:
+        """ "over" at and past the limit, "near" from 80 % of it, else "" (the bar's colour)."""
+        if self.limit and self.used >= self.limit:
+            return "over"
+        if self.limit and self.used * 5 >= self.limit * 4:
+            return "near"
+        return ""
+
 
 
 def rate_limit_usage(user: User) -> UsageSummary | None:
@@ -198,6 +207,9 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
     context = _list_context(request)
     if request.htmx and request.htmx.target == "token-table":
         return render(request, f"{LIST_TEMPLATE}#token-table", context)
+    # Done on the no-JavaScript "Token created" page comes back with ?created=<public id>:
+    # the new row is highlighted (an id, never the value).
+    context["created_id"] = request.GET.get("created", "")
     context["usage"] = rate_limit_usage(request.user)
     return render(request, LIST_TEMPLATE, context)
 
@@ -245,6 +257,21 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, f"{LIST_TEMPLATE}#create-modal", context)
     return render(request, "apitokens/token_new.html", context)
+
+@never_cache
+@login_required_htmx
+@require_safe
+def token_first_request(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """The show-once modal's live line: waiting, or the first request since the value was
+    issued (its address and time). Owner-scoped; the modal polls it until it arrives."""
+    token = _owned_token(request, public_id)
+    issued_at = token.regenerated_at or token.created_at
+    first_request = None
+    if token.last_used_at is not None and token.last_used_at >= issued_at:
+        first_request = {"ip": token.last_used_ip, "at": token.last_used_at}
+    context = {"token": token, "first_request": first_request}
+    return render(request, f"{LIST_TEMPLATE}#first-request", context)
+
 
 
 @never_cache

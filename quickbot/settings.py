@@ -171,6 +171,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# The admin writes dates in the portal's format (quickbot/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["quickbot.formats"]
 
 # --- Static files -----------------------------------------------------------------
 STATIC_URL = "static/"

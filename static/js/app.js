@@ -3,8 +3,12 @@
  * Modals: htmx puts a `[data-modal]` backdrop into #modal-root. While one is open, focus
  * stays inside it (Tab wraps), Escape and a click on the backdrop close it when it is
  * `[data-dismissable]`, and closing returns focus to the element that opened it.
- * A `[data-show-once]` modal (a new token value) closes only with its Done button,
- * after a confirmation when the value has not been copied.
+ * A `[data-show-once]` modal (a new token value) closes only with its Done button; when
+ * the value has not been copied, Done first shows the in-page `[data-leave-check]` step.
+ * After Done the list says so (#messages) and highlights the new row.
+ *
+ * Alerts with `[data-dismiss-key]` get a Dismiss button; the key is remembered in
+ * localStorage, so a dismissed alert stays hidden here until its key (count) changes.
  *
  * Copy buttons: `[data-copy="<input id>"]` uses the Clipboard API, says "Copied", and
  * falls back to selecting the text when the Clipboard API is unavailable.
@@ -102,13 +106,114 @@
     syncModalState();
   }
 
-  function confirmDone(modal) {
-    if (modal.hasAttribute("data-copied")) {
+  /* The in-page "leave without copying?" step: true when Done may go ahead now. */
+  function leaveChecked(container) {
+    if (container.hasAttribute("data-copied")) {
       return true;
     }
-    return window.confirm(
-      "You have not copied the token. It will not be shown again.\n\nClose anyway?"
-    );
+    var check = container.querySelector("[data-leave-check]");
+    if (!check) {
+      return true;
+    }
+    check.hidden = false;
+    var doneRow = container.querySelector("[data-done-row]");
+    if (doneRow) {
+      doneRow.hidden = true;
+    }
+    check.focus();
+    return false;
+  }
+
+  function leaveCheckCancel(container) {
+    var check = container.querySelector("[data-leave-check]");
+    var doneRow = container.querySelector("[data-done-row]");
+    if (check) {
+      check.hidden = true;
+    }
+    if (doneRow) {
+      doneRow.hidden = false;
+    }
+    var input = container.querySelector("[data-token-value]");
+    if (input) {
+      input.focus();
+      input.select();
+    }
+  }
+
+  /* After Done: a success message and the new row highlighted (the table was refreshed). */
+  function announceCreated(done) {
+    var message = done.getAttribute("data-created-message");
+    var messages = document.getElementById("messages");
+    if (message && messages) {
+      var note = document.createElement("div");
+      note.className = "message message-success";
+      note.setAttribute("role", "status");
+      note.textContent = message;
+      messages.replaceChildren(note);
+    }
+    var row = document.getElementById(done.getAttribute("data-created-id") || "");
+    if (row) {
+      row.classList.add("is-new");
+    }
+  }
+
+  function closeShowOnce(modal) {
+    var done = modal.querySelector("[data-modal-done]");
+    closeModal();
+    if (done) {
+      announceCreated(done);
+    }
+  }
+
+  /* --- Dismissible alerts ----------------------------------------------------------- */
+
+  var DISMISSED_KEY = "quickbot.dismissed";
+
+  function dismissedKeys() {
+    try {
+      return JSON.parse(window.localStorage.getItem(DISMISSED_KEY) || "[]");
+    } catch (error) {
+      return [];
+    }
+  }
+
+  function dismissAlert(alert) {
+    var keys = dismissedKeys();
+    var key = alert.getAttribute("data-dismiss-key");
+    if (keys.indexOf(key) === -1) {
+      keys.push(key);
+    }
+    try {
+      window.localStorage.setItem(DISMISSED_KEY, JSON.stringify(keys.slice(-100)));
+    } catch (error) {
+      // Private mode without storage: the alert still goes away for this page view.
+    }
+    var region = alert.parentElement;
+    alert.remove();
+    if (region && !region.querySelector("[data-dismiss-key]")) {
+      region.hidden = true;
+    }
+    var heading = document.querySelector("[data-focus-fallback]");
+    if (heading) {
+      heading.focus();
+    }
+  }
+
+  function applyDismissals(container) {
+    var keys = dismissedKeys();
+    container.querySelectorAll("[data-dismiss-key]").forEach(function (alert) {
+      if (keys.indexOf(alert.getAttribute("data-dismiss-key")) !== -1) {
+        var region = alert.parentElement;
+        alert.remove();
+        if (region && !region.querySelector("[data-dismiss-key]")) {
+          region.hidden = true;
+        }
+      } else {
+        alert.querySelectorAll("[data-dismiss]").forEach(function (button) {
+          button.hidden = false;
+        });
+      }
+    });
   }
 
   /* --- Enhancements of new content --------------------------------------------- */
@@ -128,15 +233,16 @@
       button.hidden = false;
     });
     container.querySelectorAll("form").forEach(syncExpiry);
+    applyDismissals(container);
   }
 
   /* --- Copy --------------------------------------------------------------------- */
 
   function markCopied(input) {
     input.setAttribute("data-copied", "");
-    var modal = input.closest("[data-modal]");
-    if (modal) {
-      modal.setAttribute("data-copied", "");
+    var container = input.closest("[data-modal]") || input.closest(".narrow-card");
+    if (container) {
+      container.setAttribute("data-copied", "");
     }
   }
 
@@ -220,22 +326,39 @@
     var done = event.target.closest("[data-modal-done]");
     if (done && modal.contains(done)) {
       event.preventDefault();
-      if (confirmDone(modal)) {
-        closeModal();
+      if (leaveChecked(modal)) {
+        closeShowOnce(modal);
       }
+      return;
+    }
+    var cancel = event.target.closest("[data-leave-cancel]");
+    if (cancel && modal.contains(cancel)) {
+      leaveCheckCancel(modal);
+      return;
+    }
+    var leave = event.target.closest("[data-leave-confirm]");
+    if (leave && modal.contains(leave)) {
+      event.preventDefault();
+      closeShowOnce(modal);
     }
   });
 
   // On the no-JavaScript "Token created" page opened with JavaScript on, Done still asks.
   document.addEventListener("click", function (event) {
-    var done = event.target.closest("[data-modal-done]");
-    if (!done || done.closest("[data-modal]")) {
+    var dismiss = event.target.closest("[data-dismiss]");
+    if (dismiss && dismiss.closest("[data-dismiss-key]")) {
+      dismissAlert(dismiss.closest("[data-dismiss-key]"));
       return;
     }
-    var input = document.querySelector("[data-token-value]");
-    if (input && !input.hasAttribute("data-copied") && !window.confirm(
-      "You have not copied the token. It will not be shown again.\n\nLeave anyway?"
-    )) {
+    if (currentModal()) {
+      return;
+    }
+    var done = event.target.closest("[data-modal-done]");
+    var cancel = event.target.closest("[data-leave-cancel]");
+    var page = document.querySelector(".narrow-card");
+    if (cancel && page) {
+      leaveCheckCancel(page);
+    } else if (done && page && !leaveChecked(page)) {
       event.preventDefault();
     }
   });

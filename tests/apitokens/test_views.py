@@ -643,3 +643,93 @@ def test_pages_answer_head_like_get(user_client, user):
         assert response.content == b"", url
     token.refresh_from_db()
     assert not token.is_revoked
+
+
+# --- The show-once modal's curl line and live first-request line (issue 12) -------------
+
+
+def test_created_modal_offers_a_curl_line_with_the_value_never_cached(user_client):
+    response = user_client.post(NEW_URL, create_payload(), headers={"HX-Request": "true"})
+    value = shown_value(response)
+    content = response.content.decode()
+    assert f"curl -H &quot;Authorization: Bearer {value}&quot; http://testserver/api/v1/me/" in (
+        content
+    )
+    assert value not in response.get("HX-Trigger", "")
+    assert_not_cacheable(response)
+
+
+def test_first_request_line_waits_and_polls_until_the_token_is_used(user_client, user):
+    token, _ = create_token(user, "Live line")
+    response = user_client.get(url("first_request", token), headers={"HX-Request": "true"})
+    content = response.content.decode()
+    assert response.status_code == HTTPStatus.OK
+    assert "Waiting for the first request" in content
+    assert 'hx-trigger="every 2s"' in content
+    assert_not_cacheable(response)
+
+
+def test_first_request_line_names_the_address_and_stops_polling(user_client, user):
+    token, _ = create_token(user, "Live line")
+    APIToken.objects.filter(pk=token.pk).update(
+        last_used_at=timezone.now(), last_used_ip="192.0.2.44"
+    )
+    content = user_client.get(url("first_request", token)).content.decode()
+    assert "First request received from <code>192.0.2.44</code>" in content
+    assert "hx-trigger" not in content
+
+
+def test_first_request_line_ignores_use_before_the_value_was_regenerated(user_client, user):
+    token, _ = create_token(user, "Live line")
+    APIToken.objects.filter(pk=token.pk).update(
+        last_used_at=timezone.now() - timedelta(minutes=5),
+        last_used_ip="198.51.100.9",
+        regenerated_at=timezone.now(),
+    )
+    content = user_client.get(url("first_request", token)).content.decode()
+    assert "Waiting for the first request" in content
+    assert "198.51.100.9" not in content
+
+
+def test_first_request_line_of_another_users_token_is_404(user_client, other_user):
+    token, _ = create_token(other_user, "Grace production server")
+    assert user_client.get(url("first_request", token)).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_first_request_line_needs_a_login(client, user):
+    token, _ = create_token(user, "Live line")
+    response = client.get(url("first_request", token))
+    assert response.status_code == HTTPStatus.FOUND
+    assert "/account/login/" in response["Location"]
+
+
+# --- The list after Done, and the usage bar (issue 12) ----------------------------------
+
+
+def test_done_on_the_no_javascript_page_comes_back_with_the_new_row_highlighted(user_client, user):
+    response = user_client.post(NEW_URL, create_payload())
+    token = APIToken.objects.get(owner=user)
+    assert f'href="{LIST_URL}?created={token.public_id}"' in response.content.decode()
+    content = user_client.get(f"{LIST_URL}?created={token.public_id}").content.decode()
+    assert f'id="token-{token.public_id}" class="token-row is-new' in content
+
+
+@pytest.mark.parametrize(
+    ("used", "level"), [(0, ""), (799, ""), (800, "near"), (1000, "over"), (1001, "over")]
+)
+def test_usage_bar_level_changes_at_80_percent_and_at_the_limit(used, level):
+    from apitokens.views import UsageSummary
+
+    usage = UsageSummary(limit=1000, used=used, remaining=max(0, 1000 - used), reset_at=None)
+    assert usage.level == level
+
+
+def test_usage_bar_is_marked_over_the_limit(user_client, monkeypatch):
+    from apitokens.views import UsageSummary
+
+    monkeypatch.setattr(
+        "apitokens.views.rate_limit_usage",
+        lambda user: UsageSummary(limit=1000, used=1001, remaining=0, reset_at=None),
+    )
+    content = user_client.get(LIST_URL).content.decode()
+    assert '<section class="usage is-over"' in content

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.browser.conftest import save_screenshot
 
+HERE = Path(__file__).resolve().parent
 WIDTHS = (375, 768, 1024, 1280)
 MIN_CHARACTERS_PER_LINE = 8
 AXE_URL = "/static/vendor/axe.min.js"
@@ -20,49 +21,9 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 # Every text node of 8 characters or more that wraps, in a block narrower than 8 average
 # characters (0.55 em each): a squeezed column, like the admin index's one-letter-per-line
 # description. Clipped, visually hidden text and SVG labels are skipped.
-SQUEEZED_TEXT = """
-(minimum) => {
-  const found = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  const range = document.createRange();
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const text = node.textContent.replace(/\\s+/g, " ").trim();
-    const parent = node.parentElement;
-    if (text.length < minimum || !parent || parent.closest("svg, script, style, pre, [hidden], .visually-hidden")) continue;
-    if (!parent.checkVisibility({visibilityProperty: true})) continue;
-    range.selectNodeContents(node);
-    const tops = new Set();
-    for (const rect of range.getClientRects()) {
-      if (rect.width > 0 && rect.height > 0) tops.add(Math.round(rect.top));
-    }
-    if (tops.size < 2) continue;
-    let block = parent;
-    while (block.parentElement && getComputedStyle(block).display.startsWith("inline")) block = block.parentElement;
-    const style = getComputedStyle(block);
-    const width = block.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
-    const characters = width / (0.55 * parseFloat(getComputedStyle(parent).fontSize));
-    if (characters < minimum) {
-      const tag = block.tagName.toLowerCase() + (block.id ? "#" + block.id : "") + (typeof block.className === "string" && block.className.trim() ? "." + block.className.trim().split(/\\s+/).join(".") : "");
-      found.push(`${tag}: "${text.slice(0, 40)}" on ${tops.size} lines, ${Math.floor(characters)} characters wide`);
-    }
-  }
-  return found;
-}
-"""
+SQUEEZED_TEXT = (HERE / "squeezed_text.js").read_text()
 
-PAGE_OVERFLOW = """
-() => {
-  const width = document.documentElement.clientWidth;
-  const overflow = document.documentElement.scrollWidth - width;
-  if (overflow <= 1) return [];
-  const wide = [...document.body.querySelectorAll("*")]
-    .filter(element => element.getBoundingClientRect().right > width + 1)
-    .filter(element => !element.closest(".visually-hidden"))
-    .slice(0, 5)
-    .map(element => element.tagName.toLowerCase() + (element.id ? "#" + element.id : "") + (element.className && typeof element.className === "string" ? "." + element.className.trim().split(/\\s+/).join(".") : ""));
-  return [`page is ${overflow}px wider than the screen: ${wide.join(", ")}`];
-}
-"""
+PAGE_OVERFLOW = (HERE / "page_overflow.js").read_text()
 
 
 def layout_problems(page) -> list[str]:
@@ -86,7 +47,8 @@ def axe_violations(page, *, context: str = "document") -> list[dict]:
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(url=AXE_URL)
     result = page.evaluate(
-        "([context, tags]) => axe.run(context === 'document' ? document : document.querySelector(context),"
+        "([context, tags]) => axe.run("
+        "context === 'document' ? document : document.querySelector(context),"
         " {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
         [context, AXE_TAGS],
     )

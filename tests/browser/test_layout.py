@@ -1,8 +1,16 @@
-"""The pages a newcomer sees after `make run` fit the screen, with the demo data loaded."""
+"""Every page fits every width: no sideways scrolling, no text squeezed into a column.
+
+Each page is visited at 375, 768, 1024 and 1280 px and saved as
+artifacts/screenshots/layout-<page>-<width>.png for a person to look at.
+"""
 
 import pytest
 
+from apitokens import demo
 from apitokens.demo import demo_data_seed
+from apitokens.models import APIToken
+from tests.accounts.factories import UserFactory
+from tests.browser.checks import WIDTHS, check_layout
 
 pytestmark = pytest.mark.browser
 
@@ -12,6 +20,81 @@ OVERFLOWING_TABLES = """
   .filter(table => table.scrollWidth > table.parentElement.clientWidth + 1)
   .map(table => table.className)
 """
+
+
+def portal_pages(user) -> list[tuple[str, str]]:
+    """(name, path) of every page a signed-in user reaches, with the demo data loaded."""
+    token = APIToken.objects.get(owner=user, name="Mobile App Backend")
+    deleted = APIToken.objects.get(owner=user, name=demo.DELETED_TOKEN_NAME)
+    base = f"/account/tokens/{token.public_id}"
+    return [
+        ("settings", "/account/"),
+        ("security", "/account/security/"),
+        ("tokens", "/account/tokens/"),
+        ("token", f"{base}/"),
+        ("token-deleted", f"/account/tokens/{deleted.public_id}/"),
+        ("token-new", "/account/tokens/new/"),
+        ("token-edit", f"{base}/edit/"),
+        ("token-delete", f"{base}/delete/"),
+        ("token-regenerate", f"{base}/regenerate/"),
+        ("api-reference", "/docs/api/"),
+    ]
+
+
+PUBLIC_PAGES = [
+    ("login", "/account/login/"),
+    ("signup", "/account/signup/"),
+    ("password-reset", "/account/password-reset/"),
+    ("api-reference-public", "/docs/api/"),
+]
+
+
+def admin_pages(token: APIToken) -> list[tuple[str, str]]:
+    """(name, path) of the admin index, each changelist, a change page and the dashboard."""
+    return [
+        ("admin-index", "/admin/"),
+        ("admin-users", "/admin/accounts/user/"),
+        ("admin-groups", "/admin/auth/group/"),
+        ("admin-tokens", "/admin/apitokens/apitoken/"),
+        ("admin-activity", "/admin/apitokens/tokenactivity/"),
+        ("admin-events", "/admin/apitokens/securityevent/"),
+        ("admin-token", f"/admin/apitokens/apitoken/{token.pk}/change/"),
+        ("admin-user", f"/admin/accounts/user/{token.owner_id}/change/"),
+        ("admin-dashboard", "/admin/apitokens/tokenactivity/dashboard/"),
+    ]
+
+
+def visit_all(page, pages, width) -> list[str]:
+    problems = []
+    for name, path in pages:
+        response = page.goto(path)
+        status = response.status if response else None
+        assert response is not None and response.ok, f"{path} answered {status}"
+        problems += check_layout(page, name, width)
+    return problems
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_portal_page_fits_the_width(page, login, width, db):
+    owner = UserFactory(email="layout-owner@example.com", display_name="Ada Lovelace")
+    demo_data_seed(user=owner)
+    page.set_viewport_size({"width": width, "height": 900})
+    problems = visit_all(page, PUBLIC_PAGES, width)
+    login(page, owner)
+    problems += visit_all(page, portal_pages(owner), width)
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_admin_page_fits_the_width(page, login, width, db):
+    owner = UserFactory(email="layout-admin-owner@example.com")
+    demo_data_seed(user=owner)
+    staff = UserFactory(email="layout-root@example.com", is_staff=True, is_superuser=True)
+    token = APIToken.objects.filter(owner=owner, revoked_at__isnull=True).first()
+    page.set_viewport_size({"width": width, "height": 900})
+    login(page, staff)
+    problems = visit_all(page, admin_pages(token), width)
+    assert problems == [], "\n".join(problems)
 
 
 @pytest.mark.parametrize("width", [1280, 1000, 800])

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
 
 from apitokens import services
 from apitokens.api.lookup import authenticate_token
@@ -35,6 +36,12 @@ def open_create_modal(page):
 
 def row_for(page, name):
     return page.locator("#token-table tr.token-row", has_text=name)
+
+
+def leave_without_copying(page):
+    """Done before copying shows the in-page "Leave without copying?" step; leave."""
+    dialog(page).get_by_role("link", name="Done").click()
+    dialog(page).get_by_role("link", name="Leave without copying").click()
 
 
 def test_full_flow_with_javascript(logged_in_page, user):
@@ -71,7 +78,7 @@ def test_full_flow_with_javascript(logged_in_page, user):
     page.mouse.click(5, 5)
     assert value_field.is_visible()
 
-    copy = dialog(page).get_by_role("button", name="Copy")
+    copy = dialog(page).get_by_role("button", name="Copy", exact=True)
     copy.click()
     page.wait_for_function(
         "() => document.querySelector('[data-copy]').textContent.trim() === 'Copied'"
@@ -120,10 +127,15 @@ def test_full_flow_without_javascript(page_nojs, user, login, screenshot):
     assert page.url.endswith("/account/tokens/new/")  # rendered, not redirected
     screenshot(page, "tokens-nojs-created-desktop")
 
+    # The curl line is there without JavaScript; the live line needs it and is not shown.
+    assert value in page.locator("#new-token-curl").input_value()
+    assert page.locator("[data-first-request]").is_hidden()
+
     page.get_by_role("link", name="Done").click()
-    page.wait_for_url(f"**{LIST_URL}")
+    page.wait_for_url(f"**{LIST_URL}?created=*")
     assert value not in page.content()
     assert row_for(page, GOOD_NAME).is_visible()
+    assert "is-new" in row_for(page, GOOD_NAME).get_attribute("class")
     # Back to the POST result: the browser kept nothing (no-store), so the value is gone.
     go_back_quietly(page)
     assert value not in settled_content(page)
@@ -215,15 +227,22 @@ def test_done_without_copying_asks_first(logged_in_page):
     modal.get_by_role("button", name="Generate Token").click()
     page.locator("#new-token-value").wait_for()
 
-    questions = []
-    page.once("dialog", lambda question: (questions.append(question.message), question.dismiss()))
+    # No browser confirm(): an in-page step, focused, with a way back to the value.
+    page.on("dialog", lambda question: pytest.fail(f"unexpected {question.type}()"))
     dialog(page).get_by_role("link", name="Done").click()
-    assert questions and "not copied" in questions[0]
-    assert page.locator("#new-token-value").is_visible()
+    check = dialog(page).get_by_role("group", name="Leave without copying?")
+    expect(check).to_be_focused()
+    assert "cannot show it again" in check.inner_text()
+    assert not dialog(page).get_by_role("link", name="Done").is_visible()
+    check.get_by_role("button", name="Go back and copy").click()
+    expect(page.locator("#new-token-value")).to_be_focused()
+    assert check.is_hidden()
 
-    page.once("dialog", lambda question: question.accept())
-    dialog(page).get_by_role("link", name="Done").click()
+    leave_without_copying(page)
     dialog(page).wait_for(state="detached")
+    # The list says so and highlights the new row.
+    page.get_by_role("status").filter(has_text=f"Token ‘{GOOD_NAME}’ created.").wait_for()
+    assert "is-new" in row_for(page, GOOD_NAME).get_attribute("class")
 
 
 def test_copy_falls_back_to_selecting_the_text(logged_in_page):
@@ -235,10 +254,10 @@ def test_copy_falls_back_to_selecting_the_text(logged_in_page):
     modal.get_by_role("button", name="Generate Token").click()
     field = page.locator("#new-token-value")
     field.wait_for()
-    dialog(page).get_by_role("button", name="Copy").click()
+    dialog(page).get_by_role("button", name="Copy", exact=True).click()
     selected = field.evaluate("el => el.value.substring(el.selectionStart, el.selectionEnd)")
     assert selected == field.input_value()
-    assert "press Ctrl+C" in dialog(page).locator("[data-copy-status]").inner_text()
+    assert "press Ctrl+C" in dialog(page).locator("[data-copy-status]").first.inner_text()
 
 
 def test_expiry_choice_shows_custom_date_and_warning(logged_in_page, user):
@@ -277,8 +296,7 @@ def test_regenerate_shows_the_new_value_once(logged_in_page, user):
     new_value = field.input_value()
     assert new_value != old_value
     assert "previous value keeps working until" in dialog(page).inner_text()
-    page.once("dialog", lambda question: question.accept())
-    dialog(page).get_by_role("link", name="Done").click()
+    leave_without_copying(page)
     dialog(page).wait_for(state="detached")
     assert page.evaluate("document.activeElement.id") == f"regenerate-{token.public_id}"
     assert new_value not in page.content()
@@ -355,8 +373,7 @@ def test_screenshots(request, browser, live_server, user, login, screenshot, siz
     modal.get_by_role("button", name="Generate Token").click()
     page.locator("#new-token-value").wait_for()
     screenshot(page, f"tokens-show-once-{size}", full_page=False)
-    page.once("dialog", lambda question: question.accept())
-    dialog(page).get_by_role("link", name="Done").click()
+    leave_without_copying(page)
     dialog(page).wait_for(state="detached")
 
     row_for(page, "Mobile App Backend").get_by_role("link", name="Delete").click()
