@@ -179,6 +179,68 @@ class TokenActivity(models.Model):
         return f"{self.method} {self.path} → {self.status}"
 
 
+class TokenUsageHour(models.Model):
+    """Requests of one token in one UTC hour, by status class: the rollup every chart and
+    count reads. Written with the activity rows (apitokens/api/usage.py), same transaction."""
+
+    token = models.ForeignKey(
+        APIToken, on_delete=models.CASCADE, related_name="usage_hours", db_index=False
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    hour = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    status_2xx = models.PositiveIntegerField(default=0)
+    status_401 = models.PositiveIntegerField(default=0)
+    status_403 = models.PositiveIntegerField(default=0)
+    status_429 = models.PositiveIntegerField(default=0)
+    # 4xx other than the refusals 401, 403 and 429.
+    status_4xx_other = models.PositiveIntegerField(default=0)
+    status_5xx = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "hourly token usage"
+        verbose_name_plural = "hourly token usage"
+        constraints = [
+            models.UniqueConstraint(fields=["token", "hour"], name="apitokens_usage_token_hour"),
+        ]
+        indexes = [
+            models.Index(fields=["hour"], name="apitokens_usage_hour_idx"),
+            models.Index(fields=["owner", "hour"], name="apitokens_usage_owner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token_id} @ {self.hour:%Y-%m-%d %H}:00: {self.requests}"
+
+
+class TokenAddress(models.Model):
+    """Each address a token was used from, with its first and last request: the facts
+    behind "new IP" (one row per token and address, written with the activity rows)."""
+
+    token = models.ForeignKey(
+        APIToken, on_delete=models.CASCADE, related_name="addresses", db_index=False
+    )
+    ip = models.GenericIPAddressField()
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "token address"
+        verbose_name_plural = "token addresses"
+        constraints = [
+            models.UniqueConstraint(fields=["token", "ip"], name="apitokens_address_token_ip"),
+        ]
+        indexes = [
+            models.Index(fields=["token", "first_seen_at"], name="apitokens_address_first_idx"),
+            models.Index(fields=["first_seen_at"], name="apitokens_address_time_idx"),
+            models.Index(fields=["last_seen_at"], name="apitokens_address_last_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token_id} from {self.ip}"
+
+
 class SecurityEvent(models.Model):
     """A token lifecycle event. Written by services, never edited or deleted by the app."""
 

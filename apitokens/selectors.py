@@ -10,27 +10,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import connections
 from django.db.models import (
-    CharField,
     Count,
     Exists,
     F,
-    Func,
     Max,
     Min,
     OuterRef,
     Q,
     QuerySet,
     Sum,
-    Value,
 )
-from django.db.models.functions import TruncDate, TruncHour
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from accounts.models import User
 from apitokens import stale
-from apitokens.models import APIToken, SecurityEvent, TokenActivity
+from apitokens.models import (
+    APIToken,
+    SecurityEvent,
+    TokenActivity,
+    TokenAddress,
+    TokenUsageHour,
+)
 
 # Filters shared by the admin changelist and the owner's token page.
 STATUS_CLASSES: dict[str, tuple[str, Q]] = {
@@ -41,6 +43,16 @@ STATUS_CLASSES: dict[str, tuple[str, Q]] = {
     "403": ("403 forbidden", Q(status=403)),
     "429": ("429 rate limited", Q(status=429)),
     "5xx": ("5xx server error", Q(status__gte=500, status__lt=600)),
+}
+
+# The hourly rollup columns that add up to each status class (TokenUsageHour).
+STATUS_CLASS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "2xx": ("status_2xx",),
+    "4xx": ("status_401", "status_403", "status_429", "status_4xx_other"),
+    "401": ("status_401",),
+    "403": ("status_403",),
+    "429": ("status_429",),
+    "5xx": ("status_5xx",),
 }
 
 DEAD_TOKEN_KINDS = (SecurityEvent.Kind.DELETED_TOKEN_USED, SecurityEvent.Kind.EXPIRED_TOKEN_USED)
@@ -69,34 +81,30 @@ def _hour_floor(moment: datetime) -> datetime:
 # --- Counts -------------------------------------------------------------------------
 
 
-def _utc_hour_text(field: str) -> Func:
-    """SQLite only: the UTC hour of a timestamp as text, with SQLite's native strftime.
+def hour_window(*, hours: int, now: datetime | None = None) -> datetime:
+    """The first of the last `hours` UTC hours (the current hour last): the start of every
+    "last N hours/days" figure, so totals, charts and top lists count the same requests."""
+    return _hour_floor(_now(now).astimezone(UTC)) - timedelta(hours=hours - 1)
 
-    Django's TruncHour runs a Python function per row on SQLite, too slow over many rows.
-    """
-    return Func(Value("%Y-%m-%d %H:00:00"), F(field), function="strftime", output_field=CharField())
+
+def _usage_since(since: datetime) -> QuerySet:
+    """Rollup rows from the hour holding `since` on."""
+    return TokenUsageHour.objects.filter(hour__gte=_hour_floor(since.astimezone(UTC)))
 
 
 def activity_per_hour(
-    *, hours: int = 168, now: datetime | None = None, queryset: QuerySet | None = None
+    *, hours: int = 168, now: datetime | None = None
 ) -> list[tuple[datetime, int]]:
     """Requests per UTC hour for the last `hours` hours (the current hour last), zeros
-    included. Buckets are aware datetimes; show them in local time."""
-    now = _now(now).astimezone(UTC)
-    first_hour = _hour_floor(now) - timedelta(hours=hours - 1)
-    rows = (queryset if queryset is not None else TokenActivity.objects.all()).filter(
-        created_at__gte=first_hour
+    included, from the hourly rollups. Buckets are aware datetimes; show them in local time."""
+    first_hour = hour_window(hours=hours, now=now)
+    rows = (
+        TokenUsageHour.objects.filter(hour__gte=first_hour)
+        .values("hour")
+        .annotate(total=Sum("requests"))
+        .order_by()
     )
-    if connections[rows.db].vendor == "sqlite":
-        grouped = rows.annotate(hour=_utc_hour_text("created_at"))
-    else:
-        grouped = rows.annotate(hour=TruncHour("created_at", tzinfo=UTC))
-    counts: dict[datetime, int] = {}
-    for row in grouped.values("hour").annotate(requests=Count("id")).order_by():
-        hour = row["hour"]
-        if isinstance(hour, str):
-            hour = datetime.fromisoformat(hour).replace(tzinfo=UTC)
-        counts[hour.astimezone(UTC)] = row["requests"]
+    counts = {row["hour"].astimezone(UTC): row["total"] for row in rows}
     buckets = [first_hour + timedelta(hours=offset) for offset in range(hours)]
     return [(bucket, counts.get(bucket, 0)) for bucket in buckets]
 
@@ -104,54 +112,61 @@ def activity_per_hour(
 def activity_per_day(
     *, token: APIToken, days: int = 30, now: datetime | None = None
 ) -> list[tuple[date, int]]:
-    """Requests per day made with `token` for the last `days` days (today last), zeros included."""
+    """Requests per local day made with `token` for the last `days` days (today last), zeros
+    included, from the hourly rollups (exact for time zones whole hours from UTC)."""
     today = timezone.localdate(_now(now))
     first_day = today - timedelta(days=days - 1)
     start = timezone.make_aware(datetime.combine(first_day, datetime.min.time()))
-    rows = (
-        TokenActivity.objects.filter(token=token, created_at__gte=start)
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(requests=Count("id"))
-        .order_by()
-    )
-    counts = {row["day"]: row["requests"] for row in rows}
+    counts: dict[date, int] = {}
+    for hour, requests in TokenUsageHour.objects.filter(
+        token=token, hour__gte=start.astimezone(UTC)
+    ).values_list("hour", "requests"):
+        day = timezone.localdate(hour)
+        counts[day] = counts.get(day, 0) + requests
     return [
         (first_day + timedelta(days=offset), counts.get(first_day + timedelta(days=offset), 0))
         for offset in range(days)
     ]
 
 
-def status_counts(*, since: datetime, statuses: Iterable[int] = (401, 403, 429)) -> dict[int, int]:
-    """How many requests got each of `statuses` since `since` (one grouped query)."""
-    statuses = tuple(statuses)
-    rows = (
-        TokenActivity.objects.filter(created_at__gte=since, status__in=statuses)
-        .values("status")
-        .annotate(requests=Count("id"))
-        .order_by()
+def token_request_total(*, token: APIToken, status_class: str | None = None) -> int:
+    """Every recorded request of `token` (within the retention), optionally one of
+    STATUS_CLASSES: the sum of its hourly rollups (at most 24 rows a day kept)."""
+    columns = STATUS_CLASS_COLUMNS.get(status_class or "", ("requests",))
+    totals = TokenUsageHour.objects.filter(token=token).aggregate(
+        **{column: Sum(column) for column in columns}
     )
-    counts = dict.fromkeys(statuses, 0)
-    counts.update({row["status"]: row["requests"] for row in rows})
-    return counts
+    return sum(value or 0 for value in totals.values())
+
+
+def status_counts(*, since: datetime, statuses: Iterable[int] = (401, 403, 429)) -> dict[int, int]:
+    """How many requests got each of `statuses` (401, 403 or 429) from the hour holding
+    `since` on (one query over the hourly rollups)."""
+    statuses = tuple(statuses)
+    totals = _usage_since(since).aggregate(
+        **{f"status_{status}": Sum(f"status_{status}") for status in statuses}
+    )
+    return {status: totals[f"status_{status}"] or 0 for status in statuses}
 
 
 def top_accounts(*, since: datetime, limit: int = 10) -> list[dict]:
-    """Accounts with the most requests since `since`: dicts of owner id, email, requests."""
+    """Accounts with the most requests from the hour holding `since` on: dicts of owner
+    id, email, requests."""
     return list(
-        TokenActivity.objects.filter(created_at__gte=since)
+        _usage_since(since)
         .values("owner_id", "owner__email")
-        .annotate(requests=Count("id"))
+        .annotate(requests=Sum("requests"))
         .order_by("-requests", "owner_id")[:limit]
     )
 
 
 def top_tokens(*, since: datetime, limit: int = 10) -> list[dict]:
-    """Tokens with the most requests since `since`, with name, identifier and owner email."""
+    """Tokens with the most requests from the hour holding `since` on, with name,
+    identifier and owner email."""
     rows = list(
-        TokenActivity.objects.filter(created_at__gte=since)
+        _usage_since(since)
         .values("token_id")
-        .annotate(requests=Count("id"))
+        .annotate(requests=Sum("requests"))
         .order_by("-requests", "token_id")[:limit]
     )
     tokens = APIToken.objects.select_related("owner").in_bulk([row["token_id"] for row in rows])
@@ -287,38 +302,55 @@ def bad_token_bursts(
 def new_ip_uses(
     *, now: datetime | None = None, lookback: timedelta = NEW_IP_LOOKBACK, limit: int = 20
 ) -> list[SuspiciousEvent]:
-    """Tokens used successfully within `lookback` from an IP they had never used before.
+    """Tokens used within `lookback` before `now` from an IP they had never used before,
+    from the per-address facts (TokenAddress).
 
-    A token's very first IP is not suspicious, so only tokens with earlier activity count;
-    uses of dead tokens (flagged rows) are reported by `dead_token_uses` instead.
+    A token's very first IP is not suspicious, so only tokens with an earlier address
+    count; deleted or expired tokens are reported by `dead_token_uses` instead.
     """
     now = _now(now)
     since = now - lookback
-    earlier = TokenActivity.objects.filter(token=OuterRef("token"), created_at__lt=since)
-    rows = list(
-        TokenActivity.objects.filter(created_at__gte=since, created_at__lte=now, flagged=False)
-        .exclude(ip__isnull=True)
-        .filter(Exists(earlier), ~Exists(earlier.filter(ip=OuterRef("ip"))))
-        .values("token_id", "ip")
-        .annotate(requests=Count("id"), first=Min("created_at"), last=Max("created_at"))
-        .order_by("-first")[:limit]
-    )
-    tokens = APIToken.objects.select_related("owner").in_bulk({row["token_id"] for row in rows})
-    return [
-        SuspiciousEvent(
-            kind="new_ip",
-            first_seen_at=row["first"],
-            last_seen_at=row["last"],
-            count=row["requests"],
-            ip=row["ip"],
-            token=tokens.get(row["token_id"]),
-            token_name=tokens[row["token_id"]].name if row["token_id"] in tokens else "",
-            account_email=(
-                tokens[row["token_id"]].owner.email if row["token_id"] in tokens else ""
-            ),
+    earlier = TokenAddress.objects.filter(token=OuterRef("token"), first_seen_at__lt=since)
+    addresses = list(
+        TokenAddress.objects.filter(
+            Exists(earlier),
+            Q(token__expires_at__isnull=True) | Q(token__expires_at__gt=F("first_seen_at")),
+            Q(token__revoked_at__isnull=True) | Q(token__revoked_at__gt=F("first_seen_at")),
+            first_seen_at__gte=since,
+            first_seen_at__lte=now,
         )
-        for row in rows
-    ]
+        .select_related("token__owner")
+        .order_by("-first_seen_at")[:limit]
+    )
+    if not addresses:
+        return []
+    # Requests from each new address within the window: one indexed probe per pair.
+    pairs = Q()
+    for address in addresses:
+        pairs |= Q(token_id=address.token_id, ip=address.ip)
+    counts = {
+        (row["token_id"], row["ip"]): (row["requests"], row["last"])
+        for row in TokenActivity.objects.filter(pairs, created_at__gte=since, created_at__lte=now)
+        .values("token_id", "ip")
+        .annotate(requests=Count("id"), last=Max("created_at"))
+        .order_by()
+    }
+    events = []
+    for address in addresses:
+        requests, last = counts.get((address.token_id, address.ip), (0, address.first_seen_at))
+        events.append(
+            SuspiciousEvent(
+                kind="new_ip",
+                first_seen_at=address.first_seen_at,
+                last_seen_at=last,
+                count=requests,
+                ip=address.ip,
+                token=address.token,
+                token_name=address.token.name,
+                account_email=address.token.owner.email,
+            )
+        )
+    return events
 
 
 def suspicious_events(*, now: datetime | None = None, limit: int = 20) -> list[SuspiciousEvent]:
@@ -432,17 +464,14 @@ def stale_tokens(*, now: datetime | None = None, owner: User | None = None) -> Q
 def token_new_ips(
     *, token: APIToken, now: datetime | None = None, days: int = 7
 ) -> dict[str, datetime]:
-    """IPs whose first request with `token` falls in the last `days` days, with that time."""
+    """IPs whose first request with `token` falls in the last `days` days, with that time
+    (newest first), from the per-address facts."""
     since = _now(now) - timedelta(days=days)
-    rows = (
-        TokenActivity.objects.filter(token=token)
-        .exclude(ip__isnull=True)
-        .values("ip")
-        .annotate(first=Min("created_at"))
-        .filter(first__gte=since)
-        .order_by("-first")
+    return dict(
+        TokenAddress.objects.filter(token=token, first_seen_at__gte=since)
+        .order_by("-first_seen_at")
+        .values_list("ip", "first_seen_at")
     )
-    return {row["ip"]: row["first"] for row in rows}
 
 
 def token_activity(*, token: APIToken, status_class: str | None = None) -> QuerySet:
@@ -451,3 +480,111 @@ def token_activity(*, token: APIToken, status_class: str | None = None) -> Query
     if status_class in STATUS_CLASSES:
         queryset = queryset.filter(STATUS_CLASSES[status_class][1])
     return queryset
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityPage:
+    """One page of a token's activity, newest first, and the cursors to its neighbours
+    ("time_id" keys, `activity_cursor`): None where there is no such page."""
+
+    rows: list[TokenActivity]
+    older: str | None
+    newer: str | None
+
+
+def activity_cursor(row: TokenActivity) -> str:
+    """The keyset position of an activity row: its time in microseconds and its id."""
+    moment = row.created_at.astimezone(UTC)
+    micros = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return f"{micros}_{row.pk}"
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    """(time, id) from `activity_cursor`'s text; None for anything else."""
+    if not cursor or len(cursor) > 40:
+        return None
+    micros, _sep, pk = cursor.partition("_")
+    if not (micros.isdigit() and pk.isdigit()):
+        return None
+    try:
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(micros))
+    except OverflowError:
+        return None
+    return moment, int(pk)
+
+
+def _window_start(
+    *, token: APIToken, status_class: str | None, before: datetime | None, size: int
+) -> datetime | None:
+    """The start of the fewest recent hours (before `before`) whose rollups hold at least
+    `size` matching requests: the raw rows are then read within that window only."""
+    columns = STATUS_CLASS_COLUMNS.get(status_class or "", ("requests",))
+    hours = TokenUsageHour.objects.filter(token=token)
+    if before is not None:
+        hours = hours.filter(hour__lte=before)
+    matching = hours.annotate(matching=sum((F(column) for column in columns[1:]), F(columns[0])))
+    matching = matching.filter(matching__gt=0).order_by("-hour").values_list("hour", "matching")
+    found, start = 0, None
+    for offset in range(0, 24 * 400, 200):
+        chunk = list(matching[offset : offset + 200])
+        for hour, count in chunk:
+            start = hour
+            # The cursor's own hour also holds rows already shown: it does not count.
+            if before is not None and hour == _hour_floor(before.astimezone(UTC)):
+                continue
+            found += count
+            if found >= size:
+                return start
+        if len(chunk) < 200:
+            break
+    return start
+
+
+def token_activity_page(
+    *,
+    token: APIToken,
+    status_class: str | None = None,
+    older_than: str | None = None,
+    newer_than: str | None = None,
+    size: int = 25,
+) -> ActivityPage:
+    """A page of the token's activity by keyset (time, id), never OFFSET: the newest page,
+    the page after `older_than` or the page before `newer_than` (cursors from
+    `activity_cursor`). The hourly rollups bound the raw rows read to the hours that hold
+    the page."""
+    queryset = token_activity(token=token, status_class=status_class)
+    after = _parse_cursor(newer_than)
+    before = None if after else _parse_cursor(older_than)
+    if after is not None:
+        moment, pk = after
+        rows = list(
+            queryset.filter(Q(created_at__gt=moment) | Q(created_at=moment, pk__gt=pk))
+            .filter(created_at__lt=_hour_floor(moment) + timedelta(days=400))
+            .order_by("created_at", "id")[: size + 1]
+        )
+        has_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        if not rows:
+            return token_activity_page(token=token, status_class=status_class, size=size)
+        has_older = True
+    else:
+        if before is not None:
+            moment, pk = before
+            queryset = queryset.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
+        start = _window_start(
+            token=token,
+            status_class=status_class,
+            before=before[0] if before else None,
+            size=size + 1,
+        )
+        if start is not None:
+            queryset = queryset.filter(created_at__gte=start)
+        rows = list(queryset[: size + 1])
+        has_older = len(rows) > size
+        rows = rows[:size]
+        has_newer = before is not None and bool(rows)
+    return ActivityPage(
+        rows=rows,
+        older=activity_cursor(rows[-1]) if has_older and rows else None,
+        newer=activity_cursor(rows[0]) if has_newer and rows else None,
+    )

@@ -17,7 +17,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -410,16 +409,27 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     status_class = request.GET.get("status", "")
     if status_class not in selectors.STATUS_CLASSES:
         status_class = ""
-    activity = Paginator(
-        selectors.token_activity(token=token, status_class=status_class or None),
-        ACTIVITY_PAGE_SIZE,
-    ).get_page(request.GET.get("page"))
+    # Keyset pages (time, id): ?older=<cursor> or ?newer=<cursor>; a bad one is the newest.
+    activity = selectors.token_activity_page(
+        token=token,
+        status_class=status_class or None,
+        older_than=request.GET.get("older"),
+        newer_than=request.GET.get("newer"),
+        size=ACTIVITY_PAGE_SIZE,
+    )
     new_ips = selectors.token_new_ips(token=token, now=now)
     context = {
         "token": token,
         "status": token.status(now),
         "now": now,
         "activity": activity,
+        # Only the first request from each new address is marked "New IP".
+        "new_ip_rows": {
+            row.pk for row in activity.rows if row.ip and new_ips.get(row.ip) == row.created_at
+        },
+        "activity_total": selectors.token_request_total(
+            token=token, status_class=status_class or None
+        ),
         "status_class": status_class,
         "status_choices": [(key, label) for key, (label, _q) in selectors.STATUS_CLASSES.items()],
         "new_ips": new_ips,

@@ -6,6 +6,14 @@
 Measures, for the busiest account: GET /api/v1/activity/ (first page, filtered, deep cursor
 page), GET /api/v1/tokens/, the API Tokens page and a token's page (time and queries); then
 the API's latency over HTTP before and while `prune_token_activity` deletes one day of rows.
+
+Issue 16's page timings (the usage rollups):
+
+    bench/scale.py --build [--scale 0.1]   # the dataset: 2,000 users, 10,000 tokens,
+                                           # 3 M rows over 90 days + a 1 M-row token (× scale)
+    bench/scale.py --pages                 # owner's pages, API Tokens, admin dashboard and
+                                           # changelists: median of 3, queries, and the plans
+                                           # of the slowest query of the two slowest pages
 """
 
 from __future__ import annotations
@@ -180,5 +188,116 @@ def main() -> None:
     )
 
 
+def build(scale: float) -> None:
+    """Issue 16's dataset, `scale` times its size (tokens and users scale too)."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command(
+        "generate_dataset",
+        users=max(1, int(2000 * scale)),
+        tokens=max(1, int(10_000 * scale)),
+        activity=int(3_000_000 * scale),
+        days=90,
+        events=int(10_000 * scale),
+        hot_token_rows=int(1_000_000 * scale),
+        hot_token_days=23,
+        batch_size=5000,
+    )
+
+
+def _explain(sql: str, params) -> str:
+    from django.db import connection
+
+    prefix = (
+        "EXPLAIN (ANALYZE, BUFFERS)" if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"{prefix} {sql}", params)
+        return "\n".join(" | ".join(str(value) for value in row) for row in cursor.fetchall())
+
+
+def pages() -> None:
+    """Median server time (3 runs) and queries of every page issue 16 names."""
+    import django
+
+    django.setup()
+    from django.db import connection, reset_queries
+    from django.db.models import Sum
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    from accounts.models import User
+    from apitokens import selectors
+    from apitokens.models import APIToken, TokenActivity, TokenUsageHour
+
+    hot = (
+        TokenUsageHour.objects.values("token_id")
+        .annotate(total=Sum("requests"))
+        .order_by("-total")
+        .first()
+    )
+    token = APIToken.objects.select_related("owner").get(pk=hot["token_id"])
+    rows = TokenActivity.objects.count()
+    print(
+        f"# Issue 16 pages on {connection.vendor}: {rows:,} activity rows, "
+        f"{APIToken.objects.count():,} tokens; busiest token {hot['total']:,} rows\n"
+    )
+    staff = User.objects.filter(is_superuser=True).first() or User.objects.create_superuser(
+        email=f"scale-staff-{time.time():.0f}@example.com", password="scale-bench-password"
+    )
+    owner = Client()
+    owner.force_login(token.owner)
+    admin = Client()
+    admin.force_login(staff)
+    # The row 200 pages (of 25) down, as OFFSET would have reached it: a keyset cursor.
+    deep = selectors.token_activity(token=token)[200 * 25 - 1 : 200 * 25].get()
+    base = f"/account/tokens/{token.public_id}/"
+    cases = [
+        ("owner's token page (busiest token)", owner, base),
+        ("same page, ?status=401", owner, base + "?status=401"),
+        (
+            "same page, 200 pages older (keyset)",
+            owner,
+            f"{base}?older={selectors.activity_cursor(deep)}",
+        ),
+        ("owner's API Tokens list", owner, "/account/tokens/"),
+        ("admin API usage dashboard", admin, "/admin/apitokens/tokenactivity/dashboard/"),
+        ("admin activity changelist", admin, "/admin/apitokens/tokenactivity/"),
+        ("admin tokens changelist", admin, "/admin/apitokens/apitoken/"),
+        ("admin security events changelist", admin, "/admin/apitokens/securityevent/"),
+    ]
+    results = []
+    print("| page | ms (median of 3) | queries |")
+    print("|---|---:|---:|")
+    for label, client, url in cases:
+        ms, queries = timed(client, url, repeat=3)
+        with override_settings(DEBUG=True):
+            reset_queries()
+            client.get(url)
+            captured = list(connection.queries)
+        results.append((ms, label, captured))
+        print(f"| {label} | {ms:.1f} | {queries} |")
+    results.sort(key=lambda item: item[0], reverse=True)
+    for ms, label, captured in results[:2]:
+        slowest = max(captured, key=lambda query: float(query["time"]))
+        print(f"\n## Slowest query of '{label}' ({ms:.1f} ms; query {slowest['time']} s)\n")
+        print(slowest["sql"][:2000])
+        try:
+            # connection.queries holds the SQL with its parameters interpolated.
+            print("\n" + _explain(slowest["sql"], None))
+        except Exception as error:  # noqa: BLE001 - a plan is a nicety here
+            print(f"(no plan: {error})")
+
+
 if __name__ == "__main__":
-    main()
+    if "--build" in sys.argv:
+        scale = float(sys.argv[sys.argv.index("--scale") + 1]) if "--scale" in sys.argv else 1.0
+        build(scale)
+    elif "--pages" in sys.argv:
+        pages()
+    else:
+        main()

@@ -21,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 
 from apitokens import services
-from apitokens.models import APIToken, TokenActivity
+from apitokens.models import APIToken, TokenActivity, TokenAddress, TokenUsageHour
 
 logger = logging.getLogger(__name__)
 
@@ -194,11 +194,20 @@ _BATCH_ROWS = 500
 
 
 def write_rows(rows: list[tuple]) -> None:
-    """Write activity rows now: a multi-row INSERT per batch of up to 500 rows (cheaper to
-    prepare than the ORM's bulk_create); on PostgreSQL a COPY."""
-    if connection.vendor == "postgresql":
-        _copy(rows)
-        return
+    """Write activity rows now, with their hourly rollups and address facts in the same
+    transaction (`rollups_add`), so the counts always agree with the rows: a multi-row
+    INSERT per batch of up to 500 rows (cheaper to prepare than the ORM's bulk_create); on
+    PostgreSQL a COPY."""
+    # savepoint=False: no SAVEPOINT round trips; outside a transaction it is one.
+    with transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":
+            _copy(rows)
+        else:
+            _insert(rows)
+        rollups_add(rows)
+
+
+def _insert(rows: list[tuple]) -> None:
     operations = connection.ops
     limit = connection.features.max_query_params or len(_COLUMNS) * _BATCH_ROWS
     batch = max(1, min(_BATCH_ROWS, limit // len(_COLUMNS)))
@@ -215,6 +224,150 @@ def write_rows(rows: list[tuple]) -> None:
                 params.extend(values)
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * len(chunk))}",
+                params,
+            )
+
+
+# --- Rollups: what every chart and count reads ---------------------------------------------
+# Hour rows are keyed (token, UTC hour); counters in this order after token, owner, hour.
+_COUNTERS = (
+    "requests",
+    "status_2xx",
+    "status_401",
+    "status_403",
+    "status_429",
+    "status_4xx_other",
+    "status_5xx",
+)
+_TOKEN, _OWNER = _COLUMNS.index("token_id"), _COLUMNS.index("owner_id")
+_STATUS = _COLUMNS.index("status")
+
+
+def status_counter(status: int) -> int | None:
+    """Index in `_COUNTERS` of the status class `status` adds to (besides `requests`)."""
+    if 200 <= status < 300:
+        return 1
+    if status in (401, 403, 429):
+        return {401: 2, 403: 3, 429: 4}[status]
+    if 400 <= status < 500:
+        return 5
+    if 500 <= status < 600:
+        return 6
+    return None  # 1xx/3xx: counted in `requests` only
+
+
+def hour_of(moment: datetime) -> datetime:
+    """The UTC hour a moment falls in (the rollups' key)."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def activity_rows(activities) -> list[tuple]:
+    """TokenActivity instances as `write_rows` tuples (for rows written another way, such
+    as the demo's bulk_create, whose rollups `rollups_add` then adds)."""
+    return [tuple(getattr(activity, name) for name in _COLUMNS) for activity in activities]
+
+
+def rollups_add(rows: list[tuple]) -> None:
+    """Add activity rows (tuples in `_COLUMNS` order) to the hourly rollups and the
+    per-address facts: one upsert statement per table and chunk, whatever the row count."""
+    hour_rows, address_rows = _rollup_rows(rows)
+    usage_hours_upsert(hour_rows, replace=False)
+    token_addresses_upsert(address_rows)
+
+
+def _rollup_rows(rows: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """The rollup rows of activity rows (in `_COLUMNS` order as far as status and ip):
+    (token, owner, hour, *counters) and (token, ip, first, last)."""
+    hours: dict[tuple[int, datetime], list] = {}
+    addresses: dict[tuple[int, str], list] = {}
+    for row in rows:
+        moment = row[_CREATED_AT]
+        key = (row[_TOKEN], hour_of(moment))
+        counts = hours.get(key)
+        if counts is None:
+            counts = hours[key] = [row[_OWNER], 0, 0, 0, 0, 0, 0, 0]
+        counts[1] += 1
+        index = status_counter(row[_STATUS])
+        if index is not None:
+            counts[1 + index] += 1
+        if row[_IP]:
+            seen = addresses.get((row[_TOKEN], row[_IP]))
+            if seen is None:
+                addresses[(row[_TOKEN], row[_IP])] = [moment, moment]
+            else:
+                seen[0], seen[1] = min(seen[0], moment), max(seen[1], moment)
+    hour_rows = [
+        (token_id, counts[0], hour, *counts[1:]) for (token_id, hour), counts in hours.items()
+    ]
+    address_rows = [
+        (token_id, ip, first, last) for (token_id, ip), (first, last) in addresses.items()
+    ]
+    return hour_rows, address_rows
+
+
+def _chunks(rows: list[tuple], width: int):
+    limit = connection.features.max_query_params or width * _BATCH_ROWS
+    size = max(1, min(_BATCH_ROWS, limit // width))
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def usage_hours_upsert(rows: list[tuple], *, replace: bool) -> None:
+    """Upsert (token_id, owner_id, hour, *counters) rows into the hourly rollups: added to
+    what is there, or replacing it (`replace`, for a rebuild from the raw rows)."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    meta = TokenUsageHour._meta
+    names = ("token_id", "owner_id", "hour", *_COUNTERS)
+    columns = ", ".join(quote(meta.get_field(name).column) for name in names)
+    table = quote(meta.db_table)
+    token, hour = quote(meta.get_field("token").column), quote(meta.get_field("hour").column)
+    updates = ", ".join(
+        f"{quote(name)} = EXCLUDED.{quote(name)}"
+        if replace
+        else f"{quote(name)} = {table}.{quote(name)} + EXCLUDED.{quote(name)}"
+        for name in _COUNTERS
+    )
+    one_row = "(" + ", ".join(["%s"] * len(names)) + ")"
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows, len(names)):
+            params = []
+            for row in chunk:
+                params.extend((row[0], row[1], adapt(row[2]), *row[3:]))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * len(chunk))} "
+                f"ON CONFLICT ({token}, {hour}) DO UPDATE SET {updates}",
+                params,
+            )
+
+
+def token_addresses_upsert(rows: list[tuple]) -> None:
+    """Upsert (token_id, ip, first_seen_at, last_seen_at) rows: the earliest first and the
+    latest last request win, so adding the same rows twice changes nothing."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    meta = TokenAddress._meta
+    names = ("token_id", "ip", "first_seen_at", "last_seen_at")
+    columns = ", ".join(quote(meta.get_field(name).column) for name in names)
+    table = quote(meta.db_table)
+    token, ip, first, last = (quote(meta.get_field(name).column) for name in names)
+    least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+    one_row = "(" + ", ".join(["%s"] * len(names)) + ")"
+    adapt = connection.ops.adapt_datetimefield_value
+    adapt_ip = connection.ops.adapt_ipaddressfield_value
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows, len(names)):
+            params = []
+            for token_id, address, first_seen, last_seen in chunk:
+                params.extend((token_id, adapt_ip(address), adapt(first_seen), adapt(last_seen)))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * len(chunk))} "
+                f"ON CONFLICT ({token}, {ip}) DO UPDATE SET "
+                f"{first} = {least}({table}.{first}, EXCLUDED.{first}), "
+                f"{last} = {greatest}({table}.{last}, EXCLUDED.{last})",
                 params,
             )
 
@@ -238,6 +391,39 @@ def _copy(rows: list[tuple]) -> None:
     ):
         for row in rows:
             copy.write_row(row)
+
+
+def rollups_rebuild(*, start: datetime, end: datetime) -> tuple[int, int]:
+    """Recompute the hourly rollups of the whole UTC hours in [start, end) from the raw
+    activity rows, and merge their address facts; returns (activity rows read, hour rows
+    written). One transaction; idempotent; safe while the writer runs: on PostgreSQL the
+    rollup tables are locked against other writers (not readers) until it commits, so a
+    batch the writer commits meanwhile is either read here or added after."""
+    start, end = hour_of(start), hour_of(end)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            quote = connection.ops.quote_name
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"LOCK TABLE {quote(TokenUsageHour._meta.db_table)}, "
+                    f"{quote(TokenAddress._meta.db_table)} IN SHARE ROW EXCLUSIVE MODE"
+                )
+        # On SQLite this DELETE takes the database's write lock first, with the same effect.
+        TokenUsageHour.objects.filter(hour__gte=start, hour__lt=end).delete()
+        fields = ("token_id", "owner_id", "created_at", "status", "ip")
+        rows = [
+            (token_id, owner_id, created_at, None, None, status, ip)
+            for token_id, owner_id, created_at, status, ip in TokenActivity.objects.filter(
+                created_at__gte=start, created_at__lt=end
+            )
+            .order_by()
+            .values_list(*fields)
+            .iterator(chunk_size=5000)
+        ]
+        hour_rows, address_rows = _rollup_rows(rows)
+        usage_hours_upsert(hour_rows, replace=True)
+        token_addresses_upsert(address_rows)
+    return len(rows), len(hour_rows)
 
 
 # The flusher keeps its connection between batches (reconnecting costs more than a batch),

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Permission
 
+from apitokens.api import usage
 from apitokens.models import APIToken, TokenActivity
 from tests.accounts.factories import UserFactory
 
@@ -22,8 +23,9 @@ def add_activity(
     path: str = "/api/v1/me/",
     flagged: bool = False,
 ) -> list[TokenActivity]:
-    """`count` requests made with `token`, the first at `at`, then every `step`."""
-    return TokenActivity.objects.bulk_create(
+    """`count` requests made with `token`, the first at `at`, then every `step`, with their
+    hourly rollups and address facts (as the activity writer adds them)."""
+    rows = TokenActivity.objects.bulk_create(
         TokenActivity(
             token=token,
             owner_id=token.owner_id,
@@ -38,6 +40,8 @@ def add_activity(
         )
         for index in range(count)
     )
+    usage.rollups_add(usage.activity_rows(rows))
+    return rows
 
 
 def staff_user(*permissions: str, email: str | None = None):

@@ -108,15 +108,40 @@ def test_chart_has_one_bar_per_day_for_30_days(user_client, token):
     assert 'role="img"' in response.text
 
 
-def test_activity_is_paginated_newest_first(user_client, token):
+def _cursor(response, name):
+    match = re.search(rf"[?&;]{name}=([0-9_]+)", response.text)
+    return match.group(1) if match else None
+
+
+def test_activity_is_paged_by_keyset_newest_first(user_client, token):
     start = timezone.now() - timedelta(hours=2)
     add_activity(token, count=30, at=start, path="/api/v1/me/")
     first = user_client.get(detail_url(token))
     assert len(rows(first)) == 25
-    assert "Page 1 of 2" in first.text
-    second = user_client.get(detail_url(token), {"page": 2})
+    assert "30 requests recorded" in first.text
+    assert _cursor(first, "newer") is None
+    second = user_client.get(detail_url(token), {"older": _cursor(first, "older")})
     assert len(rows(second)) == 5
-    assert "Page 2 of 2" in second.text
+    assert _cursor(second, "older") is None
+    back = user_client.get(detail_url(token), {"newer": _cursor(second, "newer")})
+    assert rows(back) == rows(first)
+
+
+def test_keyset_pages_split_rows_of_one_instant_by_id(user_client, token):
+    """Rows with the same time are ordered by id, so no row is skipped or shown twice."""
+    at = timezone.now() - timedelta(hours=1)
+    add_activity(token, count=30, at=at, step=timedelta(0), path="/api/v1/me/")
+    first = user_client.get(detail_url(token))
+    second = user_client.get(detail_url(token), {"older": _cursor(first, "older")})
+    assert len(rows(first)) + len(rows(second)) == 30
+
+
+@pytest.mark.parametrize("cursor", ["0", "-1_2", "abc", "99999999999999999999999_1", "1e9", ""])
+def test_bad_cursors_show_the_newest_page(user_client, token, cursor):
+    add_activity(token, count=3, at=timezone.now() - timedelta(hours=1))
+    for name in ("older", "newer"):
+        response = user_client.get(detail_url(token), {name: cursor})
+        assert response.status_code == HTTPStatus.OK
 
 
 @pytest.mark.parametrize("page", ["0", "-1", "abc", "999999", "1e9", ""])
@@ -211,7 +236,8 @@ def test_query_count_does_not_grow_with_rows(user_client, token, django_assert_m
         add_activity(token, count=10, at=now - timedelta(days=day, hours=1), ip=f"10.0.0.{day}")
     for _ in range(5):
         services.api_token_dead_use_record(token=token, client=services.ClientInfo(), now=now)
-    with django_assert_max_num_queries(8):
+    # session, user, token, rollup window, rows, total, new IPs, chart, security log
+    with django_assert_max_num_queries(9):
         response = user_client.get(detail_url(token))
     assert response.status_code == HTTPStatus.OK
     assert len(rows(response)) == 25

@@ -53,6 +53,15 @@ class Command(BaseCommand):
         parser.add_argument("--activity", type=int, default=100_000)
         parser.add_argument("--events", type=int, default=10_000)
         parser.add_argument("--days", type=int, default=90, help="Spread activity over N days.")
+        parser.add_argument(
+            "--hot-token-rows",
+            type=int,
+            default=0,
+            help="Also give one token this many rows (a busy CI bot; issue 16: 1000000).",
+        )
+        parser.add_argument(
+            "--hot-token-days", type=int, default=23, help="…spread over the last N days (23)."
+        )
         parser.add_argument("--batch-size", type=int, default=5000)
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument(
@@ -62,8 +71,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        for name in ("users", "tokens", "activity", "events", "batch_size", "days"):
-            if options[name] < (1 if name in ("batch_size", "days") else 0):
+        for name in (
+            "users",
+            "tokens",
+            "activity",
+            "events",
+            "batch_size",
+            "days",
+            "hot_token_rows",
+            "hot_token_days",
+        ):
+            if options[name] < (1 if name in ("batch_size", "days", "hot_token_days") else 0):
                 raise CommandError(f"--{name.replace('_', '-')} is too small.")
         if options["tokens"] and not options["users"]:
             raise CommandError("Tokens need users: pass --users.")
@@ -76,6 +94,7 @@ class Command(BaseCommand):
         user_ids = self._users(options["users"], prefix)
         token_rows = self._tokens(options["tokens"], user_ids)
         self._activity(options["activity"], token_rows, options["days"])
+        self._hot_token(options["hot_token_rows"], token_rows, options["hot_token_days"])
         self._events(options["events"], token_rows)
         self.stdout.write(
             self.style.SUCCESS(f"Dataset '{prefix}' done in {time.monotonic() - started:.1f} s.")
@@ -198,6 +217,44 @@ class Command(BaseCommand):
                 activity.write_rows(rows)
             written += size
         self._step("activity rows", written, started)
+
+    def _hot_token(self, count: int, token_rows: list[tuple[int, int, bool]], days: int) -> None:
+        """One live token with `count` rows in time order over the last `days` days."""
+        live = [row for row in token_rows if not row[2]]
+        if not count or not live:
+            return
+        started = time.monotonic()
+        rng = self.random
+        token_id, owner_id, _dead = live[0]
+        APIToken.objects.filter(pk=token_id).update(
+            revoked_at=None, expires_at=None, name="Busy CI bot"
+        )
+        statuses = [status for status, weight in STATUSES for _ in range(weight)]
+        ips = ("192.0.2.10", "192.0.2.11", "192.0.2.12")
+        span = days * 86400
+        oldest = self.now - timedelta(seconds=span)
+        step = span / count
+        for offset in range(0, count, self.batch):
+            rows = [
+                (
+                    token_id,
+                    owner_id,
+                    oldest + timedelta(seconds=index * step + rng.random() * step),
+                    "GET",
+                    PATHS[index % len(PATHS)],
+                    rng.choice(statuses),
+                    ips[index % 97 == 0],
+                    "QuickBot-CLI/1.4",
+                    rng.randrange(1, 40),
+                    False,
+                    False,
+                )
+                for index in range(offset, min(count, offset + self.batch))
+            ]
+            with transaction.atomic():
+                activity.write_rows(rows)
+        public_id = APIToken.objects.get(pk=token_id).public_id
+        self._step(f"hot token {public_id} rows", count, started)
 
     def _events(self, count: int, token_rows: list[tuple[int, int, bool]]) -> None:
         if not count or not token_rows:

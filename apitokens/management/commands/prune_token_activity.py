@@ -1,4 +1,5 @@
-"""Delete API activity older than the retention period, in small batches."""
+"""Delete API activity older than the retention period, in small batches, with its hourly
+rollups and address facts, so the counts keep agreeing with the rows."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from apitokens.models import SecurityEvent, TokenActivity
+from apitokens.api.usage import hour_of
+from apitokens.models import SecurityEvent, TokenActivity, TokenAddress, TokenUsageHour
 
 # Beyond this, `now - days` leaves the calendar (OverflowError).
 MAX_RETENTION_DAYS = 36_500
@@ -49,10 +51,17 @@ class Command(BaseCommand):
             raise CommandError(f"--days must be at most {MAX_RETENTION_DAYS} (100 years).")
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        cutoff = timezone.now() - timedelta(days=days)
+        # A whole UTC hour: raw rows and their hourly rollup go together.
+        cutoff = hour_of(timezone.now() - timedelta(days=days))
         querysets = {
             "activity rows": TokenActivity.objects.filter(created_at__lt=cutoff).order_by(
                 "created_at"
+            ),
+            "hourly rollups": TokenUsageHour.objects.filter(hour__lt=cutoff).order_by("hour"),
+            # Addresses last seen before the cutoff; the first-seen time of the others stays
+            # (an address first used before the retention is not new).
+            "address facts": TokenAddress.objects.filter(last_seen_at__lt=cutoff).order_by(
+                "last_seen_at"
             ),
             # The security log has the same retention; the app never deletes it otherwise.
             "security events": SecurityEvent.objects.filter(last_seen_at__lt=cutoff).order_by("pk"),
