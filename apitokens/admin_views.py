@@ -57,6 +57,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "title": "API usage",
         "opts": TokenActivity._meta,
         "now": now,
+        "week_start": week_start,
         "days": DASHBOARD_DAYS,
         "chart": hourly_chart(hourly),
         "chart_label": f"API requests per hour over the last {DASHBOARD_DAYS} days",

@@ -291,3 +291,19 @@ def test_new_ip_is_marked_on_the_first_request_from_it_only(user, user_client):
     response = user_client.get(f"/account/tokens/{token.public_id}/")
     assert response.text.count(">New IP</span>") == 1
     assert response.text.count('class="is-new-ip"') == 1
+
+
+def test_dashboard_totals_chart_and_top_lists_count_the_same_requests(tokens, admin_client):
+    now = timezone.now()
+    _random_traffic(tokens, now=now, rng=random.Random(11), count=300, days=9)
+    response = admin_client.get("/admin/apitokens/tokenactivity/dashboard/")
+    context = response.context
+    week = TokenActivity.objects.filter(created_at__gte=context["week_start"])
+    assert context["requests_week"] == week.count()
+    assert sum(row["requests"] for row in context["top_accounts"]) == week.count()
+    assert sum(row["requests"] for row in context["top_tokens"]) == week.count()
+    assert sum(point.value for point in context["chart"].markers) == week.count()
+    assert context["unauthorized_week"] == week.filter(status=401).count()
+    day = TokenActivity.objects.filter(created_at__gte=selectors.hour_window(hours=24, now=now))
+    assert context["requests_day"] == day.count()
+    assert context["rate_limited_day"] == day.filter(status=429).count()
