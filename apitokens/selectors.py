@@ -451,6 +451,15 @@ def suspicious_events_for_account(
     return sorted(alerts.values(), key=lambda alert: alert.last_seen_at, reverse=True)
 
 
+def dead_token_alert(*, token: APIToken, now: datetime | None = None) -> AccountAlert | None:
+    """The API Tokens page's alert for this deleted or expired token, if it has one: the
+    token page says the same count and time (one source)."""
+    if token.revoked_at is None and not token.is_expired(now):
+        return None
+    alerts = suspicious_events_for_account(user=token.owner, now=now)
+    return next((alert for alert in alerts if alert.token.pk == token.pk and alert.count), None)
+
+
 def stale_tokens(*, now: datetime | None = None, owner: User | None = None) -> QuerySet:
     """Usable tokens nobody uses (the rule: `apitokens.stale`), oldest use first; all
     owners', or one owner's."""

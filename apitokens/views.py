@@ -434,6 +434,8 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         "status_choices": [(key, label) for key, (label, _q) in selectors.STATUS_CLASSES.items()],
         "new_ips": new_ips,
         "last_used": last_used_text(token.last_used_at, now),
+        # Uses after it stopped working, as the API Tokens page's alert counts them.
+        "dead_use": selectors.dead_token_alert(token=token, now=now),
     }
     if request.htmx and request.htmx.target == "token-activity":
         return render(request, "apitokens/token_detail.html#token-activity", context)
