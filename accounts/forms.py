@@ -165,3 +165,24 @@ class SetPasswordForm(NewPasswordRulesMixin, auth_forms.SetPasswordForm):
         self.fields["new_password1"].widget.attrs["autofocus"] = True
         self.fields["new_password2"].label = "Confirm new password"
         self.fields["new_password2"].help_text = ""
+
+
+class SecondFactorForm(forms.Form):
+    """A 6-digit code from the authenticator app, or a recovery code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        strip=True,
+        help_text="The 6-digit code your authenticator app shows, or one of your recovery codes.",
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "text",
+                "autofocus": True,
+                "spellcheck": "false",
+                "autocapitalize": "off",
+            }
+        ),
+        error_messages={"required": "Enter the code.", "max_length": "That code is too long."},
+    )

@@ -1,5 +1,5 @@
-"""Sudo mode (GitHub's): sensitive actions need a password entered within the last
-QUICKBOT_SUDO_SECONDS.
+"""Sudo mode (GitHub's): sensitive actions need the password (or, with two-factor on, an
+authenticator code) entered within the last QUICKBOT_SUDO_SECONDS.
 
 Signing in counts (the `user_logged_in` receiver stamps the session). A view wrapped in
 `sudo_required` answers an account outside that window with a password prompt instead of
@@ -7,8 +7,7 @@ running: an htmx modal (`accounts/sudo.html#sudo-modal`) or, without JavaScript,
 The prompt posts back to the same URL with the original form's fields as hidden inputs, so
 a correct password resumes the very action asked for: a GET (opening a form) is
 redirected to itself (htmx: fetched again into the modal), a POST runs with its original
-data. Wrong passwords count in the
-login limiter, per IP and per account.
+data. Wrong entries count in the login limiter, per IP and per account.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from django.shortcuts import render
 from django_htmx.http import HttpResponseLocation
 
 from accounts.login_limiter import login_failure_record, login_lockout_get
+from accounts.two_factor import totp_verify, two_factor_enabled
 from common.clientip import client_ip
 
 SESSION_KEY = "sudo_at"
@@ -76,6 +76,8 @@ def _prompt(request: HttpRequest, *, error: str = "", lockout=None) -> HttpRespo
         "error": error,
         "lockout": lockout,
         "sudo_minutes": max(1, settings.QUICKBOT_SUDO_SECONDS // 60),
+        "two_factor_on": two_factor_enabled(request.user),
+        "cancel_url": "accounts:security" if "/security/" in request.path else "apitokens:list",
     }
     is_htmx = bool(getattr(request, "htmx", False))
     template = f"{TEMPLATE}#sudo-modal" if is_htmx else TEMPLATE
@@ -100,10 +102,16 @@ def sudo_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
         lockout = login_lockout_get(ip=ip, email=email)
         if lockout is not None:
             return _prompt(request, lockout=lockout)
-        if not request.user.check_password(request.POST[PASSWORD_FIELD]):
+        entered = request.POST[PASSWORD_FIELD]
+        # The password, or with two-factor on, a code from the authenticator app.
+        if not (
+            request.user.check_password(entered) or totp_verify(user=request.user, code=entered)
+        ):
             lockout = login_failure_record(ip=ip, email=email)
             return _prompt(
-                request, error="That is not your password. Please try again.", lockout=lockout
+                request,
+                error="That is not your password (or a current code). Please try again.",
+                lockout=lockout,
             )
         sudo_grant(request)
         if request.POST.get(RESUME_FIELD) == "GET":

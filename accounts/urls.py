@@ -14,6 +14,14 @@ urlpatterns = [
     path("verify-email/<uidb64>/<token>/", views.verify_email, name="verify_email"),
     path("verify-email/resend/", views.verification_resend, name="verification_resend"),
     path("login/", views.login, name="login"),
+    path("login/code/", views.login_two_factor, name="login_two_factor"),
+    path("security/two-factor/", views.two_factor_setup, name="two_factor_setup"),
+    path("security/two-factor/off/", views.two_factor_off, name="two_factor_off"),
+    path(
+        "security/recovery-codes/",
+        views.recovery_codes_regenerate,
+        name="recovery_codes_regenerate",
+    ),
     path("logout/", views.logout, name="logout"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from http import HTTPStatus
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,7 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -25,6 +27,7 @@ from accounts.forms import (
     PasswordChangeForm,
     PasswordResetForm,
     ProfileForm,
+    SecondFactorForm,
     SetPasswordForm,
     SignupForm,
 )
@@ -35,7 +38,7 @@ from accounts.login_limiter import (
     password_reset_email_allowed,
     signup_attempt_record,
 )
-from accounts.models import User
+from accounts.models import TwoFactor, User
 from accounts.services import (
     account_signup,
     email_verification_send,
@@ -43,7 +46,18 @@ from accounts.services import (
     password_reset_send,
     seconds_in_words,
 )
+from accounts.sudo import sudo_required
 from accounts.tokens import email_verification_token_generator
+from accounts.two_factor import (
+    qr_code_svg,
+    recovery_codes_issue,
+    recovery_codes_left,
+    second_factor_verify,
+    two_factor_disable,
+    two_factor_enable,
+    two_factor_enabled,
+    two_factor_setup_begin,
+)
 from common.clientip import client_ip
 
 REDIRECT_FIELD_NAME = "next"
@@ -171,8 +185,18 @@ def login(request: HttpRequest) -> HttpResponse:
         lockout = login_lockout_get(ip=ip, email=email)
         if lockout is None:
             if form.is_valid():
+                user = form.get_user()
+                if two_factor_enabled(user):
+                    # The password is right; the session is only signed in after the code.
+                    request.session[PENDING_USER_KEY] = user.pk
+                    request.session[PENDING_AT_KEY] = time.time()
+                    request.session[PENDING_BACKEND_KEY] = user.backend
+                    target = reverse("accounts:login_two_factor")
+                    if next_url:
+                        target += "?" + urlencode({REDIRECT_FIELD_NAME: next_url})
+                    return HttpResponseRedirect(target)
                 login_success_record(email=email)
-                auth_login(request, form.get_user())
+                auth_login(request, user)
                 return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
             if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
                 lockout = login_failure_record(ip=ip, email=email)
@@ -183,6 +207,62 @@ def login(request: HttpRequest) -> HttpResponse:
     response = render(
         request,
         "accounts/login.html",
+        {"form": form, "next": next_url, "lockout": lockout},
+        status=HTTPStatus.TOO_MANY_REQUESTS if lockout else HTTPStatus.OK,
+    )
+    if lockout:
+        response["Retry-After"] = str(lockout.retry_after_seconds)
+    return response
+
+
+PENDING_USER_KEY = "two_factor_user"
+PENDING_AT_KEY = "two_factor_at"
+PENDING_BACKEND_KEY = "two_factor_backend"
+# How long the code page waits after a right password before asking for it again.
+PENDING_SECONDS = 300
+
+
+def _pending_user(request: HttpRequest) -> User | None:
+    started = request.session.get(PENDING_AT_KEY)
+    if not isinstance(started, int | float) or time.time() - started > PENDING_SECONDS:
+        return None
+    return User.objects.filter(pk=request.session.get(PENDING_USER_KEY), is_active=True).first()
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def login_two_factor(request: HttpRequest) -> HttpResponse:
+    """The second sign-in step: a code from the authenticator app or a recovery code,
+    limited like passwords (per IP and per account)."""
+    next_url = safe_next_url(request)
+    user = _pending_user(request)
+    if user is None:
+        messages.info(request, "Log in again: the sign-in took too long or was not started.")
+        return redirect("accounts:login")
+    form = SecondFactorForm(request.POST if request.method == "POST" else None)
+    lockout = None
+    if request.method == "POST":
+        ip = client_ip(request)
+        lockout = login_lockout_get(ip=ip, email=user.email)
+        if lockout is None and form.is_valid():
+            method = second_factor_verify(user=user, code=form.cleaned_data["code"])
+            if method is not None:
+                backend = request.session.get(PENDING_BACKEND_KEY)
+                login_success_record(email=user.email)
+                auth_login(request, user, backend=backend)
+                if method == "recovery":
+                    messages.warning(
+                        request,
+                        f"You used a recovery code; {recovery_codes_left(user)} left. "
+                        "Make new ones under Security if you are running low.",
+                    )
+                return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+            form.add_error("code", "That code is not right, or was already used. Try again.")
+            lockout = login_failure_record(ip=ip, email=user.email)
+    response = render(
+        request,
+        "accounts/login_two_factor.html",
         {"form": form, "next": next_url, "lockout": lockout},
         status=HTTPStatus.TOO_MANY_REQUESTS if lockout else HTTPStatus.OK,
     )
@@ -239,7 +319,67 @@ def security(request: HttpRequest) -> HttpResponse:
             "have been logged out.",
         )
         return redirect("accounts:security")
-    return render(request, "accounts/security.html", {"form": form})
+    context = {
+        "form": form,
+        "two_factor_on": two_factor_enabled(request.user),
+        "recovery_codes_left": recovery_codes_left(request.user),
+    }
+    return render(request, "accounts/security.html", context)
+
+
+def _show_recovery_codes(request: HttpRequest, codes: list[str], *, first: bool) -> HttpResponse:
+    # never_cache on the calling views: no-store, like a token value.
+    return render(request, "accounts/recovery_codes.html", {"codes": codes, "first": first})
+
+
+@sensitive_post_parameters("code")
+@login_required
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+@sudo_required
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Set up the authenticator: QR code and key, then a first code turns it on and shows
+    the recovery codes once."""
+    if two_factor_enabled(request.user):
+        messages.info(request, "Two-factor authentication is already on.")
+        return redirect("accounts:security")
+    form = SecondFactorForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if form.is_valid():
+            codes = two_factor_enable(user=request.user, code=form.cleaned_data["code"])
+            if codes is not None:
+                messages.success(request, "Two-factor authentication is on.")
+                return _show_recovery_codes(request, codes, first=True)
+            form.add_error("code", "That code is not right. Check the app's clock and try again.")
+        device = TwoFactor.objects.filter(user=request.user).first()
+        if device is None:
+            return redirect("accounts:two_factor_setup")
+    else:
+        device = two_factor_setup_begin(user=request.user)
+    context = {"form": form, "secret": device.secret, "qr_svg": qr_code_svg(device)}
+    return render(request, "accounts/two_factor_setup.html", context)
+
+
+@login_required
+@never_cache
+@require_POST
+@sudo_required
+def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
+    """Replace the recovery codes (the old ones stop working) and show the new ones once."""
+    if not two_factor_enabled(request.user):
+        return redirect("accounts:security")
+    return _show_recovery_codes(request, recovery_codes_issue(user=request.user), first=False)
+
+
+@login_required
+@never_cache
+@require_POST
+@sudo_required
+def two_factor_off(request: HttpRequest) -> HttpResponse:
+    """Turn two-factor authentication off (sudo: the password was entered recently)."""
+    if two_factor_disable(user=request.user):
+        messages.success(request, "Two-factor authentication is off.")
+    return redirect("accounts:security")
 
 
 class PasswordResetView(auth_views.PasswordResetView):
