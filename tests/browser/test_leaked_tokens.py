@@ -73,10 +73,16 @@ def test_owner_sees_the_leak_banner_and_deletes_a_stale_token(
     assert layout_problems(phone_page) == []
     screenshot(phone_page, "leaked-token-page-phone")
 
-    # One click on "Delete unused" opens the usual confirmation.
+    # One click on the stale row's Delete opens the usual confirmation.
     page.goto(LIST_URL)
     stale_row = page.locator("#token-table tr.token-row", has_text="Old reporting script")
-    stale_row.get_by_role("link", name="Delete unused token Old reporting script").click()
+    delete_link = stale_row.get_by_role("link", name="Delete unused token Old reporting script")
+    # Not clipped by the table's frame (a longer label once was, at 1280 px).
+    assert delete_link.evaluate(
+        "el => el.getBoundingClientRect().right"
+        " <= el.closest('table').parentElement.getBoundingClientRect().right + 1"
+    )
+    delete_link.click()
     modal = page.locator("#modal-root [role='dialog']")
     expect(modal).to_contain_text("Old reporting script")
     screenshot(page, "leaked-stale-delete-modal", full_page=False)
