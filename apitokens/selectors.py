@@ -522,31 +522,50 @@ def _parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     return moment, int(pk)
 
 
-def _window_start(
-    *, token: APIToken, status_class: str | None, before: datetime | None, size: int
-) -> datetime | None:
-    """The start of the fewest recent hours (before `before`) whose rollups hold at least
-    `size` matching requests: the raw rows are then read within that window only."""
+def _page_hours(
+    *,
+    token: APIToken,
+    status_class: str | None,
+    size: int,
+    before: datetime | None = None,
+    after: datetime | None = None,
+) -> list[datetime]:
+    """The fewest hours next to a cursor (older than `before`, or newer than `after`; from
+    the newest without either) whose rollups hold at least `size` matching requests, or all
+    there are. The raw rows of a page are read within these hours only."""
     columns = STATUS_CLASS_COLUMNS.get(status_class or "", ("requests",))
     hours = TokenUsageHour.objects.filter(token=token)
+    cursor_hour = None
     if before is not None:
-        hours = hours.filter(hour__lte=before)
-    matching = hours.annotate(matching=sum((F(column) for column in columns[1:]), F(columns[0])))
-    matching = matching.filter(matching__gt=0).order_by("-hour").values_list("hour", "matching")
-    found, start = 0, None
+        cursor_hour = _hour_floor(before.astimezone(UTC))
+        hours = hours.filter(hour__lte=cursor_hour).order_by("-hour")
+    elif after is not None:
+        cursor_hour = _hour_floor(after.astimezone(UTC))
+        hours = hours.filter(hour__gte=cursor_hour).order_by("hour")
+    else:
+        hours = hours.order_by("-hour")
+    matching = sum((F(column) for column in columns[1:]), F(columns[0]))
+    rows = hours.annotate(matching=matching).filter(matching__gt=0).values_list("hour", "matching")
+    found, chosen = 0, []
     for offset in range(0, 24 * 400, 200):
-        chunk = list(matching[offset : offset + 200])
+        chunk = list(rows[offset : offset + 200])
         for hour, count in chunk:
-            start = hour
+            chosen.append(hour)
             # The cursor's own hour also holds rows already shown: it does not count.
-            if before is not None and hour == _hour_floor(before.astimezone(UTC)):
-                continue
-            found += count
+            if hour != cursor_hour:
+                found += count
             if found >= size:
-                return start
+                return chosen
         if len(chunk) < 200:
             break
-    return start
+    return chosen
+
+
+def _within_hours(hours: list[datetime]) -> Q:
+    condition = Q()
+    for hour in hours:
+        condition |= Q(created_at__gte=hour, created_at__lt=hour + timedelta(hours=1))
+    return condition
 
 
 def token_activity_page(
@@ -566,10 +585,13 @@ def token_activity_page(
     before = None if after else _parse_cursor(older_than)
     if after is not None:
         moment, pk = after
+        hours = _page_hours(token=token, status_class=status_class, size=size + 1, after=moment)
         rows = list(
-            queryset.filter(Q(created_at__gt=moment) | Q(created_at=moment, pk__gt=pk))
-            .filter(created_at__lt=_hour_floor(moment) + timedelta(days=400))
+            queryset.filter(_within_hours(hours))
+            .filter(Q(created_at__gt=moment) | Q(created_at=moment, pk__gt=pk))
             .order_by("created_at", "id")[: size + 1]
+            if hours
+            else []
         )
         has_newer = len(rows) > size
         rows = rows[:size][::-1]
@@ -580,15 +602,13 @@ def token_activity_page(
         if before is not None:
             moment, pk = before
             queryset = queryset.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
-        start = _window_start(
+        hours = _page_hours(
             token=token,
             status_class=status_class,
-            before=before[0] if before else None,
             size=size + 1,
+            before=before[0] if before else None,
         )
-        if start is not None:
-            queryset = queryset.filter(created_at__gte=start)
-        rows = list(queryset[: size + 1])
+        rows = list(queryset.filter(_within_hours(hours))[: size + 1]) if hours else []
         has_older = len(rows) > size
         rows = rows[:size]
         has_newer = before is not None and bool(rows)

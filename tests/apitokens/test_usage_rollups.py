@@ -307,3 +307,17 @@ def test_dashboard_totals_chart_and_top_lists_count_the_same_requests(tokens, ad
     day = TokenActivity.objects.filter(created_at__gte=selectors.hour_window(hours=24, now=now))
     assert context["requests_day"] == day.count()
     assert context["rate_limited_day"] == day.filter(status=429).count()
+
+
+def test_a_filter_without_matches_reads_no_activity_rows(tokens):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    usage.write_rows(
+        [_row(tokens[0], now - timedelta(hours=hour), 200, None) for hour in range(50)]
+    )
+    with CaptureQueriesContext(connection) as captured:
+        page = selectors.token_activity_page(token=tokens[0], status_class="5xx")
+    assert page.rows == [] and page.older is None
+    assert not any("apitokens_tokenactivity" in query["sql"] for query in captured)
