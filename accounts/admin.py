@@ -14,7 +14,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from accounts.forms import SignupForm
-from accounts.models import User
+from accounts.models import AccountEvent, User
 from accounts.views import safe_next_url
 from common.admin import SafeLookupsMixin, SafeSelectedActionsMixin
 
@@ -96,7 +96,9 @@ class UserAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, DjangoUserAdmin):
             },
         ),
     )
-    filter_horizontal = ("groups", "user_permissions")
+    # Plain multiple selects: the admin's filter widget adds an aria-label to a <span>,
+    # which WCAG (axe aria-prohibited-attr) refuses.
+    filter_horizontal = ()
 
 
 def admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
@@ -126,3 +128,25 @@ admin.site.unregister(Group)
 @admin.register(Group)
 class GroupAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, DjangoGroupAdmin):
     pass
+
+
+@admin.register(AccountEvent)
+class AccountEventAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, admin.ModelAdmin):
+    """The accounts' security logs, read-only (an audit trail is never edited)."""
+
+    list_display = ("created_at", "user", "kind", "detail", "ip", "user_agent")
+    list_filter = ("kind", "created_at")
+    search_fields = ("user__email", "ip")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -8,6 +8,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class UserManager(BaseUserManager["User"]):
@@ -66,6 +67,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text="Overrides QUICKBOT_API_HOURLY_LIMIT for this account. Empty = site default.",
     )
 
+    # Raised by "sign out everywhere else": every session signed with the old value ends.
+    sessions_version = models.PositiveIntegerField(default=0, editable=False)
+
     objects = UserManager()
 
     EMAIL_FIELD = "email"
@@ -85,6 +89,27 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).strip()
+
+    def get_session_auth_hash(self) -> str:
+        # Version 0 keeps Django's own hash, so existing sessions survive this field's arrival.
+        if not self.sessions_version:
+            return super().get_session_auth_hash()
+        return self._versioned_session_hash(secret=None)
+
+    def get_session_auth_fallback_hash(self):
+        if not self.sessions_version:
+            yield from super().get_session_auth_fallback_hash()
+            return
+        for fallback_secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._versioned_session_hash(secret=fallback_secret)
+
+    def _versioned_session_hash(self, *, secret: str | None) -> str:
+        return salted_hmac(
+            "accounts.User.get_session_auth_hash",
+            f"{self.password}:{self.sessions_version}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     @property
     def email_verified(self) -> bool:
@@ -139,3 +164,36 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"Recovery code of {self.user}"
+
+
+class AccountEvent(models.Model):
+    """One line of the account's security log: sign-ins, failures, password and
+    two-factor changes, email confirmation, signing out other sessions."""
+
+    class Kind(models.TextChoices):
+        SIGNED_IN = "signed_in", "Signed in"
+        SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        PASSWORD_RESET = "password_reset", "Password reset by email"
+        TWO_FACTOR_ON = "two_factor_on", "Two-factor turned on"
+        TWO_FACTOR_OFF = "two_factor_off", "Two-factor turned off"
+        RECOVERY_CODES = "recovery_codes", "New recovery codes"
+        EMAIL_VERIFIED = "email_verified", "Email address confirmed"
+        SIGNED_OUT_OTHERS = "signed_out_others", "Signed out everywhere else"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_events"
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    detail = models.CharField(max_length=120, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "account security event"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="accounts_event_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.user})"

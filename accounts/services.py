@@ -10,17 +10,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.tokens import default_token_generator
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.login_limiter import verification_email_allowed
-from accounts.models import User
+from accounts.models import AccountEvent, User
 from accounts.tokens import email_verification_token_generator
+from common.clientip import client_ip
 from common.mail import mail_dispatch, site_url, templated_message
 
 
@@ -154,3 +158,25 @@ def password_reset_send(*, email: str) -> None:
                 context=context,
             ),
         )
+
+
+def account_event_record(
+    *, user: User, kind: str, request: HttpRequest | None = None, detail: str = ""
+) -> AccountEvent:
+    """Append one line to the account's security log, with the request's IP and browser."""
+    return AccountEvent.objects.create(
+        user=user,
+        kind=kind,
+        detail=detail[:120],
+        ip=client_ip(request) if request is not None else None,
+        user_agent=request.headers.get("User-Agent", "")[:256] if request is not None else "",
+    )
+
+
+def sessions_end_others(*, request: HttpRequest) -> None:
+    """End every session of the signed-in account except this one."""
+    user = request.user
+    User.objects.filter(pk=user.pk).update(sessions_version=F("sessions_version") + 1)
+    user.refresh_from_db(fields=["sessions_version"])
+    update_session_auth_hash(request, user)
+    account_event_record(user=user, kind=AccountEvent.Kind.SIGNED_OUT_OTHERS, request=request)

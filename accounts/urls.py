@@ -15,6 +15,7 @@ urlpatterns = [
     path("verify-email/resend/", views.verification_resend, name="verification_resend"),
     path("login/", views.login, name="login"),
     path("login/code/", views.login_two_factor, name="login_two_factor"),
+    path("security/sign-out-others/", views.sign_out_others, name="sign_out_others"),
     path("security/two-factor/", views.two_factor_setup, name="two_factor_setup"),
     path("security/two-factor/off/", views.two_factor_off, name="two_factor_off"),
     path(

@@ -38,13 +38,15 @@ from accounts.login_limiter import (
     password_reset_email_allowed,
     signup_attempt_record,
 )
-from accounts.models import TwoFactor, User
+from accounts.models import AccountEvent, TwoFactor, User
 from accounts.services import (
+    account_event_record,
     account_signup,
     email_verification_send,
     email_verify,
     password_reset_send,
     seconds_in_words,
+    sessions_end_others,
 )
 from accounts.sudo import sudo_required
 from accounts.tokens import email_verification_token_generator
@@ -131,7 +133,8 @@ def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     """Open the emailed link: the address is verified (once); a bad or old link says so."""
     user = _user_from_uid(uidb64)
     if user is not None and email_verification_token_generator.check_token(user, token):
-        email_verify(user=user)
+        if email_verify(user=user):
+            account_event_record(user=user, kind=AccountEvent.Kind.EMAIL_VERIFIED, request=request)
         messages.success(request, f"Thank you: {user.email} is confirmed.")
         if request.user.is_authenticated:
             return redirect("accounts:settings")
@@ -197,9 +200,13 @@ def login(request: HttpRequest) -> HttpResponse:
                     return HttpResponseRedirect(target)
                 login_success_record(email=email)
                 auth_login(request, user)
+                account_event_record(
+                    user=user, kind=AccountEvent.Kind.SIGNED_IN, request=request, detail="Password"
+                )
                 return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
             if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
                 lockout = login_failure_record(ip=ip, email=email)
+                _record_failed_sign_in(request, email=email, detail="Wrong password")
         if lockout is not None:
             # Locked (already, or by this failure): a fresh form and when to come back.
             form = LoginForm(request, initial={"username": email})
@@ -213,6 +220,15 @@ def login(request: HttpRequest) -> HttpResponse:
     if lockout:
         response["Retry-After"] = str(lockout.retry_after_seconds)
     return response
+
+
+def _record_failed_sign_in(request: HttpRequest, *, email: str, detail: str) -> None:
+    # Only accounts that exist have a log; the lookup is the one the password check made.
+    account = User.objects.filter(email__iexact=email.strip()).first() if email.strip() else None
+    if account is not None:
+        account_event_record(
+            user=account, kind=AccountEvent.Kind.SIGN_IN_FAILED, request=request, detail=detail
+        )
 
 
 PENDING_USER_KEY = "two_factor_user"
@@ -251,6 +267,14 @@ def login_two_factor(request: HttpRequest) -> HttpResponse:
                 backend = request.session.get(PENDING_BACKEND_KEY)
                 login_success_record(email=user.email)
                 auth_login(request, user, backend=backend)
+                account_event_record(
+                    user=user,
+                    kind=AccountEvent.Kind.SIGNED_IN,
+                    request=request,
+                    detail="Password and recovery code"
+                    if method == "recovery"
+                    else "Password and authenticator code",
+                )
                 if method == "recovery":
                     messages.warning(
                         request,
@@ -260,6 +284,12 @@ def login_two_factor(request: HttpRequest) -> HttpResponse:
                 return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
             form.add_error("code", "That code is not right, or was already used. Try again.")
             lockout = login_failure_record(ip=ip, email=user.email)
+            account_event_record(
+                user=user,
+                kind=AccountEvent.Kind.SIGN_IN_FAILED,
+                request=request,
+                detail="Right password, wrong two-factor code",
+            )
     response = render(
         request,
         "accounts/login_two_factor.html",
@@ -313,6 +343,7 @@ def security(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         user = form.save()
         update_session_auth_hash(request, user)
+        account_event_record(user=user, kind=AccountEvent.Kind.PASSWORD_CHANGED, request=request)
         messages.success(
             request,
             "Your password has been changed. Other devices where you were logged in "
@@ -323,8 +354,22 @@ def security(request: HttpRequest) -> HttpResponse:
         "form": form,
         "two_factor_on": two_factor_enabled(request.user),
         "recovery_codes_left": recovery_codes_left(request.user),
+        "events": list(request.user.account_events.all()[:SECURITY_LOG_ROWS]),
     }
     return render(request, "accounts/security.html", context)
+
+
+SECURITY_LOG_ROWS = 50
+
+
+@login_required
+@never_cache
+@require_POST
+def sign_out_others(request: HttpRequest) -> HttpResponse:
+    """End every other session of the account; this one stays signed in."""
+    sessions_end_others(request=request)
+    messages.success(request, "You are signed out everywhere else.")
+    return redirect("accounts:security")
 
 
 def _show_recovery_codes(request: HttpRequest, codes: list[str], *, first: bool) -> HttpResponse:
@@ -348,6 +393,9 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             codes = two_factor_enable(user=request.user, code=form.cleaned_data["code"])
             if codes is not None:
+                account_event_record(
+                    user=request.user, kind=AccountEvent.Kind.TWO_FACTOR_ON, request=request
+                )
                 messages.success(request, "Two-factor authentication is on.")
                 return _show_recovery_codes(request, codes, first=True)
             form.add_error("code", "That code is not right. Check the app's clock and try again.")
@@ -368,7 +416,9 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
     """Replace the recovery codes (the old ones stop working) and show the new ones once."""
     if not two_factor_enabled(request.user):
         return redirect("accounts:security")
-    return _show_recovery_codes(request, recovery_codes_issue(user=request.user), first=False)
+    codes = recovery_codes_issue(user=request.user)
+    account_event_record(user=request.user, kind=AccountEvent.Kind.RECOVERY_CODES, request=request)
+    return _show_recovery_codes(request, codes, first=False)
 
 
 @login_required
@@ -378,6 +428,9 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
 def two_factor_off(request: HttpRequest) -> HttpResponse:
     """Turn two-factor authentication off (sudo: the password was entered recently)."""
     if two_factor_disable(user=request.user):
+        account_event_record(
+            user=request.user, kind=AccountEvent.Kind.TWO_FACTOR_OFF, request=request
+        )
         messages.success(request, "Two-factor authentication is off.")
     return redirect("accounts:security")
 
@@ -429,6 +482,9 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         login_success_record(email=self.user.email)
         # The link came by email, so it proves the address as well.
         email_verify(user=self.user)
+        account_event_record(
+            user=self.user, kind=AccountEvent.Kind.PASSWORD_RESET, request=self.request
+        )
         return response
 
 

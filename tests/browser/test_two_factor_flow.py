@@ -83,3 +83,11 @@ def test_sign_up_confirm_two_factor_code_and_recovery_code(
     page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(re.compile(r"/account/$"))
     expect(page.get_by_role("status")).to_contain_text("You used a recovery code; 9 left.")
+
+    page.goto("/account/security/")
+    log = page.locator("#security-log")
+    expect(log).to_contain_text("Password and recovery code")
+    expect(log).to_contain_text("Password and authenticator code")
+    expect(log).to_contain_text("Two-factor turned on")
+    expect(log).to_contain_text("Email address confirmed")
+    screenshot(page, f"accounts-security-log-{viewport}")
