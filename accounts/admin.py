@@ -96,9 +96,7 @@ class UserAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, DjangoUserAdmin):
             },
         ),
     )
-    # Plain multiple selects: the admin's filter widget adds an aria-label to a <span>,
-    # which WCAG (axe aria-prohibited-attr) refuses.
-    filter_horizontal = ()
+    filter_horizontal = ("groups", "user_permissions")
 
 
 def admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
