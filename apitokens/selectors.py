@@ -13,13 +13,16 @@ from datetime import UTC, date, datetime, timedelta
 from django.db.models import (
     Count,
     Exists,
+    ExpressionWrapper,
     F,
+    IntegerField,
     Max,
     Min,
     OuterRef,
     Q,
     QuerySet,
     Sum,
+    Value,
 )
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -149,15 +152,28 @@ def status_counts(*, since: datetime, statuses: Iterable[int] = (401, 403, 429))
     return {status: totals[f"status_{status}"] or 0 for status in statuses}
 
 
+def _grouped_by(column: str) -> ExpressionWrapper:
+    """`column` + 0 as the GROUP BY key: SQLite's planner (without statistics) would walk a
+    whole index led by `column` to skip a sort, instead of the hour index's short range."""
+    return ExpressionWrapper(F(column) + Value(0), output_field=IntegerField())
+
+
 def top_accounts(*, since: datetime, limit: int = 10) -> list[dict]:
     """Accounts with the most requests from the hour holding `since` on: dicts of owner
     id, email, requests."""
-    return list(
+    rows = list(
         _usage_since(since)
-        .values("owner_id", "owner__email")
+        .values(group=_grouped_by("owner_id"))
         .annotate(requests=Sum("requests"))
-        .order_by("-requests", "owner_id")[:limit]
+        .order_by("-requests", "group")[:limit]
     )
+    emails = dict(
+        User.objects.filter(pk__in=[row["group"] for row in rows]).values_list("pk", "email")
+    )
+    return [
+        {"owner_id": row["group"], "owner__email": emails.get(row["group"], ""), **row}
+        for row in rows
+    ]
 
 
 def top_tokens(*, since: datetime, limit: int = 10) -> list[dict]:
@@ -165,15 +181,15 @@ def top_tokens(*, since: datetime, limit: int = 10) -> list[dict]:
     identifier and owner email."""
     rows = list(
         _usage_since(since)
-        .values("token_id")
+        .values(group=_grouped_by("token_id"))
         .annotate(requests=Sum("requests"))
-        .order_by("-requests", "token_id")[:limit]
+        .order_by("-requests", "group")[:limit]
     )
-    tokens = APIToken.objects.select_related("owner").in_bulk([row["token_id"] for row in rows])
+    tokens = APIToken.objects.select_related("owner").in_bulk([row["group"] for row in rows])
     return [
-        {"token": tokens[row["token_id"]], "requests": row["requests"]}
+        {"token": tokens[row["group"]], "requests": row["requests"]}
         for row in rows
-        if row["token_id"] in tokens
+        if row["group"] in tokens
     ]
 
 
