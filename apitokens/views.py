@@ -97,6 +97,7 @@ class UsageSummary:
     used: int
     remaining: int
     reset_at: datetime | None
+
     @property
     def level(self) -> str:
         """ "over" at and past the limit, "near" from 80 % of it, else "" (the bar's colour)."""
@@ -105,7 +106,6 @@ class UsageSummary:
         if self.limit and self.used * 5 >= self.limit * 4:
             return "near"
         return ""
-
 
 
 def rate_limit_usage(user: User) -> UsageSummary | None:
@@ -206,10 +206,10 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
     context = _list_context(request)
     if request.htmx and request.htmx.target == "token-table":
         return render(request, f"{LIST_TEMPLATE}#token-table", context)
+    context["usage"] = rate_limit_usage(request.user)
     # Done on the no-JavaScript "Token created" page comes back with ?created=<public id>:
     # the new row is highlighted (an id, never the value).
     context["created_id"] = request.GET.get("created", "")
-    context["usage"] = rate_limit_usage(request.user)
     return render(request, LIST_TEMPLATE, context)
 
 
@@ -222,7 +222,7 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
     if refusal := _email_unverified(request):
         return refusal
     if request.method == "POST":
-        form = TokenCreateForm(request.POST, user=request.user)
+        form = TokenCreateForm(request.POST, user=request.user, current_ip=client_ip(request))
         created: tuple[APIToken, str] | None = None
         with transaction.atomic():
             # One create at a time per account, so two quick submits cannot both pass
@@ -257,6 +257,7 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
         return render(request, f"{LIST_TEMPLATE}#create-modal", context)
     return render(request, "apitokens/token_new.html", context)
 
+
 @never_cache
 @login_required_htmx
 @require_safe
@@ -270,7 +271,6 @@ def token_first_request(request: HtmxHttpRequest, public_id: str) -> HttpRespons
         first_request = {"ip": token.last_used_ip, "at": token.last_used_at}
     context = {"token": token, "first_request": first_request}
     return render(request, f"{LIST_TEMPLATE}#first-request", context)
-
 
 
 @never_cache
