@@ -96,7 +96,9 @@ class UserAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, DjangoUserAdmin):
             },
         ),
     )
-    filter_horizontal = ("groups", "user_permissions")
+    # Plain multiple selects: the admin's filter widget adds an aria-label to a <span>,
+    # which WCAG (axe aria-prohibited-attr) refuses.
+    filter_horizontal = ()
 
 
 def admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:

@@ -456,6 +456,7 @@ class APITokenAdmin(
                 for row in rows
             ),
             empty="No requests recorded.",
+            label="Recent activity",
             link=format_html(
                 '<a href="{}">All activity of this token</a>',
                 changelist_url("tokenactivity", token=token.public_id),
@@ -483,6 +484,7 @@ class APITokenAdmin(
                 for event in events
             ),
             empty="No events.",
+            label="Security log",
             link=format_html(
                 '<a href="{}">All security events of this token</a>',
                 changelist_url("securityevent", token=token.public_id),
@@ -607,16 +609,19 @@ def _actor_label(event: SecurityEvent) -> str:
     return event.get_actor_kind_display()
 
 
-def _inline_table(headers, rows, *, empty: str, link) -> str:
+def _inline_table(headers, rows, *, empty: str, link, label: str) -> str:
     """A read-only table on the token change page (escaped cells), in a box that scrolls
     sideways on a phone, followed by `link`; `empty` instead when there are no rows."""
     rows = list(rows)
     if not rows:
         return format_html("<p>{}</p>{}", empty, link)
     cells = "".join(["<td>{}</td>"] * len(headers))
+    # Focusable and named, so a keyboard can scroll the box (WCAG 2.1.1).
     return format_html(
-        '<div class="audit-inline-scroll"><table class="audit-inline-table">'
+        '<div class="audit-inline-scroll" tabindex="0" role="region" aria-label="{}">'
+        '<table class="audit-inline-table">'
         "<thead><tr>{}</tr></thead><tbody>{}</tbody></table></div><p>{}</p>",
+        label,
         format_html_join("", "<th>{}</th>", ((header,) for header in headers)),
         format_html_join("", f"<tr>{cells}</tr>", rows),
         link,

@@ -97,7 +97,7 @@ def test_every_admin_page_fits_the_width(page, login, width, db):
     assert problems == [], "\n".join(problems)
 
 
-@pytest.mark.parametrize("width", [1280, 1000, 800])
+@pytest.mark.parametrize("width", [1280, 1201, 1024, 901, 800])
 def test_api_tokens_page_with_demo_data_fits_without_sideways_scrolling(
     page, login, user, width, screenshot
 ):
