@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
@@ -108,7 +109,7 @@ def admin_login(request: HttpRequest, extra_context: dict | None = None) -> Http
         if request.user.is_active and request.user.is_staff:
             return HttpResponseRedirect(next_url)
         messages.error(request, "Your account does not have access to the admin site.")
-        return redirect("accounts:settings")
+        return redirect(settings.LOGIN_REDIRECT_URL)
     return redirect_to_login(next_url, login_url="accounts:login")
 
 

@@ -90,7 +90,7 @@ SIGNUP_EMAIL_SESSION_KEY = "signup_email"
 def signup(request: HttpRequest) -> HttpResponse:
     """Sign up; a valid form always ends on "check your email", taken address or not."""
     if request.user.is_authenticated:
-        return redirect("accounts:settings")
+        return redirect(settings.LOGIN_REDIRECT_URL)
     form = SignupForm(request.POST if request.method == "POST" else None)
     lockout = None
     if request.method == "POST":
@@ -137,7 +137,7 @@ def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
             account_event_record(user=user, kind=AccountEvent.Kind.EMAIL_VERIFIED, request=request)
         messages.success(request, f"Thank you: {user.email} is confirmed.")
         if request.user.is_authenticated:
-            return redirect("accounts:settings")
+            return redirect(settings.LOGIN_REDIRECT_URL)
         return redirect("accounts:login")
     return render(request, "accounts/verify_email_invalid.html", status=HTTPStatus.BAD_REQUEST)
 
@@ -147,7 +147,7 @@ def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
 @require_POST
 def verification_resend(request: HttpRequest) -> HttpResponse:
     """Send the signed-in account a new verification link (3 an hour at most)."""
-    next_url = safe_next_url(request) or resolve_url("accounts:settings")
+    next_url = safe_next_url(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
     if request.user.email_verified:
         messages.info(request, "Your email address is already confirmed.")
     elif email_verification_send(user=request.user):

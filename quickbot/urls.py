@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from quickbot import views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="accounts:settings", permanent=False), name="home"),
+    path("", RedirectView.as_view(pattern_name="apitokens:list", permanent=False), name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("account/", include("accounts.urls")),
     path("account/tokens/", include("apitokens.urls")),

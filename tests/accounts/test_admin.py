@@ -162,10 +162,10 @@ class TestAdminLogin:
         assert response.redirect_chain[-1][0] == "/admin/"
         assert response.status_code == HTTPStatus.OK
 
-    def test_a_logged_in_non_staff_account_is_sent_to_account_settings(self, user_client):
+    def test_a_logged_in_non_staff_account_is_sent_to_its_api_tokens(self, user_client):
         response = user_client.get(reverse("admin:index"), follow=True)
 
-        assert response.redirect_chain[-1][0] == reverse("accounts:settings")
+        assert response.redirect_chain[-1][0] == reverse("apitokens:list")
         assert "does not have access to the admin" in response.content.decode()
 
     def test_posting_to_the_admin_login_url_never_logs_in(self, client, superuser):

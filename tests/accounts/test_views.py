@@ -24,6 +24,8 @@ LOGIN_URL = reverse("accounts:login")
 SIGNUP_URL = reverse("accounts:signup")
 SIGNUP_DONE_URL = reverse("accounts:signup_done")
 SETTINGS_URL = reverse("accounts:settings")
+# Where signing in lands (settings.LOGIN_REDIRECT_URL): API Tokens, what people come for.
+LANDING_URL = reverse("apitokens:list")
 SECURITY_URL = reverse("accounts:security")
 LOGOUT_URL = reverse("accounts:logout")
 RESET_URL = reverse("accounts:password_reset")
@@ -135,8 +137,8 @@ class TestSignup:
         assert "Ensure this value has at most 80 characters" in content
         assert not User.objects.exists()
 
-    def test_logged_in_user_is_sent_to_account_settings(self, user_client):
-        assert user_client.get(SIGNUP_URL).url == SETTINGS_URL
+    def test_logged_in_user_is_sent_to_api_tokens(self, user_client):
+        assert user_client.get(SIGNUP_URL).url == LANDING_URL
 
 
 class TestLogin:
@@ -147,11 +149,11 @@ class TestLogin:
         assert b'type="email"' in response.content
         assert b"Forgot your password?" in response.content
 
-    def test_correct_login_lands_on_account_settings(self, client, user):
+    def test_correct_login_lands_on_api_tokens(self, client, user):
         response = client.post(LOGIN_URL, {"username": user.email, "password": DEFAULT_PASSWORD})
 
         assert response.status_code == HTTPStatus.FOUND
-        assert response.url == SETTINGS_URL
+        assert response.url == LANDING_URL
         assert is_logged_in(client)
 
     def test_email_is_case_insensitive(self, client, user):
@@ -213,7 +215,7 @@ class TestLogin:
         )
 
         assert response.status_code == HTTPStatus.FOUND
-        assert response.url == SETTINGS_URL
+        assert response.url == LANDING_URL
 
     def test_next_to_another_host_is_not_echoed_into_the_form(self, client):
         response = client.get(LOGIN_URL, {"next": "https://evil.example/"})
@@ -221,7 +223,7 @@ class TestLogin:
         assert b"evil.example" not in response.content
 
     def test_logged_in_user_is_sent_on(self, user_client):
-        assert user_client.get(LOGIN_URL).url == SETTINGS_URL
+        assert user_client.get(LOGIN_URL).url == LANDING_URL
         assert user_client.get(LOGIN_URL, {"next": SECURITY_URL}).url == SECURITY_URL
 
 
@@ -528,7 +530,7 @@ class TestPasswordReset:
         assert user.check_password(STRONG)
 
         assert client.post(LOGIN_URL, {"username": user.email, "password": STRONG}).url == (
-            SETTINGS_URL
+            LANDING_URL
         )
 
     def test_a_used_link_no_longer_works(self, client, user):

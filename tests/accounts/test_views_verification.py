@@ -43,7 +43,7 @@ def test_sign_up_verify_through_the_emailed_link_then_log_in(client):
     logged_in = client.post(
         reverse("accounts:login"), {"username": "new@example.com", "password": STRONG}
     )
-    assert logged_in.url == reverse("accounts:settings")
+    assert logged_in.url == reverse("apitokens:list")  # what people come for
 
 
 def test_the_link_works_once(client):

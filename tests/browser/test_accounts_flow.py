@@ -43,7 +43,7 @@ def test_sign_up_confirm_by_email_log_out_log_in_and_change_display_name(page, s
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
 
-    expect(page).to_have_url(re.compile(r"/account/$"))
+    expect(page).to_have_url(re.compile(r"/account/tokens/$"))
     expect(page.get_by_role("heading", name="Account settings")).to_be_visible()
     screenshot(page, "accounts-settings-welcome")
 
@@ -56,7 +56,8 @@ def test_sign_up_confirm_by_email_log_out_log_in_and_change_display_name(page, s
     page.get_by_label("Email").fill("GRACE@example.com")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/account/$"))
+    expect(page).to_have_url(re.compile(r"/account/tokens/$"))
+    page.get_by_role("link", name="Profile").click()
 
     page.get_by_label("Display name").fill("Rear Admiral Hopper")
     page.get_by_role("button", name="Save changes").click()
@@ -116,7 +117,8 @@ def test_forms_work_without_javascript(page_nojs, user, password):
     page_nojs.get_by_label("Email").fill(user.email)
     page_nojs.get_by_label("Password", exact=True).fill(password)
     page_nojs.get_by_role("button", name="Log in").click()
-    expect(page_nojs).to_have_url(re.compile(r"/account/$"))
+    expect(page_nojs).to_have_url(re.compile(r"/account/tokens/$"))
+    page_nojs.get_by_role("link", name="Profile").click()
 
     page_nojs.get_by_label("Display name").fill("No Script Ada")
     page_nojs.get_by_role("button", name="Save changes").click()
@@ -149,7 +151,7 @@ def test_password_reset_by_email(page, user, screenshot):
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/account/$"))
+    expect(page).to_have_url(re.compile(r"/account/tokens/$"))
 
     page.goto(link)
     expect(page.get_by_role("heading", name="This link no longer works")).to_be_visible()

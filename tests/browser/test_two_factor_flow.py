@@ -50,7 +50,7 @@ def test_sign_up_confirm_two_factor_code_and_recovery_code(
     page.goto(confirmation_path(EMAIL))
     expect(page.get_by_role("status")).to_contain_text("is confirmed")
     log_in(page)
-    expect(page).to_have_url(re.compile(r"/account/$"))
+    expect(page).to_have_url(re.compile(r"/account/tokens/$"))
 
     page.goto("/account/security/")
     page.get_by_role("link", name="Set up two-factor authentication").click()
@@ -75,13 +75,13 @@ def test_sign_up_confirm_two_factor_code_and_recovery_code(
     # The set-up used this step's code: the next step's is the one still unused.
     page.get_by_label("Code").fill(totp.at(timezone.now() + timedelta(seconds=30)))
     page.get_by_role("button", name="Verify").click()
-    expect(page).to_have_url(re.compile(r"/account/$"))
+    expect(page).to_have_url(re.compile(r"/account/tokens/$"))
 
     log_out(page)
     log_in(page)
     page.get_by_label("Code").fill(codes[0])
     page.get_by_role("button", name="Verify").click()
-    expect(page).to_have_url(re.compile(r"/account/$"))
+    expect(page).to_have_url(re.compile(r"/account/tokens/$"))
     expect(page.get_by_role("status")).to_contain_text("You used a recovery code; 9 left.")
 
     page.goto("/account/security/")
