@@ -103,7 +103,16 @@ def demo_data_seed(*, user: User, now: datetime | None = None, seed: int = 2026)
             )
             rows = _sample_activity(token=token, sample=sample, now=now, rng=rng, until=deleted_at)
             if sample.name == "Mobile App Backend":
-                rows += _requests(token, now - timedelta(hours=6), 18, rng, ip=NEW_DEVICE_IP)
+                # A burst in the last half hour: its first request (the "New IP" row) is on
+                # the token page's first page at any time of day.
+                rows += _requests(
+                    token,
+                    now - timedelta(minutes=30),
+                    18,
+                    rng,
+                    ip=NEW_DEVICE_IP,
+                    spread=timedelta(minutes=30),
+                )
             if deleted_at is not None:
                 _sample_delete(token=token, user=user, at=deleted_at)
                 rows += _dead_uses(token=token, now=now, rng=rng)

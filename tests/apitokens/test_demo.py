@@ -11,6 +11,7 @@ from accounts.models import User
 from apitokens import demo, selectors, tokens
 from apitokens.api.lookup import authenticate_token
 from apitokens.models import APIToken, SecurityEvent, TokenActivity
+from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +165,19 @@ def test_the_demo_account_counts_as_verified():
     _seed()
 
     assert User.objects.get(email="demo@quickbot.local").email_verified
+
+
+@pytest.mark.parametrize("hour", [0, 9, 14, 16, 20, 23])
+def test_the_new_device_first_request_is_on_the_token_page_first_page_at_any_hour(hour):
+    # The burst from a new address used to span six hours: in the afternoon the regular
+    # traffic after its first request pushed the "New IP" row off the first page.
+
+    now = timezone.now().replace(hour=hour, minute=5, second=0, microsecond=0)
+    user = UserFactory()
+    demo.demo_data_seed(user=user, now=now)
+    token = APIToken.objects.get(owner=user, name="Mobile App Backend")
+    first_page = list(selectors.token_activity(token=token)[:25])
+    first_from_new_device = (
+        TokenActivity.objects.filter(token=token, ip=demo.NEW_DEVICE_IP).order_by("created_at")
+    ).first()
+    assert first_from_new_device in first_page
