@@ -3,7 +3,7 @@
 Pure functions, no ORM, no request. The list is stored on the token row as normalised
 text (one network per line, e.g. "203.0.113.7\\n2001:db8::/48"), so the API path reads it
 with the token and checks it without a query; `address_allowed` parses each stored text
-once per process (`_stored_networks` is cached by that text).
+once per process and remembers its answer per (list, address) pair (both bounded caches).
 """
 
 from __future__ import annotations
@@ -110,6 +110,12 @@ def address_allowed(stored: str, ip: str | None) -> bool:
     """
     if not stored:
         return True
+    return _decision(stored, ip)
+
+
+# A token's scripts call from a few addresses: the answer for (list, address) is kept.
+@lru_cache(maxsize=4096)
+def _decision(stored: str, ip: str | None) -> bool:
     if not ip:
         return False
     try:

@@ -40,7 +40,10 @@ LABELS = {
     "malformed": "malformed header (400)",
     "checksum": "wrong checksum (401)",
     "unknown": "unknown well-formed token (401)",
+    "allowlist": "full pipeline, token with a 4-entry IP allowlist",
 }
+# The IP allowlist check may cost at most this much over the same pipeline without a list.
+ALLOWLIST_MAX_OVERHEAD = 1.03
 
 
 def run_setup(label: str, env: dict, args: argparse.Namespace) -> dict:
@@ -94,7 +97,9 @@ def report(result: dict) -> list[str]:
     print("| path | µs per request | × plain view | queries |")
     print("|---|---:|---:|---:|")
     for name, label_text in LABELS.items():
-        row = in_process[name]
+        row = in_process.get(name)
+        if row is None:
+            continue
         print(f"| {label_text} | {row['us']:.0f} | {_ratio(row, base):.2f} | {row['queries']:g} |")
     floors = {name: in_process[name] for name in FLOORS if name in in_process}
     for name, row in floors.items():
@@ -165,6 +170,13 @@ def report(result: dict) -> list[str]:
         f"success path {in_process['protected']['queries']:g} queries per request ≤ 1 "
         "(activity INSERT batched)",
     )
+    if "allowlist" in in_process:
+        overhead = in_process["allowlist"]["vs_protected"]
+        check(
+            overhead <= ALLOWLIST_MAX_OVERHEAD,
+            f"IP allowlist check {overhead:.3f}× the pipeline without it "
+            f"≤ {ALLOWLIST_MAX_OVERHEAD}× (median of per-round ratios)",
+        )
     http_ratio = _ratio(http["protected"], base_rps, "rps")
     check(http_ratio >= targets["http"], f"HTTP {http_ratio:.2f}× ≥ {targets['http']}×")
     errors = sum(row["errors"] for row in http.values())

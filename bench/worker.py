@@ -94,6 +94,27 @@ def _setup_data(fresh: bool = False) -> tuple[str, str]:
     return raw, tokens.generate_token()
 
 
+# The allowlist case: four entries, the caller's address (127.0.0.1) matching the last one,
+# so every entry is tried.
+BENCH_ALLOWLIST = "10.0.0.0/8\n192.168.0.0/16\n2001:db8::/32\n127.0.0.1"
+
+
+def _allowlisted_token() -> str | None:
+    """A second token of a bench account with an IP allowlist the bench's address passes,
+    or None in a tree without allowlists (an A/B baseline)."""
+    from accounts.models import User
+    from apitokens import services
+    from apitokens.models import APIToken
+
+    if "allowed_ips" not in {field.name for field in APIToken._meta.get_fields()}:
+        return None
+    user = User.objects.create_user(f"bench-{uuid.uuid4().hex[:12]}@example.com", None)
+    _, raw = services.api_token_create(
+        user=user, name=f"Benchmark allowlist {uuid.uuid4().hex[:8]}", allowed_ips=BENCH_ALLOWLIST
+    )
+    return raw
+
+
 def _floor_calls(unknown: str) -> dict:
     """The bare round trips the API path cannot avoid, timed in the same rounds as the
     paths: the token lookup's statement alone (an unknown digest: one index probe, no row),
@@ -223,6 +244,13 @@ def measure_in_process(paths: dict, rounds: int, per_round: int, floors: dict) -
         }
         for name, values in samples.items()
     }
+    if "allowlist" in samples:
+        # The allowlist check's cost: each round's allowlisted request against the same
+        # round's request without a list (same pipeline, same view).
+        result["allowlist"]["vs_protected"] = statistics.median(
+            value / base
+            for value, base in zip(samples["allowlist"], samples["protected"], strict=True)
+        )
     result["activity_write"] = {
         "rows": bench.rows_written,
         "us_per_row": bench.write_ns / max(1, bench.rows_written) / 1000,
@@ -447,6 +475,15 @@ def main() -> None:
         return
     raw, unknown = _setup_data()
     paths = _paths(raw, unknown)
+    allowlisted = _allowlisted_token()
+    if allowlisted is not None:
+        # Measured right after the same pipeline without a list, in every round.
+        ordered = {}
+        for name, route in paths.items():
+            ordered[name] = route
+            if name == "protected":
+                ordered["allowlist"] = ("/bench/protected/", f"Bearer {allowlisted}", 200)
+        paths = ordered
     from django.db import connection
 
     result = {
