@@ -94,6 +94,9 @@ def demo_data_seed(*, user: User, now: datetime | None = None, seed: int = 2026)
     if user.api_tokens.filter(name__in=SAMPLE_NAMES).exists():
         return 0
     now = now or timezone.now()
+    # The sample requests end an hour ago: the hourly limit counts what the API admitted
+    # (in the cache), which seeded rows never were, so "0 used this hour" agrees with them.
+    quiet_from = now - timedelta(hours=1)
     rng = random.Random(seed)
     with transaction.atomic():
         for sample in SAMPLE_TOKENS:
@@ -101,13 +104,15 @@ def demo_data_seed(*, user: User, now: datetime | None = None, seed: int = 2026)
             deleted_at = (
                 now - timedelta(days=3, hours=5) if sample.name == DELETED_TOKEN_NAME else None
             )
-            rows = _sample_activity(token=token, sample=sample, now=now, rng=rng, until=deleted_at)
+            rows = _sample_activity(
+                token=token, sample=sample, now=now, rng=rng, until=deleted_at or quiet_from
+            )
             if sample.name == "Mobile App Backend":
-                # A burst in the last half hour: its first request (the "New IP" row) is on
-                # the token page's first page at any time of day.
+                # A burst in the half hour before the quiet hour: its first request (the
+                # "New IP" row) is on the token page's first page at any time of day.
                 rows += _requests(
                     token,
-                    now - timedelta(minutes=30),
+                    quiet_from - timedelta(minutes=30),
                     18,
                     rng,
                     ip=NEW_DEVICE_IP,

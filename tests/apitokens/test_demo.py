@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -181,3 +182,15 @@ def test_the_new_device_first_request_is_on_the_token_page_first_page_at_any_hou
         TokenActivity.objects.filter(token=token, ip=demo.NEW_DEVICE_IP).order_by("created_at")
     ).first()
     assert first_from_new_device in first_page
+
+
+def test_the_demo_requests_end_an_hour_ago_so_the_hourly_usage_agrees():
+    # The usage line said "0 of 1,000 used this hour" beside "Last used 2 minutes ago":
+    # seeded rows never passed the limiter that counts the hour.
+    now = timezone.now()
+    user = UserFactory()
+    demo.demo_data_seed(user=user, now=now)
+    recent = TokenActivity.objects.filter(owner=user, created_at__gt=now - timedelta(hours=1))
+    assert not recent.exists()
+    newest = user.api_tokens.order_by("-last_used_at").first().last_used_at
+    assert now - timedelta(hours=2) < newest <= now - timedelta(hours=1)
