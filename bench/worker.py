@@ -145,6 +145,21 @@ def _floor_calls(unknown: str) -> dict:
     return calls
 
 
+# Paths measured with settings of their own (in process only): the full pipeline with the
+# plain ORM lookup, so the report can say what the fast lookup's private internals buy.
+PATH_SETTINGS = {"orm_lookup": {"QUICKBOT_FAST_TOKEN_LOOKUP": False}}
+
+
+def _path_settings(name: str):
+    """A context manager applying `name`'s own settings (entered once per round)."""
+    from contextlib import nullcontext
+
+    from django.test.utils import override_settings
+
+    overrides = PATH_SETTINGS.get(name)
+    return override_settings(**overrides) if overrides else nullcontext()
+
+
 class InProcess:
     """WSGI calls straight into Django's handler, one round of every path at a time."""
 
@@ -175,8 +190,9 @@ class InProcess:
     def warm(self) -> None:
         """Warm every path and floor; stop when a path answers an unexpected status."""
         for name, environ in self.environs.items():
-            for _ in range(200):
-                status = self.call(environ)
+            with _path_settings(name):
+                for _ in range(200):
+                    status = self.call(environ)
             if status != self.paths[name][2]:
                 raise SystemExit(f"bench: {name} answered {status}, expected {self.paths[name][2]}")
         # The activity rows a round buffered are written after it, outside every round's
@@ -197,10 +213,11 @@ class InProcess:
                 function()
             times[name] = (time.perf_counter_ns() - started) / per_round / 1000
         for name, environ in self.environs.items():
-            started = time.perf_counter_ns()
-            for _ in range(per_round):
-                self.call(environ)
-            times[name] = (time.perf_counter_ns() - started) / per_round / 1000
+            with _path_settings(name):
+                started = time.perf_counter_ns()
+                for _ in range(per_round):
+                    self.call(environ)
+                times[name] = (time.perf_counter_ns() - started) / per_round / 1000
             started = time.perf_counter_ns()
             rows = self.activity_flush()
             if rows:
@@ -215,7 +232,7 @@ class InProcess:
 
         queries = {}
         for name, environ in self.environs.items():
-            with CaptureQueriesContext(connection) as captured:
+            with _path_settings(name), CaptureQueriesContext(connection) as captured:
                 for _ in range(10):
                     self.call(environ)
             queries[name] = len(captured.captured_queries) / 10
@@ -244,6 +261,13 @@ def measure_in_process(paths: dict, rounds: int, per_round: int, floors: dict) -
         }
         for name, values in samples.items()
     }
+    if "orm_lookup" in samples:
+        # What the fast lookup saves: each round's full pipeline against the same round's
+        # pipeline with the plain ORM lookup.
+        result["orm_lookup"]["fast_vs_orm"] = statistics.median(
+            value / base
+            for value, base in zip(samples["protected"], samples["orm_lookup"], strict=True)
+        )
     if "allowlist" in samples:
         # The allowlist check's cost: each round's allowlisted request against the same
         # round's request without a list (same pipeline, same view).
@@ -484,6 +508,10 @@ def main() -> None:
             if name == "protected":
                 ordered["allowlist"] = ("/bench/protected/", f"Bearer {allowlisted}", 200)
         paths = ordered
+    from django.conf import settings
+
+    if hasattr(settings, "QUICKBOT_FAST_TOKEN_LOOKUP"):
+        paths["orm_lookup"] = paths["protected"]
     from django.db import connection
 
     result = {
