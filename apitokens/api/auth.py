@@ -85,12 +85,19 @@ def authenticate_bearer(request: HttpRequest) -> ApiCall:
 def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None:
     epoch = call.now.timestamp()
     digest = tokens.token_digest(value)
+
+    def authenticate() -> lookup.AuthResult:
+        # The allowlist refuses inside the limiter's call, so a refused address never
+        # spends the owner's hourly requests (the limiter gives the count back).
+        result = lookup.authenticate_digest(digest, call.now)
+        allowed_ips = result.token.allowed_ips if result.ok else ""
+        if allowed_ips and not allowlist.address_allowed(allowed_ips, call.ip):
+            return lookup.AuthResult(result.token, "address", result.used_previous_value)
+        return result
+
     try:
         counted = limits.count_authenticated(
-            digest=digest,
-            ip=call.ip,
-            now=epoch,
-            authenticate=lambda: lookup.authenticate_digest(digest, call.now),
+            digest=digest, ip=call.ip, now=epoch, authenticate=authenticate
         )
     except DatabaseError:
         logger.exception("Token lookup failed: database unavailable")
@@ -99,12 +106,11 @@ def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None
     result = counted.result
     call.token = result.token
     call.used_previous_value = result.used_previous_value
+    if result.reason == "address":
+        _refuse_address(call, epoch)
+        return
     if not result.ok:
         _refuse(request, call, result, epoch)
-        return
-    allowed_ips = result.token.allowed_ips
-    if allowed_ips and not allowlist.address_allowed(allowed_ips, call.ip):
-        _refuse_address(call, epoch)
         return
     if counted.unavailable:
         call.ok = True

@@ -20,7 +20,9 @@ from apitokens import tokens
 from apitokens.api import internals
 from apitokens.models import APIToken
 
-AuthFailure = Literal["malformed", "unknown", "revoked", "expired", "inactive"]
+# "address": a usable token presented from outside its IP allowlist (set by the API's
+# allowlist check, apitokens.api.auth, not by the lookup).
+AuthFailure = Literal["malformed", "unknown", "revoked", "expired", "inactive", "address"]
 
 
 @dataclass(frozen=True, slots=True)

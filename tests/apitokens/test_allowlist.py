@@ -357,3 +357,18 @@ def test_admin_token_page_shows_the_list(admin_client, user):
     ).content.decode()
     assert "IP allowlist" in page
     assert "2001:db8::/32" in page
+
+
+@pytest.mark.django_db
+def test_refusals_do_not_spend_the_owner_hourly_requests(client, user, settings):
+    # Someone holding the token outside its allowlist could otherwise use up the owner's
+    # hourly limit and lock out the owner's own scripts.
+    settings.QUICKBOT_API_HOURLY_LIMIT = 3
+    settings.QUICKBOT_BAD_AUTH_LIMIT = 100
+    _, raw = create_token(user, allowed_ips="203.0.113.7")
+    for _ in range(5):
+        refused = client.get(ME, headers=bearer(raw), REMOTE_ADDR="198.51.100.9")
+        assert refused.status_code == HTTPStatus.FORBIDDEN
+    served = client.get(ME, headers=bearer(raw), REMOTE_ADDR="203.0.113.7")
+    assert served.status_code == HTTPStatus.OK
+    assert served["X-RateLimit-Remaining"] == "2"
