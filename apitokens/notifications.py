@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from threading import Lock
 from typing import Protocol
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
@@ -29,6 +26,7 @@ from django.utils import dateformat, timezone
 
 from apitokens import selectors, stale
 from apitokens.models import APIToken
+from common import mail
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +38,6 @@ EXPOSED_WORDING: dict[str, str] = {
     APIToken.RevokedBy.LEAKED: "reported as leaked",
     APIToken.RevokedBy.URL: "sent in a URL",
 }
-
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = Lock()
 
 
 class Origin(Protocol):
@@ -371,52 +366,22 @@ def send_stale_digests(*, now: datetime | None = None) -> DigestRun:
 
 
 def send_now(message: EmailMultiAlternatives, *, kind: str) -> bool:
-    """Send one message in this thread; log and return False on any failure."""
-    try:
-        message.send(fail_silently=False)
-    except Exception:
-        logger.exception("Could not send the %s email", kind)
-        return False
-    return True
+    """Send one message in this thread (the commands' path); False on any failure."""
+    return mail.mail_send_now(message, kind=kind)
 
 
 def wait_for_pending(timeout: float = 10) -> None:
     """Block until every email queued so far in this process has been attempted."""
-    if _executor is not None:
-        _executor.submit(lambda: None).result(timeout=timeout)
+    mail.mail_wait_for_pending(timeout)
 
 
 # --- Internals ---------------------------------------------------------------------------
 
 
 def _dispatch(kind: str, build: Callable[[], EmailMultiAlternatives]) -> None:
-    """Build and send after the current transaction commits; never raises."""
-
-    def after_commit() -> None:
-        try:
-            message = build()
-        except Exception:
-            logger.exception("Could not build the %s email", kind)
-            return
-        if getattr(settings, "QUICKBOT_EMAIL_ASYNC", True):
-            try:
-                _get_executor().submit(send_now, message, kind=kind)
-            except Exception:
-                logger.exception("Could not queue the %s email", kind)
-        else:
-            send_now(message, kind=kind)
-
-    transaction.on_commit(after_commit, robust=True)
-
-
-def _get_executor() -> ThreadPoolExecutor:
-    # One worker: mails of a process go out in order and SMTP never gets a burst of
-    # connections; the interpreter waits for queued mails on a normal shutdown.
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quickbot-mail")
-        return _executor
+    """Build right after the current transaction commits (the message reads the token and
+    its owner), send on the process's mail thread (common.mail); never raises."""
+    mail.mail_dispatch(kind, build, build_after_commit=True)
 
 
 _SUBJECTS = {

@@ -40,25 +40,43 @@ def templated_message(
     return EmailMultiAlternatives(subject=" ".join(subject.splitlines()), body=body, to=[to])
 
 
-def mail_dispatch(kind: str, build: Callable[[], EmailMultiAlternatives]) -> None:
-    """Build and send the message after commit, off the request thread; never raises."""
+def mail_dispatch(
+    kind: str, build: Callable[[], EmailMultiAlternatives], *, build_after_commit: bool = False
+) -> None:
+    """Build and send the message after commit, off the request thread; never raises.
 
-    def build_and_send() -> None:
+    By default the message is built on the mail thread (from plain values: the account
+    emails, whose timing must not depend on the account). `build_after_commit` builds it in
+    the committing thread right after commit, for a message that reads model instances
+    (the token notifications), and only sends on the mail thread."""
+
+    def build_message() -> EmailMultiAlternatives | None:
         try:
-            message = build()
+            return build()
         except Exception:
             logger.exception("Could not build the %s email", kind)
-            return
-        mail_send_now(message, kind=kind)
+            return None
+
+    def build_and_send() -> None:
+        if (message := build_message()) is not None:
+            mail_send_now(message, kind=kind)
 
     def after_commit() -> None:
+        job = build_and_send
+        if build_after_commit:
+            if (message := build_message()) is None:
+                return
+
+            def job() -> None:
+                mail_send_now(message, kind=kind)
+
         if getattr(settings, "QUICKBOT_EMAIL_ASYNC", True):
             try:
-                _get_executor().submit(build_and_send)
+                _get_executor().submit(job)
             except Exception:
                 logger.exception("Could not queue the %s email", kind)
         else:
-            build_and_send()
+            job()
 
     transaction.on_commit(after_commit, robust=True)
 
