@@ -123,7 +123,7 @@ def test_a_failed_mail_is_not_marked_sent_and_is_retried(token, mailoutbox, sett
     settings.MAILERS = {
         "default": {"BACKEND": "tests.apitokens.test_notifications.ExplodingBackend"}
     }
-    with pytest.raises(CommandError, match="1 reminder could not be sent"):
+    with pytest.raises(CommandError, match="1 expiry reminder could not be sent"):
         run(EXPIRES - timedelta(days=7))
     assert reminders_sent(token) == ""
     assert "Could not send the expiry_reminder email" in caplog.text

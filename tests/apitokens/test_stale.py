@@ -154,7 +154,7 @@ def test_a_failed_digest_is_retried_next_run(user, settings, mailoutbox):
     settings.MAILERS = {
         "default": {"BACKEND": "tests.apitokens.test_notifications.ExplodingBackend"}
     }
-    with pytest.raises(CommandError, match="1 digest could not be sent"):
+    with pytest.raises(CommandError, match="1 stale-token digest could not be sent"):
         run_digest(NOW)
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     assert "Sent 1 stale-token digest." in run_digest(NOW + timedelta(hours=1))
