@@ -372,23 +372,16 @@ def api_token_update_scopes(
     old_value = " ".join(token.scope_list)
     if new_value == old_value:
         return
-    with transaction.atomic():
-        updated = APIToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-            scopes=new_value
-        )
-        if not updated:
-            return
-        token.scopes = new_value
-        security_event_record(
-            kind=SecurityEvent.Kind.SCOPES_CHANGED,
-            account=token.owner,
-            actor_kind=_actor_kind(token, actor),
-            actor=actor,
-            token=token,
-            client=client,
-            detail=f"Permissions changed from “{old_value or 'none'}” to “{new_value}”",
-            now=now,
-        )
+    _live_token_field_change(
+        token=token,
+        field="scopes",
+        value=new_value,
+        kind=SecurityEvent.Kind.SCOPES_CHANGED,
+        detail=f"Permissions changed from “{old_value or 'none'}” to “{new_value}”",
+        actor=actor,
+        client=client,
+        now=now,
+    )
 
 
 def api_token_update_allowed_ips(
@@ -404,30 +397,55 @@ def api_token_update_allowed_ips(
     old_value = token.allowed_ips
     if allowed_ips == old_value:
         return
+    _live_token_field_change(
+        token=token,
+        field="allowed_ips",
+        value=allowed_ips,
+        kind=SecurityEvent.Kind.ALLOWLIST_CHANGED,
+        detail=(
+            f"IP allowlist changed from “{_allowlist_text(old_value)}” to "
+            f"“{_allowlist_text(allowed_ips)}”"
+        ),
+        actor=actor,
+        client=client,
+        now=now,
+    )
+
+
+def _allowlist_text(stored: str) -> str:
+    return ", ".join(stored.split()) or "any address"
+
+
+def _live_token_field_change(
+    *,
+    token: APIToken,
+    field: str,
+    value: str,
+    kind: str,
+    detail: str,
+    actor: User,
+    client: ClientInfo,
+    now: datetime | None,
+) -> None:
+    """Set one field of a token that is not deleted and log `kind` with `detail`, in one
+    transaction; a token deleted meanwhile changes nothing and logs nothing (the delete wins)."""
     with transaction.atomic():
         updated = APIToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-            allowed_ips=allowed_ips
+            **{field: value}
         )
         if not updated:
             return
-        token.allowed_ips = allowed_ips
+        setattr(token, field, value)
         security_event_record(
-            kind=SecurityEvent.Kind.ALLOWLIST_CHANGED,
+            kind=kind,
             account=token.owner,
             actor_kind=_actor_kind(token, actor),
             actor=actor,
             token=token,
             client=client,
-            detail=(
-                f"IP allowlist changed from “{_allowlist_text(old_value)}” to "
-                f"“{_allowlist_text(allowed_ips)}”"
-            ),
+            detail=detail,
             now=now,
         )
-
-
-def _allowlist_text(stored: str) -> str:
-    return ", ".join(stored.split()) or "any address"
 
 
 # --- Staff token policy -------------------------------------------------------------------
