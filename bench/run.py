@@ -176,7 +176,7 @@ def report(result: dict) -> list[str]:
         check(
             overhead <= ALLOWLIST_MAX_OVERHEAD,
             f"IP allowlist check {overhead:.3f}× the pipeline without it "
-            f"≤ {ALLOWLIST_MAX_OVERHEAD}× (median of per-round ratios)",
+            f"≤ {ALLOWLIST_MAX_OVERHEAD}× (alternating blocks of 20, median over rounds)",
         )
     if "orm_lookup" in in_process:
         saved = 1 - in_process["orm_lookup"]["fast_vs_orm"]

@@ -148,6 +148,9 @@ def _floor_calls(unknown: str) -> dict:
 # Paths measured with settings of their own (in process only): the full pipeline with the
 # plain ORM lookup, so the report can say what the fast lookup's private internals buy.
 PATH_SETTINGS = {"orm_lookup": {"QUICKBOT_FAST_TOKEN_LOOKUP": False}}
+# Paths compared with a partner in alternating small blocks (see InProcess._paired): the IP
+# allowlist check against the same pipeline without a list.
+PAIRED = {"allowlist": "protected"}
 
 
 def _path_settings(name: str):
@@ -218,12 +221,33 @@ class InProcess:
                 for _ in range(per_round):
                     self.call(environ)
                 times[name] = (time.perf_counter_ns() - started) / per_round / 1000
-            started = time.perf_counter_ns()
-            rows = self.activity_flush()
-            if rows:
-                self.rows_written += rows
-                self.write_ns += time.perf_counter_ns() - started
+            self._flush_timed()
+        for name, partner in PAIRED.items():
+            if name in self.environs:
+                times[f"{name}_vs_{partner}"] = self._paired(name, partner, per_round)
         return times
+
+    def _paired(self, name: str, partner: str, per_round: int) -> float:
+        """`name`'s time over `partner`'s, the two alternating in blocks of 20 requests: a
+        difference of a few percent survives the machine's drift, which separate blocks of
+        the whole round do not (their rounds scatter by ±7 %)."""
+        spent = {name: 0, partner: 0}
+        for _ in range(max(1, per_round // 20)):
+            for which in (partner, name):
+                environ = self.environs[which]
+                started = time.perf_counter_ns()
+                for _ in range(20):
+                    self.call(environ)
+                spent[which] += time.perf_counter_ns() - started
+        self._flush_timed()
+        return spent[name] / spent[partner]
+
+    def _flush_timed(self) -> None:
+        started = time.perf_counter_ns()
+        rows = self.activity_flush()
+        if rows:
+            self.rows_written += rows
+            self.write_ns += time.perf_counter_ns() - started
 
     def queries(self) -> dict[str, float]:
         """Queries per request of every path."""
@@ -243,9 +267,10 @@ def measure_in_process(paths: dict, rounds: int, per_round: int, floors: dict) -
     bench = InProcess(paths, floors)
     bench.warm()
     samples: dict[str, list[float]] = {name: [] for name in [*bench.environs, *floors]}
+    pair_ratios: dict[str, list[float]] = {}
     for _ in range(rounds):
         for name, value in bench.round(per_round).items():
-            samples[name].append(value)
+            (pair_ratios if "_vs_" in name else samples).setdefault(name, []).append(value)
     queries = bench.queries()
     plain = samples["plain"]
     result = {
@@ -268,12 +293,10 @@ def measure_in_process(paths: dict, rounds: int, per_round: int, floors: dict) -
             value / base
             for value, base in zip(samples["protected"], samples["orm_lookup"], strict=True)
         )
-    if "allowlist" in samples:
-        # The allowlist check's cost: each round's allowlisted request against the same
-        # round's request without a list (same pipeline, same view).
+    if "allowlist_vs_protected" in pair_ratios:
+        # The allowlist check's cost: the median over rounds of the paired blocks' ratio.
         result["allowlist"]["vs_protected"] = statistics.median(
-            value / base
-            for value, base in zip(samples["allowlist"], samples["protected"], strict=True)
+            pair_ratios["allowlist_vs_protected"]
         )
     result["activity_write"] = {
         "rows": bench.rows_written,
