@@ -370,11 +370,6 @@ def send_now(message: EmailMultiAlternatives, *, kind: str) -> bool:
     return mail.mail_send_now(message, kind=kind)
 
 
-def wait_for_pending(timeout: float = 10) -> None:
-    """Block until every email queued so far in this process has been attempted."""
-    mail.mail_wait_for_pending(timeout)
-
-
 # --- Internals ---------------------------------------------------------------------------
 
 

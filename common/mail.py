@@ -9,6 +9,7 @@ calling thread after commit. A failure to build or send is logged and swallowed.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -62,14 +63,12 @@ def mail_dispatch(
             mail_send_now(message, kind=kind)
 
     def after_commit() -> None:
-        job = build_and_send
-        if build_after_commit:
-            if (message := build_message()) is None:
-                return
-
-            def job() -> None:
-                mail_send_now(message, kind=kind)
-
+        if not build_after_commit:
+            job = build_and_send
+        elif (message := build_message()) is not None:
+            job = functools.partial(mail_send_now, message, kind=kind)
+        else:
+            return
         if getattr(settings, "QUICKBOT_EMAIL_ASYNC", True):
             try:
                 _get_executor().submit(job)

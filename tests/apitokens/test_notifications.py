@@ -12,6 +12,7 @@ from django.db import transaction
 from apitokens import notifications, services
 from apitokens.models import APIToken
 from apitokens.services import ClientInfo, TokenNameTaken
+from common.mail import mail_wait_for_pending
 from tests.accounts.factories import UserFactory
 from tests.apitokens.factories import create_token
 
@@ -218,7 +219,7 @@ def test_in_production_sending_happens_in_the_background(user, settings):
         assert mail.outbox == []
     finally:
         GatedBackend.gate.set()
-    notifications.wait_for_pending()
+    mail_wait_for_pending()
     assert [message.subject for message in mail.outbox] == [
         "[QuickBot] API token “Background mail” created"
     ]
@@ -232,7 +233,7 @@ def test_background_mail_failure_is_logged(user, settings, caplog):
     }
     with caplog.at_level(logging.ERROR, logger="apitokens.notifications"):
         create_token(user, now=T0)
-        notifications.wait_for_pending()
+        mail_wait_for_pending()
     assert "Could not send the created email" in caplog.text
 
 
