@@ -114,3 +114,14 @@ def test_api_tokens_page_with_demo_data_fits_without_sideways_scrolling(
     delete = page.locator(".token-table td.actions").first.bounding_box()
     assert delete["x"] + delete["width"] <= width
     screenshot(page, f"layout-tokens-demo-{width}")
+
+
+def test_a_long_button_label_wraps_inside_its_card_on_a_phone(page, login, user):
+    # "Set up two-factor authentication" ran past the Security card's right edge at 375 px
+    # (the page itself did not overflow, so the width check above missed it).
+    page.set_viewport_size({"width": 375, "height": 800})
+    login(page, user)
+    page.goto("/account/security/")
+    button = page.get_by_role("link", name="Set up two-factor authentication").bounding_box()
+    card = page.locator(".card", has_text="Two-factor authentication").bounding_box()
+    assert button["x"] + button["width"] <= card["x"] + card["width"] - 8
