@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -82,6 +84,15 @@ def browser() -> Iterator:
             chromium.close()
 
 
+def _wait_for_requests_in_flight(timeout: float = 10.0) -> None:
+    """Let the live server finish requests the closed page left running (a late htmx call),
+    so the test database is not flushed under them ("database table is locked" on SQLite)."""
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread.name.endswith("(process_request_thread)"):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 def _open_page(browser, live_server, **context_options) -> Iterator:
     context = browser.new_context(base_url=live_server.url, **context_options)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
@@ -99,6 +110,7 @@ def _open_page(browser, live_server, **context_options) -> Iterator:
         yield page
     finally:
         context.close()
+        _wait_for_requests_in_flight()
     if csp_violations:
         pytest.fail("Content Security Policy violations:\n  " + "\n  ".join(csp_violations))
 
