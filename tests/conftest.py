@@ -8,13 +8,16 @@ from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Rate-limit and login-limit counters live in the cache: start each test clean."""
+    """Rate-limit and login-limit counters live in the cache and in the process (the API's
+    without Redis): start each test clean."""
     cache.clear()
     limits.reset_local_counters()
+    limits.counters_forget()
     policy_forget()  # the token policy memo, like the counters, must not leak across tests
     yield
     cache.clear()
     limits.reset_local_counters()
+    limits.counters_forget()
     policy_forget()
 
 

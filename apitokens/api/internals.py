@@ -50,7 +50,16 @@ def mark_response_logged(response: HttpResponse) -> None:
 class _Plan:
     """The lookup statement of one database, its column-to-field mapping and converters."""
 
-    __slots__ = ("sql", "native_sql", "converters", "split", "token_names", "owner_names")
+    __slots__ = (
+        "sql",
+        "native_sql",
+        "converters",
+        "split",
+        "token_names",
+        "owner_names",
+        "owner_model",
+        "owner_field",
+    )
 
     def __init__(self, alias: str) -> None:
         connection = connections[alias]
@@ -86,6 +95,7 @@ class _Plan:
         self.split = len(token_fields)
         self.token_names = tuple(field.attname for field in token_fields)
         self.owner_names = tuple(field.attname for field in owner_fields)
+        self.owner_model, self.owner_field = owner_model, owner_field
 
 
 _plans: dict[str, _Plan] = {}
@@ -147,13 +157,9 @@ def fetch_token_with_owner(digest: str, alias: str = "default") -> APIToken | No
             value = function(value, expression, connection)
         values[index] = value
     token = _instance(APIToken, alias, plan.token_names, values[: plan.split])
-    owner = _instance(_owner_model(), alias, plan.owner_names, values[plan.split :])
-    APIToken._meta.get_field("owner").set_cached_value(token, owner)
+    owner = _instance(plan.owner_model, alias, plan.owner_names, values[plan.split :])
+    plan.owner_field.set_cached_value(token, owner)
     return token
-
-
-def _owner_model() -> type[models.Model]:
-    return APIToken._meta.get_field("owner").related_model
 
 
 def _instance(model: type[models.Model], alias: str, names: tuple[str, ...], values: list):
@@ -192,6 +198,9 @@ def _fetch(connection, plan: _Plan, params: tuple) -> tuple | None:
 def _execute_observed(connection, plan: _Plan, params: tuple) -> tuple | None:
     """The driver-level execute, through `execute_wrappers` and into `connection.queries`
     when Django would log it (DEBUG, `CaptureQueriesContext`), as its cursor does."""
+    observed = connection.queries_logged
+    if not observed and not connection.execute_wrappers:
+        return _execute(connection, plan, plan.sql, params, False, None)
     if connection.execute_wrappers:
         executor = functools.reduce(
             lambda executor, wrapper: functools.partial(wrapper, executor),
@@ -203,7 +212,7 @@ def _execute_observed(connection, plan: _Plan, params: tuple) -> tuple | None:
         )
     else:
         run = functools.partial(_execute, connection, plan, plan.sql, params, False, None)
-    if not connection.queries_logged:
+    if not observed:
         return run()
     started = time.monotonic()
     try:

@@ -72,12 +72,13 @@ class ApiTokenMiddleware:
 
 
 def _add_headers(response: HttpResponse, call: ApiCall) -> None:
+    headers = response.headers
     if call.rate is not None:
         for name, value in call.rate.headers(call.now.timestamp()).items():
-            response[name] = value
+            headers[name] = value
     token = call.token
     if token is None:
         return
     if call.ok and token.expires_at is not None:
-        response["QuickBot-Token-Expiration"] = errors.format_moment(token.expires_at)
-    response["Cache-Control"] = "no-store"
+        headers["QuickBot-Token-Expiration"] = errors.format_moment(token.expires_at)
+    headers["Cache-Control"] = "no-store"

@@ -8,7 +8,8 @@ the lookup refuses the token or fails, the count is given back and the digest fo
 the counters end exact. The lookup still decides every request (this is not a token cache).
 
 Counters live in Redis when the default cache is Redis (every process shares them: see
-`redis.RedisCounters`), else in the default cache through its public API (`local`).
+`redis.RedisCounters`), else in this process's memory, as the local-memory cache would keep
+them (`local.MemoryCounters`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from django.conf import settings
 from django.dispatch import receiver
 from django.test.signals import setting_changed
 
-from apitokens.api.limits.local import CacheCounters
+from apitokens.api.limits.local import MemoryCounters
 from apitokens.api.limits.redis import WINDOW_SECONDS, PendingHit, RedisCounters
 from apitokens.api.lookup import AuthResult
 
@@ -101,10 +102,10 @@ def hourly_limit_for(user) -> int:
     return override if override is not None else settings.QUICKBOT_API_HOURLY_LIMIT
 
 
-_counters: RedisCounters | CacheCounters | None = None
+_counters: RedisCounters | MemoryCounters | None = None
 
 
-def counters() -> RedisCounters | CacheCounters:
+def counters() -> RedisCounters | MemoryCounters:
     """The counter store for the default cache's configuration (built once)."""
     global _counters
     if _counters is None:
@@ -117,15 +118,21 @@ def counters() -> RedisCounters | CacheCounters:
                 location.split(",")[0], config.get("OPTIONS", {}), config.get("KEY_PREFIX", "")
             )
         else:
-            _counters = CacheCounters()
+            _counters = MemoryCounters()
     return _counters
+
+
+def counters_forget() -> None:
+    """Build the counter store anew on next use: without Redis that forgets every count
+    (tests start from zero); Redis keeps its keys."""
+    global _counters
+    _counters = None
 
 
 @receiver(setting_changed)
 def _cache_settings_changed(*, setting: str, **kwargs) -> None:
-    global _counters
     if setting == "CACHES":
-        _counters = None
+        counters_forget()
 
 
 def _note_unavailable() -> None:

@@ -1,84 +1,99 @@
-"""The counters through Django's cache API: for caches other than Redis (local memory on a
-laptop, where every process counts for itself).
+"""The counters in this process's memory: the store when the default cache is not Redis.
 
-Counters move only by atomic `add` + `incr`. The hourly window starts with an account's
-first request, as GitHub's does: a window-start key fixes when it began, and the counter key
-carries that start in its name, so a counter can never leak into the next window.
+Without Redis the cache is local memory, private to each process (the embedded setup: one
+`runserver` process on a laptop), so counters kept in it were per process anyway. A dict
+under a lock counts the same way without the cache API's per-call key checks and pickling,
+which cost about 5 % of the full pipeline (docs/performance.md).
+
+The hourly window starts with an account's first request, as GitHub's does. Named counters
+(failures per address, reports per address) expire `timeout` seconds after their first count.
+Both maps are bounded: past `MAX_KEYS` entries, ended windows and expired counters are dropped.
 """
 
 from __future__ import annotations
 
-from django.core.cache import caches
+import threading
+import time
 
-from apitokens.api.limits.redis import COUNTER_GRACE_SECONDS, WINDOW_SECONDS
+from apitokens.api.limits.redis import WINDOW_SECONDS
 
-
-def _start_key(user_id: int) -> str:
-    return f"qb:rl:{{{user_id}}}:start"
-
-
-def _counter_key(user_id: int, start: int) -> str:
-    return f"qb:rl:{{{user_id}}}:{start}"
+MAX_KEYS = 10_000
 
 
-class CacheCounters:
-    """Hourly and failure counters in the default cache, whatever its backend."""
+class MemoryCounters:
+    """Hourly and named counters of this process."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._windows: dict[int, list[int]] = {}  # account -> [window start, requests counted]
+        self._named: dict[str, list[float]] = {}  # name -> [count, expiry (epoch seconds)]
 
     def hit(self, user_id: int, second: int, failures_key: str) -> tuple[int, int, int]:
         """Count one request; (failures of the address, window start, requests counted)."""
-        store = caches["default"]
-        start_key = _start_key(user_id)
-        failures = 0
-        if failures_key:
-            found = store.get_many([start_key, failures_key])
-            failures, start = found.get(failures_key, 0), found.get(start_key)
-        else:
-            start = store.get(start_key)
-        start = self._window_start(store, user_id, second, start)
-        used = self._incr(
-            store, _counter_key(user_id, start), 1, WINDOW_SECONDS + COUNTER_GRACE_SECONDS
-        )
-        return failures, start, used
+        with self._mutex:
+            window = self._windows.get(user_id)
+            if window is None or second >= window[0] + WINDOW_SECONDS:
+                if len(self._windows) >= MAX_KEYS:
+                    self._drop_ended(second)
+                window = self._windows[user_id] = [second, 0]
+            window[1] += 1
+            failures = self._current(failures_key, time.time()) if failures_key else 0
+            return failures, window[0], window[1]
 
     def give_back(self, user_id: int, start: int) -> None:
-        store = caches["default"]
-        self._incr(store, _counter_key(user_id, start), -1, WINDOW_SECONDS + COUNTER_GRACE_SECONDS)
+        """Take back one count of the account's window that started at `start`."""
+        with self._mutex:
+            window = self._windows.get(user_id)
+            if window is not None and window[0] == start:
+                window[1] -= 1
 
     def add(self, name: str, amount: int, timeout: int) -> int:
-        return self._incr(caches["default"], name, amount, timeout)
+        """Add `amount` to a counter that expires `timeout` seconds after its creation."""
+        now = time.time()
+        with self._mutex:
+            entry = self._named.get(name)
+            if entry is None or entry[1] <= now:
+                if len(self._named) >= MAX_KEYS:
+                    self._drop_expired(now)
+                entry = self._named[name] = [0, now + timeout]
+            entry[0] += amount
+            return int(entry[0])
 
     def get_int(self, name: str) -> int:
-        return caches["default"].get(name, 0)
+        with self._mutex:
+            return self._current(name, time.time())
 
     def usage(self, user_id: int, second: int) -> tuple[int | None, int]:
-        store = caches["default"]
-        start = store.get(_start_key(user_id))
-        if start is None or second >= start + WINDOW_SECONDS:
-            return None, 0
-        return start, store.get(_counter_key(user_id, start), 0)
+        """(window start or None, requests counted in it), without counting."""
+        with self._mutex:
+            window = self._windows.get(user_id)
+            if window is None or second >= window[0] + WINDOW_SECONDS:
+                return None, 0
+            return window[0], window[1]
 
-    @staticmethod
-    def _window_start(store, user_id: int, now: int, start: int | None) -> int:
-        """The running window's start (epoch seconds), opening one when none runs."""
-        if start is not None and now < start + WINDOW_SECONDS:
-            return start
-        key = _start_key(user_id)
-        if start is None:
-            store.add(key, now, WINDOW_SECONDS)
-        else:
-            # The window ran out before its key expired (the clock, not the TTL, decides):
-            # the first process to `add` the successor key picks the new start for everyone.
-            successor_key = f"{key}:after:{start}"
-            store.add(successor_key, now, WINDOW_SECONDS + COUNTER_GRACE_SECONDS)
-            store.set(key, store.get(successor_key, now), WINDOW_SECONDS)
-        start = store.get(key)
-        return now if start is None else start
+    def reset(self) -> None:
+        with self._mutex:
+            self._windows.clear()
+            self._named.clear()
 
-    @staticmethod
-    def _incr(store, key: str, delta: int, timeout: int) -> int:
-        """Atomic increment that creates the key (with its expiry) when missing."""
-        try:
-            return store.incr(key, delta)
-        except ValueError:
-            store.add(key, 0, timeout)
-            return store.incr(key, delta)
+    def _current(self, name: str, now: float) -> int:
+        entry = self._named.get(name)
+        return int(entry[0]) if entry is not None and entry[1] > now else 0
+
+    def _drop_ended(self, second: int) -> None:
+        ended = [
+            key for key, (start, _) in self._windows.items() if second >= start + WINDOW_SECONDS
+        ]
+        for key in ended:
+            del self._windows[key]
+        if len(self._windows) >= MAX_KEYS:  # all live: forget the oldest half
+            for key in list(self._windows)[: MAX_KEYS // 2]:
+                del self._windows[key]
+
+    def _drop_expired(self, now: float) -> None:
+        expired = [key for key, (_, expiry) in self._named.items() if expiry <= now]
+        for key in expired:
+            del self._named[key]
+        if len(self._named) >= MAX_KEYS:
+            for key in list(self._named)[: MAX_KEYS // 2]:
+                del self._named[key]

@@ -3,7 +3,7 @@
 The client is redis-py's own, built from the default cache's LOCATION and OPTIONS (so the
 counters live where the cache does). Every key of a script carries the account's hash tag
 (`{42}`), so the counters work on Redis Cluster too; the per-IP failure count is a separate
-single-key command sent in the same round trip.
+single-key command sent in the same write and round trip.
 
 A count can be sent before the token lookup and its answer read after it (`send_hit` /
 `PendingHit.read`): the lookup and Redis then work at the same time.
@@ -65,14 +65,13 @@ class RedisCounters:
 
     def send_hit(self, user_id: int, second: int, failures_key: str) -> PendingHit:
         """Send one count for the account (and the read of `failures_key`, when given)
-        without waiting for the answer."""
+        without waiting for the answer: one write, however many commands."""
+        commands = [("EVALSHA", self.hit_script.sha, 1, *self._hit_call(user_id, second))]
+        if failures_key:
+            commands.insert(0, ("GET", self.key(failures_key)))
         connection = self.pool.get_connection()
         try:
-            if failures_key:
-                connection.send_command("GET", self.key(failures_key))
-            connection.send_command(
-                "EVALSHA", self.hit_script.sha, 1, *self._hit_call(user_id, second)
-            )
+            connection.send_packed_command(connection.pack_commands(commands))
         except BaseException:
             connection.disconnect()
             self.pool.release(connection)

@@ -18,7 +18,9 @@ from django.utils import timezone
 
 from apitokens import tokens
 from apitokens.api import internals, limits, lookup
+from apitokens.api.limits import local as memory
 from apitokens.api.limits import rate_limit_hit, usage_for
+from apitokens.api.limits.local import MemoryCounters
 from common.clientip import client_ip_from
 from tests.apitokens.factories import create_token
 
@@ -304,6 +306,62 @@ def test_other_processes_failures_count_too(settings):
     assert limits.bad_auth_hit("198.51.100.9", now) is not None
 
 
+# --- Without Redis: the counters in this process's memory -------------------------------
+
+
+def test_without_redis_the_counters_live_in_the_process(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert isinstance(limits.counters(), MemoryCounters)
+
+
+def test_memory_counters_open_a_new_window_an_hour_after_the_first_request():
+    store = MemoryCounters()
+    assert store.hit(7, 1_000, "") == (0, 1_000, 1)
+    assert store.hit(7, 4_599, "") == (0, 1_000, 2)
+    assert store.hit(7, 4_600, "") == (0, 4_600, 1)
+    assert store.usage(7, 4_601) == (4_600, 1)
+    assert store.usage(7, 8_200) == (None, 0)
+
+
+def test_memory_counters_give_back_only_to_the_window_that_counted():
+    store = MemoryCounters()
+    store.hit(7, 1_000, "")
+    store.hit(7, 4_600, "")  # a new window opened meanwhile
+    store.give_back(7, 1_000)
+    assert store.usage(7, 4_601) == (4_600, 1)
+    store.give_back(7, 4_600)
+    assert store.usage(7, 4_601) == (4_600, 0)
+
+
+def test_memory_named_counters_expire_after_their_timeout(monkeypatch):
+    clock = {"now": 5_000.0}
+    monkeypatch.setattr(memory.time, "time", lambda: clock["now"])
+    store = MemoryCounters()
+    assert store.add("qb:badauth:198.51.100.1:8", 3, 60) == 3
+    assert store.add("qb:badauth:198.51.100.1:8", 2, 60) == 5
+    assert store.hit(7, 5_000, "qb:badauth:198.51.100.1:8")[0] == 5
+    clock["now"] += 60
+    assert store.get_int("qb:badauth:198.51.100.1:8") == 0
+    assert store.add("qb:badauth:198.51.100.1:8", 1, 60) == 1
+
+
+def test_memory_counters_stay_bounded_dropping_ended_windows_first(monkeypatch):
+    monkeypatch.setattr(memory, "MAX_KEYS", 4)
+    store = MemoryCounters()
+    for user_id in range(3):
+        store.hit(user_id, 1_000, "")  # these windows end at 4_600
+    store.hit(10, 4_000, "")
+    for user_id in range(20, 30):
+        store.hit(user_id, 4_700, "")
+    assert len(store._windows) <= 4
+    assert store.usage(10, 4_700) in ((4_000, 1), (None, 0))
+    assert store.usage(29, 4_700) == (4_700, 1)  # the newest window is never the one dropped
+    for number in range(10):
+        store.add(f"name-{number}", 1, 60)
+    assert len(store._named) <= 4
+    assert store.get_int("name-9") == 1
+
+
 # --- Redis: the count sent before the token lookup, read after it ------------------------
 # These run against a real Redis: REDIS_URL (CI's PostgreSQL pass) or the local one on
 # 127.0.0.1:6379 database 15 (CI's SQLite pass); skipped only where no Redis answers.
@@ -337,19 +395,40 @@ def redis_cache(settings):
     limits.reset_local_counters()
 
 
+def record_redis_commands(monkeypatch, record) -> None:
+    """Call `record(command)` for every command sent to Redis, alone or several in one write."""
+    from redis.connection import Connection
+
+    send, pack_commands = Connection.send_command, Connection.pack_commands
+
+    def recording_send(self, *args, **kwargs):
+        record(args)
+        return send(self, *args, **kwargs)
+
+    def recording_pack_commands(self, commands):
+        commands = list(commands)
+        for command in commands:
+            record(command)
+        return pack_commands(self, commands)
+
+    monkeypatch.setattr(Connection, "send_command", recording_send)
+    monkeypatch.setattr(Connection, "pack_commands", recording_pack_commands)
+
+
 @pytest.fixture
 def redis_order(monkeypatch):
     """Record Redis sends/reads and token lookups in the order they happen."""
     from redis.connection import Connection
 
     events: list[str] = []
-    send, read = Connection.send_command, Connection.read_response
+    read = Connection.read_response
     lookup = internals.fetch_token_with_owner
 
-    def recording_send(self, *args, **kwargs):
+    def recording_send(command):
         if threading.current_thread() is threading.main_thread():  # not a background writer
-            events.append(f"send {args[0]}")
-        return send(self, *args, **kwargs)
+            events.append(f"send {command[0]}")
+
+    record_redis_commands(monkeypatch, recording_send)
 
     def recording_read(self, *args, **kwargs):
         if threading.current_thread() is threading.main_thread():
@@ -360,7 +439,6 @@ def redis_order(monkeypatch):
         events.append("lookup")
         return lookup(*args, **kwargs)
 
-    monkeypatch.setattr(Connection, "send_command", recording_send)
     monkeypatch.setattr(Connection, "read_response", recording_read)
     monkeypatch.setattr(internals, "fetch_token_with_owner", recording_lookup)
     return events
@@ -377,6 +455,28 @@ def test_known_token_is_counted_while_its_lookup_runs(client, user, redis_cache,
     assert response["X-RateLimit-Used"] == "2"
     # then: overlapped (the address's failure count travels in the same round trip)
     assert redis_order[:5] == ["send GET", "send EVALSHA", "lookup", "read", "read"]
+
+
+@pytest.mark.django_db
+def test_overlapped_count_and_failure_read_leave_in_one_write(
+    client, user, redis_cache, monkeypatch
+):
+    from redis.connection import Connection
+
+    _, raw = create_token(user)
+    client.get(ME, headers=bearer(raw))  # the owner is known from now on
+    writes = []
+    send_packed = Connection.send_packed_command
+
+    def recording(self, command, *args, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            writes.append(command)
+        return send_packed(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "send_packed_command", recording)
+    assert client.get(ME, headers=bearer(raw)).status_code == HTTPStatus.OK
+    assert len(writes) == 1  # a packet per command would cost a wake-up of Redis each
+    assert b"GET" in b"".join(writes[0]) and b"EVALSHA" in b"".join(writes[0])
 
 
 @pytest.mark.django_db
@@ -517,18 +617,12 @@ def test_every_script_call_keeps_its_keys_in_one_cluster_slot(
 ):
     """Redis Cluster runs a script only when its keys share a hash slot: each account's
     keys carry the account's hash tag, `{<id>}` (the counter key the script builds too)."""
-    from redis.connection import Connection
     from redis.crc import key_slot
 
     calls = []
-    send = Connection.send_command
-
-    def recording(self, *args, **kwargs):
-        if args[0] == "EVALSHA":
-            calls.append(args)
-        return send(self, *args, **kwargs)
-
-    monkeypatch.setattr(Connection, "send_command", recording)
+    record_redis_commands(
+        monkeypatch, lambda command: calls.append(command) if command[0] == "EVALSHA" else None
+    )
     token, raw = create_token(user)
     client.get(ME, headers=bearer(raw))  # counted after the lookup
     client.get(ME, headers=bearer(raw))  # counted while the lookup runs
