@@ -1,7 +1,8 @@
 """One benchmark run on one setup (SQLite+locmem or PostgreSQL+Redis); `bench/run.py` starts it.
 
-Prints one line `BENCH-RESULT <json>` at the end. Everything is measured interleaved
-(A B C D A B C D ...), so drift of a shared machine hits every path alike. With `--serve`
+Prints one line `BENCH-RESULT <json>` at the end. Everything is measured interleaved in
+blocks of 20 requests (A B C D A B C D ...), so drift of a shared machine hits every path
+alike. With `--serve`
 it runs rounds on request instead, for the A/B run of `bench/ab.py`.
 """
 
@@ -148,13 +149,14 @@ def _floor_calls(unknown: str) -> dict:
 # Paths measured with settings of their own (in process only): the full pipeline with the
 # plain ORM lookup, so the report can say what the fast lookup's private internals buy.
 PATH_SETTINGS = {"orm_lookup": {"QUICKBOT_FAST_TOKEN_LOOKUP": False}}
-# Paths compared with a partner in alternating small blocks (see InProcess._paired): the IP
-# allowlist check against the same pipeline without a list.
-PAIRED = {"allowlist": "protected"}
+# Requests per path in a row within a round: the paths take turns in blocks this small, so
+# a burst from another job on the machine (they last tens of milliseconds here) lands on
+# every path of the round alike instead of on whichever path ran then.
+BLOCK = 20
 
 
 def _path_settings(name: str):
-    """A context manager applying `name`'s own settings (entered once per round)."""
+    """A context manager applying `name`'s own settings (entered once per block)."""
     from contextlib import nullcontext
 
     from django.test.utils import override_settings
@@ -208,39 +210,27 @@ class InProcess:
                 function()
 
     def round(self, per_round: int) -> dict[str, float]:
-        """µs per call of every floor and path, each timed over `per_round` calls in a row."""
-        times = {}
-        for name, function in self.floors.items():
-            started = time.perf_counter_ns()
-            for _ in range(per_round):
-                function()
-            times[name] = (time.perf_counter_ns() - started) / per_round / 1000
-        for name, environ in self.environs.items():
-            with _path_settings(name):
-                started = time.perf_counter_ns()
-                for _ in range(per_round):
-                    self.call(environ)
-                times[name] = (time.perf_counter_ns() - started) / per_round / 1000
+        """µs per call of every floor and path over `per_round` calls each. They take turns
+        in blocks of BLOCK calls; the buffered activity rows are written after each turn,
+        outside the timing, and each turn starts one path further on, so the first block
+        after a write (its caches cold) is every path's in turn."""
+        calls = [(name, None, function) for name, function in self.floors.items()]
+        calls += [(name, environ, None) for name, environ in self.environs.items()]
+        spent = dict.fromkeys((name for name, _, _ in calls), 0)
+        turns = max(1, per_round // BLOCK)
+        for turn in range(turns):
+            shift = turn % len(calls)
+            for name, environ, function in calls[shift:] + calls[:shift]:
+                with _path_settings(name):
+                    started = time.perf_counter_ns()
+                    for _ in range(BLOCK):
+                        if function is None:
+                            self.call(environ)
+                        else:
+                            function()
+                    spent[name] += time.perf_counter_ns() - started
             self._flush_timed()
-        for name, partner in PAIRED.items():
-            if name in self.environs:
-                times[f"{name}_vs_{partner}"] = self._paired(name, partner, per_round)
-        return times
-
-    def _paired(self, name: str, partner: str, per_round: int) -> float:
-        """`name`'s time over `partner`'s, the two alternating in blocks of 20 requests: a
-        difference of a few percent survives the machine's drift, which separate blocks of
-        the whole round do not (their rounds scatter by ±7 %)."""
-        spent = {name: 0, partner: 0}
-        for _ in range(max(1, per_round // 20)):
-            for which in (partner, name):
-                environ = self.environs[which]
-                started = time.perf_counter_ns()
-                for _ in range(20):
-                    self.call(environ)
-                spent[which] += time.perf_counter_ns() - started
-        self._flush_timed()
-        return spent[name] / spent[partner]
+        return {name: total / (turns * BLOCK) / 1000 for name, total in spent.items()}
 
     def _flush_timed(self) -> None:
         started = time.perf_counter_ns()
@@ -267,10 +257,9 @@ def measure_in_process(paths: dict, rounds: int, per_round: int, floors: dict) -
     bench = InProcess(paths, floors)
     bench.warm()
     samples: dict[str, list[float]] = {name: [] for name in [*bench.environs, *floors]}
-    pair_ratios: dict[str, list[float]] = {}
     for _ in range(rounds):
         for name, value in bench.round(per_round).items():
-            (pair_ratios if "_vs_" in name else samples).setdefault(name, []).append(value)
+            samples[name].append(value)
     queries = bench.queries()
     plain = samples["plain"]
     result = {
@@ -293,10 +282,12 @@ def measure_in_process(paths: dict, rounds: int, per_round: int, floors: dict) -
             value / base
             for value, base in zip(samples["protected"], samples["orm_lookup"], strict=True)
         )
-    if "allowlist_vs_protected" in pair_ratios:
-        # The allowlist check's cost: the median over rounds of the paired blocks' ratio.
+    if "allowlist" in samples:
+        # The allowlist check's cost: each round's pipeline with a list against the same
+        # round's pipeline without one.
         result["allowlist"]["vs_protected"] = statistics.median(
-            pair_ratios["allowlist_vs_protected"]
+            value / base
+            for value, base in zip(samples["allowlist"], samples["protected"], strict=True)
         )
     result["activity_write"] = {
         "rows": bench.rows_written,
