@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.ab import export_tree, resolve
+
 ROOT = Path(__file__).resolve().parents[1]
 PATHS = ("plain", "protected", "me")
 COUNTS = (200, 600)
@@ -119,8 +121,6 @@ def main() -> int:
         workdir = Path(directory)
         trees = {}
         for revision in arguments.baseline:
-            from bench.ab import export_tree, resolve
-
             commit, short = resolve(revision)
             (workdir / short).mkdir()
             trees[short] = export_tree(commit, workdir / short)

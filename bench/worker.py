@@ -2,13 +2,13 @@
 
 Prints one line `BENCH-RESULT <json>` at the end. Everything is measured interleaved in
 blocks of 20 requests (A B C D A B C D ...), so drift of a shared machine hits every path
-alike. With `--serve`
-it runs rounds on request instead, for the A/B run of `bench/ab.py`.
+alike. With `--serve` it runs rounds on request instead, for the A/B run of `bench/ab.py`.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import multiprocessing
@@ -214,20 +214,17 @@ class InProcess:
         in blocks of BLOCK calls; the buffered activity rows are written after each turn,
         outside the timing, and each turn starts one path further on, so the first block
         after a write (its caches cold) is every path's in turn."""
-        calls = [(name, None, function) for name, function in self.floors.items()]
-        calls += [(name, environ, None) for name, environ in self.environs.items()]
-        spent = dict.fromkeys((name for name, _, _ in calls), 0)
+        calls = [*self.floors.items()]
+        calls += [(name, functools.partial(self.call, env)) for name, env in self.environs.items()]
+        spent = dict.fromkeys((name for name, _ in calls), 0)
         turns = max(1, per_round // BLOCK)
         for turn in range(turns):
             shift = turn % len(calls)
-            for name, environ, function in calls[shift:] + calls[:shift]:
+            for name, function in calls[shift:] + calls[:shift]:
                 with _path_settings(name):
                     started = time.perf_counter_ns()
                     for _ in range(BLOCK):
-                        if function is None:
-                            self.call(environ)
-                        else:
-                            function()
+                        function()
                     spent[name] += time.perf_counter_ns() - started
             self._flush_timed()
         return {name: total / (turns * BLOCK) / 1000 for name, total in spent.items()}

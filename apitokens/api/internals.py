@@ -198,21 +198,17 @@ def _fetch(connection, plan: _Plan, params: tuple) -> tuple | None:
 def _execute_observed(connection, plan: _Plan, params: tuple) -> tuple | None:
     """The driver-level execute, through `execute_wrappers` and into `connection.queries`
     when Django would log it (DEBUG, `CaptureQueriesContext`), as its cursor does."""
-    observed = connection.queries_logged
-    if not observed and not connection.execute_wrappers:
-        return _execute(connection, plan, plan.sql, params, False, None)
-    if connection.execute_wrappers:
-        executor = functools.reduce(
-            lambda executor, wrapper: functools.partial(wrapper, executor),
-            connection.execute_wrappers,
-            functools.partial(_execute, connection, plan),
-        )
-        run = functools.partial(
-            executor, plan.sql, params, False, {"connection": connection, "cursor": None}
-        )
-    else:
-        run = functools.partial(_execute, connection, plan, plan.sql, params, False, None)
-    if not observed:
+    if not connection.execute_wrappers and not connection.queries_logged:
+        return _execute(connection, plan, plan.sql, params, False, None)  # nothing observes
+    executor = functools.reduce(
+        lambda executor, wrapper: functools.partial(wrapper, executor),
+        connection.execute_wrappers,
+        functools.partial(_execute, connection, plan),
+    )
+    run = functools.partial(
+        executor, plan.sql, params, False, {"connection": connection, "cursor": None}
+    )
+    if not connection.queries_logged:
         return run()
     started = time.monotonic()
     try:

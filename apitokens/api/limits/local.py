@@ -34,7 +34,7 @@ class MemoryCounters:
             window = self._windows.get(user_id)
             if window is None or second >= window[0] + WINDOW_SECONDS:
                 if len(self._windows) >= MAX_KEYS:
-                    self._drop_ended(second)
+                    _prune(self._windows, lambda kept: second >= kept[0] + WINDOW_SECONDS)
                 window = self._windows[user_id] = [second, 0]
             window[1] += 1
             failures = self._current(failures_key, time.time()) if failures_key else 0
@@ -54,7 +54,7 @@ class MemoryCounters:
             entry = self._named.get(name)
             if entry is None or entry[1] <= now:
                 if len(self._named) >= MAX_KEYS:
-                    self._drop_expired(now)
+                    _prune(self._named, lambda kept: kept[1] <= now)
                 entry = self._named[name] = [0, now + timeout]
             entry[0] += amount
             return int(entry[0])
@@ -71,29 +71,15 @@ class MemoryCounters:
                 return None, 0
             return window[0], window[1]
 
-    def reset(self) -> None:
-        with self._mutex:
-            self._windows.clear()
-            self._named.clear()
-
     def _current(self, name: str, now: float) -> int:
         entry = self._named.get(name)
         return int(entry[0]) if entry is not None and entry[1] > now else 0
 
-    def _drop_ended(self, second: int) -> None:
-        ended = [
-            key for key, (start, _) in self._windows.items() if second >= start + WINDOW_SECONDS
-        ]
-        for key in ended:
-            del self._windows[key]
-        if len(self._windows) >= MAX_KEYS:  # all live: forget the oldest half
-            for key in list(self._windows)[: MAX_KEYS // 2]:
-                del self._windows[key]
 
-    def _drop_expired(self, now: float) -> None:
-        expired = [key for key, (_, expiry) in self._named.items() if expiry <= now]
-        for key in expired:
-            del self._named[key]
-        if len(self._named) >= MAX_KEYS:
-            for key in list(self._named)[: MAX_KEYS // 2]:
-                del self._named[key]
+def _prune(entries: dict, ended) -> None:
+    """Drop the entries `ended` says are over; when all are live, the oldest half."""
+    for key in [key for key, kept in entries.items() if ended(kept)]:
+        del entries[key]
+    if len(entries) >= MAX_KEYS:
+        for key in list(entries)[: MAX_KEYS // 2]:
+            del entries[key]
