@@ -125,3 +125,20 @@ def test_a_long_button_label_wraps_inside_its_card_on_a_phone(page, login, user)
     button = page.get_by_role("link", name="Set up two-factor authentication").bounding_box()
     card = page.locator(".card", has_text="Two-factor authentication").bounding_box()
     assert button["x"] + button["width"] <= card["x"] + card["width"] - 8
+
+
+@pytest.mark.parametrize("width", [1024, 1280])
+def test_admin_dashboard_tables_show_every_column(page, login, width, db):
+    # At 1280 px the top-tokens table ran past its half of the page and cut its Requests
+    # column off, at 1024 the suspicious events lost IP and Count (their boxes scroll, so
+    # the page-width check above could not see it).
+    owner = UserFactory(email="layout-admin-owner@example.com")
+    demo_data_seed(user=owner)
+    staff = UserFactory(email="layout-root@example.com", is_staff=True, is_superuser=True)
+    page.set_viewport_size({"width": width, "height": 900})
+    login(page, staff)
+    page.goto("/admin/apitokens/tokenactivity/dashboard/")
+    boxes = page.locator(".audit-dashboard .module:has(table)")
+    assert boxes.count() == 3
+    for index in range(3):
+        assert boxes.nth(index).evaluate("box => box.scrollWidth <= box.clientWidth + 1")
