@@ -3,9 +3,10 @@
 Counters live in the default cache, so every app server shares them when the cache is
 Redis. After QUICKBOT_LOGIN_FAILURE_LIMIT failed logins (counted over a window of
 QUICKBOT_LOGIN_LOCKOUT_SECONDS from the first failure), that IP address or that email
-address is locked for QUICKBOT_LOGIN_LOCKOUT_SECONDS. While locked, no password is checked.
-A successful login clears the account's counter. If the cache is down, logins are allowed
-(the password check still applies) and the error is logged.
+address is locked for QUICKBOT_LOGIN_LOCKOUT_SECONDS. An IPv6 client counts by its /64
+(`common.clientip.rate_limit_key`, as for every per-address limit). While locked, no
+password is checked. A successful login clears the account's counter. If the cache is down,
+logins are allowed (the password check still applies) and the error is logged.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+
+from common.clientip import rate_limit_key
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ def _digest(value: str) -> str:
 def _keys(*, ip: str | None, email: str) -> list[tuple[str, str]]:
     """(failure counter key, lock key) for the IP and for the account."""
     # Requests without a known address (no REMOTE_ADDR) share one counter.
-    subjects = [f"ip:{_digest(ip or 'unknown')}"]
+    subjects = [f"ip:{_digest(rate_limit_key(ip) or 'unknown')}"]
     normalized_email = email.strip().lower()
     if normalized_email:
         subjects.append(f"email:{_digest(normalized_email)}")
@@ -145,7 +148,7 @@ def signup_attempt_record(*, ip: str | None, now: float | None = None) -> Lockou
     """
     now = _now(now)
     window = settings.QUICKBOT_SIGNUP_WINDOW_SECONDS
-    subject = _digest(ip or "unknown")
+    subject = _digest(rate_limit_key(ip) or "unknown")
     count_key, lock_key = f"{KEY_PREFIX}:signup:{subject}", f"{KEY_PREFIX}:signup-lock:{subject}"
     try:
         locked_until = cache.get(lock_key)

@@ -145,7 +145,10 @@ class IPAllowlistField(forms.CharField):
             return allowlist.allowlist_normalize(value)
         except allowlist.AllowlistError as error:
             raise forms.ValidationError(
-                [forms.ValidationError(message, code="invalid_ip") for message in error.messages]
+                [
+                    forms.ValidationError(message, code=code)
+                    for message, code in zip(error.messages, error.codes, strict=True)
+                ]
             ) from None
 
 

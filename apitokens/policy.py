@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.dispatch import receiver
 from django.test.signals import setting_changed
 
+from apitokens import allowlist
 from apitokens.models import APIToken, TokenPolicy
 
 MEMO_SECONDS = 10.0
@@ -53,7 +54,8 @@ def _settings_changed(*, setting: str, **kwargs) -> None:
 def breach_condition(policy: TokenPolicy, now: datetime) -> Q:
     """Usable tokens that break `policy`, as a filter on APIToken (matches nothing when
     the policy asks for nothing): an expiry later than the maximum allows from today, no
-    expiry where one is required, no IP allowlist where one is required."""
+    expiry where one is required, no IP allowlist where one is required (an allowlist that
+    restricts nothing, such as 0.0.0.0/1 with 128.0.0.0/1, counts as none)."""
     breach = Q(pk__in=[])
     if policy.max_lifetime_days:
         latest = now + timedelta(days=policy.max_lifetime_days)
@@ -61,8 +63,20 @@ def breach_condition(policy: TokenPolicy, now: datetime) -> Q:
     elif policy.expiry_required:
         breach |= Q(expires_at__isnull=True)
     if policy.allowlist_required:
-        breach |= Q(allowed_ips="")
+        breach |= Q(allowed_ips="") | Q(allowed_ips__in=_unrestricted_allowlists())
     return breach
+
+
+def _unrestricted_allowlists() -> list[str]:
+    """The stored allowlists that restrict nothing (saved before such lists were refused):
+    one query over the distinct lists holding a range, as single addresses never do."""
+    stored = (
+        APIToken.objects.filter(allowed_ips__contains="/")
+        .order_by()
+        .values_list("allowed_ips", flat=True)
+        .distinct()
+    )
+    return [text for text in stored if allowlist.allowlist_unrestricted(text)]
 
 
 def breach_reasons(token: APIToken, policy: TokenPolicy, now: datetime) -> list[str]:
@@ -77,4 +91,6 @@ def breach_reasons(token: APIToken, policy: TokenPolicy, now: datetime) -> list[
         reasons.append("never expires")
     if policy.allowlist_required and not token.allowed_ips:
         reasons.append("has no IP allowlist")
+    elif policy.allowlist_required and allowlist.allowlist_unrestricted(token.allowed_ips):
+        reasons.append("has an IP allowlist that restricts nothing")
     return reasons

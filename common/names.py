@@ -2,11 +2,14 @@
 
 `name_clean` NFKC-normalises a name and refuses what a reader cannot see or would misread:
 control and format characters (Unicode categories Cc and Cf: zero-width spaces and joiners,
-bidirectional marks and overrides, the BOM) and a word that mixes look-alike scripts
-("Рroduction" with a Cyrillic Р). `name_skeleton` is the confusable skeleton of Unicode
-TR39 (UTS #39, section 4) of the case-folded name: two names with the same skeleton look
-the same, so uniqueness checks compare skeletons. The confusables table comes from the
-`confusable-homoglyphs` package (Unicode's confusables.txt as JSON).
+bidirectional marks and overrides, the BOM), every Default_Ignorable_Code_Point (Hangul
+fillers, the combining grapheme joiner, variation selectors, tags: drawn as nothing) and a
+word that mixes look-alike scripts ("Рroduction" with a Cyrillic Р). `name_skeleton` is the
+confusable skeleton of Unicode TR39 (UTS #39, section 4) of the case-folded name, default
+ignorables removed: two names with the same skeleton look the same, so uniqueness checks
+compare skeletons. The confusables table comes from the `confusable-homoglyphs` package
+(Unicode's confusables.txt as JSON); the Default_Ignorable_Code_Point property, which
+Python's `unicodedata` lacks, from the `regex` module's Unicode tables.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import unicodedata
 from functools import cache
 
+import regex
 from confusable_homoglyphs import categories as script_data
 from confusable_homoglyphs.confusables import confusables_data
 from django.core.exceptions import ValidationError
@@ -33,13 +37,20 @@ def character_name(char: str) -> str:
     return f"U+{ord(char):04X} {unicodedata.name(char, 'UNNAMED CHARACTER')}"
 
 
+# What a reader cannot see: controls, format characters and the characters Unicode says
+# to draw as nothing (DerivedCoreProperties.txt), e.g. U+3164 HANGUL FILLER.
+_INVISIBLE = regex.compile(r"[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]")
+
+
 def _script(char: str) -> str:
     return script_data.alias(char)
 
 
 def invisible_character(value: str) -> str | None:
-    """The first control or format character (categories Cc, Cf) in `value`, or None."""
-    return next((char for char in value if unicodedata.category(char) in {"Cc", "Cf"}), None)
+    """The first control, format (categories Cc, Cf) or default-ignorable character in
+    `value`, or None."""
+    found = _INVISIBLE.search(value)
+    return found.group() if found else None
 
 
 def mixed_script_character(value: str) -> tuple[str, str, str, str] | None:
@@ -61,9 +72,11 @@ def mixed_script_character(value: str) -> tuple[str, str, str, str] | None:
 def name_clean(value: str, *, noun: str = "name") -> str:
     """`value` in NFKC (full-width and styled letters become plain ones), or a
     ValidationError naming the refused character (code "control_characters" for invisible
-    ones, "mixed_script" for a look-alike from another script)."""
-    value = unicodedata.normalize("NFKC", value)
-    invisible = invisible_character(value)
+    ones, checked as typed and after NFKC, which can make one; "mixed_script" for a
+    look-alike from another script)."""
+    typed, value = value, unicodedata.normalize("NFKC", value)
+    # Name the character as typed (U+FFA0, not the U+1160 NFKC makes of it) when we can.
+    invisible = invisible_character(typed) or invisible_character(value)
     if invisible is not None:
         raise ValidationError(
             "The %(noun)s contains an invisible character, %(character)s. Remove it.",
@@ -111,11 +124,17 @@ def _prototypes() -> dict[str, str]:
     return {char: proto for char, proto in prototypes.items() if char != proto}
 
 
+_DEFAULT_IGNORABLE = regex.compile(r"\p{Default_Ignorable_Code_Point}+")
+
+
 def name_skeleton(value: str) -> str:
-    """The TR39 skeleton of the case-folded, NFKC-normalised `value`: equal skeletons
-    look alike ("Рroduction" with a Cyrillic Р and "production" share one)."""
+    """The TR39 skeleton of the case-folded, NFKC-normalised `value`, default ignorables
+    removed (as TR39 says): equal skeletons look alike ("Рroduction" with a Cyrillic Р and
+    "production" share one, and so do a name stored before fillers were refused and the
+    same name without them)."""
     prototypes = _prototypes()
     text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", value).casefold())
+    text = _DEFAULT_IGNORABLE.sub("", text)
     for _ in range(3):  # prototypes are final after one pass; the cap guards the table
         mapped = unicodedata.normalize("NFD", "".join(prototypes.get(c, c) for c in text))
         if mapped == text:

@@ -10,6 +10,7 @@ from accounts.login_limiter import (
     login_failure_record,
     login_lockout_get,
     login_success_record,
+    signup_attempt_record,
 )
 
 NOW = 1_800_000_000.0
@@ -121,3 +122,91 @@ def test_login_behind_a_proxy_locks_the_forwarded_address_not_the_proxy(client, 
     assert login_lockout_get(ip=proxy, email="", now=time.time()) is None
     assert attempt("203.0.113.9", "other@example.com").status_code == HTTPStatus.TOO_MANY_REQUESTS
     assert attempt("198.51.100.4", "other@example.com").status_code == HTTPStatus.OK
+
+
+# --- An IPv6 client counts by its /64 (common.clientip.rate_limit_key) -----------------------
+
+# Three spellings of three addresses of one /64: a client can pick any of them.
+ONE_SLASH_64 = ("2001:db8:1:1::1", "2001:DB8:1:1::2", "2001:db8:1:1:ffff:ffff:ffff:ffff")
+OTHER_SLASH_64 = "2001:db8:1:2::1"
+
+
+def test_failed_sign_ins_from_one_slash_64_share_one_allowance():
+    for number, ip in enumerate(ONE_SLASH_64):
+        login_failure_record(ip=ip, email=f"guess{number}@example.com", now=NOW)
+
+    for ip in (*ONE_SLASH_64, "2001:db8:1:1::abcd", "2001:db8:1:1::1%eth0"):
+        assert login_lockout_get(ip=ip, email="someone-else@example.com", now=NOW) is not None
+
+
+def test_failed_sign_ins_from_another_slash_64_do_not_count():
+    for number, ip in enumerate(ONE_SLASH_64[:2]):
+        login_failure_record(ip=ip, email=f"guess{number}@example.com", now=NOW)
+    login_failure_record(ip=OTHER_SLASH_64, email="guess9@example.com", now=NOW)
+
+    assert login_lockout_get(ip=ONE_SLASH_64[0], email="x@example.com", now=NOW) is None
+    assert login_lockout_get(ip=OTHER_SLASH_64, email="x@example.com", now=NOW) is None
+
+
+def test_failed_sign_ins_from_an_ipv4_mapped_address_count_for_its_ipv4_address():
+    login_failure_record(ip="203.0.113.7", email="a@example.com", now=NOW)
+    login_failure_record(ip="::ffff:203.0.113.7", email="b@example.com", now=NOW)
+    login_failure_record(ip="::FFFF:cb00:7107", email="c@example.com", now=NOW)
+
+    assert login_lockout_get(ip="203.0.113.7", email="x@example.com", now=NOW) is not None
+    assert login_lockout_get(ip="203.0.113.8", email="x@example.com", now=NOW) is None
+
+
+def test_sign_ups_from_one_slash_64_share_one_allowance(settings):
+    settings.QUICKBOT_SIGNUP_LIMIT = 2
+    outcomes = [signup_attempt_record(ip=ip, now=NOW) for ip in ONE_SLASH_64]
+
+    assert outcomes[:2] == [None, None]
+    assert outcomes[2] is not None
+    assert signup_attempt_record(ip="2001:db8:1:1::9", now=NOW + 1) is not None
+    assert signup_attempt_record(ip=OTHER_SLASH_64, now=NOW + 1) is None
+
+
+def test_sign_ups_from_an_ipv4_mapped_address_count_for_its_ipv4_address(settings):
+    settings.QUICKBOT_SIGNUP_LIMIT = 1
+    assert signup_attempt_record(ip="203.0.113.7", now=NOW) is None
+    assert signup_attempt_record(ip="::ffff:203.0.113.7", now=NOW) is not None
+    assert signup_attempt_record(ip="203.0.113.8", now=NOW) is None
+
+
+def test_sign_in_behind_a_proxy_locks_the_whole_slash_64(client, db, settings):
+    settings.QUICKBOT_TRUSTED_PROXY_COUNT = 1
+
+    def attempt(forwarded_for: str, email: str):
+        return client.post(
+            "/account/login/",
+            {"username": email, "password": "wrong-pass-1"},
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        )
+
+    for number, ip in enumerate(ONE_SLASH_64):
+        attempt(ip, f"guess{number}@example.com")
+
+    assert attempt("2001:db8:1:1::77", "other@example.com").status_code == (
+        HTTPStatus.TOO_MANY_REQUESTS
+    )
+    assert attempt(OTHER_SLASH_64, "other@example.com").status_code == HTTPStatus.OK
+
+
+def test_sign_up_behind_a_proxy_is_paused_for_the_whole_slash_64(client, db, settings):
+    settings.QUICKBOT_TRUSTED_PROXY_COUNT = 1
+    settings.QUICKBOT_SIGNUP_LIMIT = 2
+
+    def attempt(forwarded_for: str):
+        return client.post(
+            "/account/signup/",
+            {"email": "x"},
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        )
+
+    statuses = [attempt(ip).status_code for ip in ONE_SLASH_64]
+
+    assert statuses[2] == HTTPStatus.TOO_MANY_REQUESTS
+    assert attempt(OTHER_SLASH_64).status_code != HTTPStatus.TOO_MANY_REQUESTS

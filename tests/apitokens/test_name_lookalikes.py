@@ -32,6 +32,12 @@ def existing(user):
     [
         ("Alice Production\u200b Website", "control_characters"),
         ("Alice Production Website\u200f", "control_characters"),
+        # Default-ignorable fillers: drawn as nothing, so a twin of the existing name.
+        ("Alice Production Website\u3164", "control_characters"),
+        ("Alice Production Website\uffa0", "control_characters"),
+        ("Alice\u115f Production Website", "control_characters"),
+        ("Alice Production\u034f Website", "control_characters"),
+        ("Alice Production Website\ufe0f", "control_characters"),
         ("Alice Рroduction Website", "mixed_script"),
         ("Alice Ρroduction Website", "mixed_script"),
         (CYRILLIC_COPY, "name_taken"),
@@ -89,3 +95,15 @@ def test_a_deleted_token_frees_its_look_alikes(user, existing):
     services.api_token_revoke(token=user.api_tokens.get(name="Copy Aces"), actor=user)
 
     assert TokenCreateForm(data=create_data(CYRILLIC_COPY), user=user).is_valid()
+
+
+def test_a_name_stored_with_a_filler_still_blocks_its_plain_twin(user):
+    """A name saved before fillers were refused keeps its plain look-alike out."""
+    services.api_token_create(user=user, name="Production deploy\u3164")
+
+    form = TokenCreateForm(data=create_data("Production deploy"), user=user)
+
+    assert not form.is_valid()
+    assert {error.code for error in form.errors.as_data()["name"]} == {"name_taken"}
+    with pytest.raises(TokenNameTaken):
+        services.api_token_create(user=user, name="Production deploy")

@@ -28,6 +28,7 @@ from django.test.signals import setting_changed
 from apitokens.api.limits.local import MemoryCounters
 from apitokens.api.limits.redis import WINDOW_SECONDS, PendingHit, RedisCounters
 from apitokens.api.lookup import AuthResult
+from common.clientip import rate_limit_key
 
 logger = logging.getLogger(__name__)
 
@@ -278,10 +279,11 @@ def usage_for(user, now: float | None = None) -> RateLimitState:
 
 
 def _bad_auth_key(ip: str | None, now: float) -> tuple[str, int]:
-    """The address's failure counter for this window, and seconds until the window ends."""
+    """The address's failure counter for this window (an IPv6 client's /64: see
+    `rate_limit_key`), and seconds until the window ends."""
     window = settings.QUICKBOT_BAD_AUTH_WINDOW_SECONDS
     slot = int(now // window)
-    return f"qb:badauth:{ip or '-'}:{slot}", int((slot + 1) * window - now) + 1
+    return f"qb:badauth:{rate_limit_key(ip) or '-'}:{slot}", int((slot + 1) * window - now) + 1
 
 
 # Failures are counted in the process first and added to the shared counter in batches
@@ -340,15 +342,16 @@ def bad_auth_count(ip: str | None, now: float | None = None) -> int:
 
 
 def credential_report_hit(ip: str | None, now: float | None = None) -> int | None:
-    """Count one request to the revocation endpoint from `ip`; seconds to wait when the
-    address sent more than QUICKBOT_CREDENTIAL_REPORT_LIMIT in its window.
+    """Count one request to the revocation endpoint from `ip` (an IPv6 client by its /64);
+    seconds to wait when the address sent more than QUICKBOT_CREDENTIAL_REPORT_LIMIT in its
+    window.
 
     Counters that do not answer never block (a report of a leak must get through)."""
     now = time.time() if now is None else now
     window = settings.QUICKBOT_CREDENTIAL_REPORT_WINDOW_SECONDS
     slot = int(now // window)
     try:
-        count = counters().add(f"qb:leakreport:{ip or '-'}:{slot}", 1, window + 1)
+        count = counters().add(f"qb:leakreport:{rate_limit_key(ip) or '-'}:{slot}", 1, window + 1)
     except Exception:
         _note_unavailable()
         return None
