@@ -110,12 +110,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# On a Redis Cluster REDIS_URL names any node; the cache and the API's counters then go through
+# redis-py's RedisCluster, which follows the cluster's redirections (common/redis_cluster.py).
+REDIS_CLUSTER = env_bool("REDIS_CLUSTER", default=False)
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "quickbot")
+if "{" in CACHE_KEY_PREFIX or "}" in CACHE_KEY_PREFIX:
+    # Redis Cluster hashes a key's first {...}: it must be the account's tag in `qb:rl:{42}:…`.
+    raise ImproperlyConfigured(f"CACHE_KEY_PREFIX must not contain braces: {CACHE_KEY_PREFIX!r}")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": (
+                "common.redis_cluster.RedisClusterCache"
+                if REDIS_CLUSTER
+                else "django.core.cache.backends.redis.RedisCache"
+            ),
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "quickbot"),
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }

@@ -8,13 +8,14 @@ the lookup refuses the token or fails, the count is given back and the digest fo
 the counters end exact. The lookup still decides every request (this is not a token cache).
 
 Counters live in Redis when the default cache is Redis (every process shares them: see
-`redis.RedisCounters`), else in this process's memory, as the local-memory cache would keep
-them (`local.MemoryCounters`).
+`redis.RedisCounters`, and `redis.ClusterCounters` on Redis Cluster), else in this process's
+memory, as the local-memory cache would keep them (`local.MemoryCounters`).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,9 +25,15 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.dispatch import receiver
 from django.test.signals import setting_changed
+from redis.exceptions import AskError, MovedError
 
 from apitokens.api.limits.local import MemoryCounters
-from apitokens.api.limits.redis import WINDOW_SECONDS, PendingHit, RedisCounters
+from apitokens.api.limits.redis import (
+    WINDOW_SECONDS,
+    ClusterCounters,
+    PendingHit,
+    RedisCounters,
+)
 from apitokens.api.lookup import AuthResult
 from common.clientip import rate_limit_key
 
@@ -34,7 +41,10 @@ logger = logging.getLogger(__name__)
 
 _ERROR_LOG_INTERVAL_SECONDS = 60.0
 _last_error_logged = -_ERROR_LOG_INTERVAL_SECONDS
-_REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
+_REDIS_BACKENDS = {
+    "django.core.cache.backends.redis.RedisCache": RedisCounters,
+    "common.redis_cluster.RedisClusterCache": ClusterCounters,
+}
 
 
 class RateLimitUnavailable(Exception):
@@ -111,11 +121,12 @@ def counters() -> RedisCounters | MemoryCounters:
     global _counters
     if _counters is None:
         config = settings.CACHES["default"]
-        if config["BACKEND"] == _REDIS_BACKEND:
+        redis_counters = _REDIS_BACKENDS.get(config["BACKEND"])
+        if redis_counters is not None:
             location = config["LOCATION"]
             if not isinstance(location, str):
                 location = location[0]
-            _counters = RedisCounters(
+            _counters = redis_counters(
                 location.split(",")[0], config.get("OPTIONS", {}), config.get("KEY_PREFIX", "")
             )
         else:
@@ -143,12 +154,20 @@ def _note_unavailable() -> None:
     if moment - _last_error_logged >= _ERROR_LOG_INTERVAL_SECONDS:
         _last_error_logged = moment
         logger.error(
-            "Rate-limit counters unavailable; API requests are %s",
+            "Rate-limit counters unavailable; API requests are %s%s",
             "refused (QUICKBOT_RATELIMIT_FAIL_CLOSED)"
             if settings.QUICKBOT_RATELIMIT_FAIL_CLOSED
             else "served without counting",
+            _misconfiguration_hint(),
             exc_info=True,
         )
+
+
+def _misconfiguration_hint() -> str:
+    # A plain client on a cluster node gets a redirection for most keys: say what to set.
+    if isinstance(sys.exc_info()[1], MovedError | AskError):
+        return " (REDIS_URL is a node of a Redis Cluster: set REDIS_CLUSTER=1)"
+    return ""
 
 
 # --- The hourly limit ----------------------------------------------------------------------

@@ -2,17 +2,23 @@
 
 The client is redis-py's own, built from the default cache's LOCATION and OPTIONS (so the
 counters live where the cache does). Every key of a script carries the account's hash tag
-(`{42}`), so the counters work on Redis Cluster too; the per-IP failure count is a separate
-single-key command sent in the same write and round trip.
+(`{42}`), so a script's keys share one Redis Cluster slot; the per-IP failure count is a
+separate single-key command sent in the same write and round trip.
 
 A count can be sent before the token lookup and its answer read after it (`send_hit` /
 `PendingHit.read`): the lookup and Redis then work at the same time.
+
+On Redis Cluster (`ClusterCounters`, REDIS_CLUSTER on) the same scripts go through redis-py's
+`RedisCluster`, which routes each call to its slot's node and follows MOVED and ASK; the count
+is sent after the lookup, with the failure count's GET in the same pipeline.
 """
 
 from __future__ import annotations
 
 import redis
 from redis.exceptions import NoScriptError
+
+from common.redis_cluster import DJANGO_ONLY_OPTIONS, cluster_client
 
 WINDOW_SECONDS = 3600
 # Counter keys outlive their window-start key, so a request that read the start just
@@ -42,15 +48,12 @@ if count == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 
-# Options of Django's RedisCache that are not redis-py connection options.
-_DJANGO_ONLY_OPTIONS = frozenset({"parser_class", "pool_class", "serializer", "db"})
-
 
 class RedisCounters:
     """Hourly and failure counters in one Redis (`location` is a redis:// URL)."""
 
     def __init__(self, location: str, options: dict, key_prefix: str = "") -> None:
-        connection_options = {k: v for k, v in options.items() if k not in _DJANGO_ONLY_OPTIONS}
+        connection_options = {k: v for k, v in options.items() if k not in DJANGO_ONLY_OPTIONS}
         self.client = redis.Redis.from_url(location, **connection_options)
         self.pool = self.client.connection_pool
         self.hit_script = self.client.register_script(_HIT_SCRIPT)
@@ -153,3 +156,53 @@ class PendingHit:
         """Read the answer and give the count back (the request was not admitted)."""
         _, start, _ = self.read()
         self.counters.give_back(self.user_id, start)
+
+
+class ClusterCounters(RedisCounters):
+    """The same counters on a Redis Cluster (`location`: any node's redis:// URL)."""
+
+    def __init__(self, location: str, options: dict, key_prefix: str = "") -> None:
+        self.client = cluster_client(location, options)
+        self.hit_script = self.client.register_script(_HIT_SCRIPT)
+        self.add_script = self.client.register_script(_ADD_SCRIPT)
+        self.prefix = f"{key_prefix}:" if key_prefix else ""
+
+    def send_hit(self, user_id: int, second: int, failures_key: str) -> ClusterPendingHit:
+        """A count to run when read: nothing is sent before the lookup (the account's node
+        and the address's may differ), so a refused token has nothing to give back."""
+        return ClusterPendingHit(self, user_id, second, failures_key)
+
+
+class ClusterPendingHit:
+    """A count for `ClusterCounters`, run by `read`; `discard` has nothing to undo."""
+
+    __slots__ = ("counters", "user_id", "second", "failures_key")
+
+    def __init__(self, counters, user_id, second, failures_key) -> None:
+        self.counters = counters
+        self.user_id = user_id
+        self.second = second
+        self.failures_key = failures_key
+
+    def read(self) -> tuple[int, int, int]:
+        """(failures of the address, window start, requests counted): one pipeline, whose
+        commands go to their slots' nodes at once; redirections are followed."""
+        counters = self.counters
+        call = counters._hit_call(self.user_id, self.second)
+        pipeline = counters.client.pipeline()
+        if self.failures_key:
+            pipeline.get(counters.key(self.failures_key))
+        pipeline.evalsha(counters.hit_script.sha, 1, *call)
+        *failures, reply = pipeline.execute(raise_on_error=False)
+        for answer in failures:
+            if isinstance(answer, Exception):
+                raise answer
+        if isinstance(reply, NoScriptError):  # a new or restarted node: load it, count once
+            reply = counters.hit_script(keys=call[:1], args=call[1:])
+        elif isinstance(reply, Exception):
+            raise reply
+        start, used = reply
+        return int(failures[0] or 0) if failures else 0, start, used
+
+    def discard(self) -> None:
+        """Nothing was sent."""
