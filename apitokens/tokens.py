@@ -1,4 +1,5 @@
-"""QuickBot token format: generation, checksum, hashing. Pure functions, no ORM.
+"""QuickBot token format: generation, checksum, hashing, finding tokens in other text.
+Pure functions, no ORM.
 
 A token is ``qb_`` + 32 random base62 characters + a 6-character base62
 checksum (CRC-32 of ``qb_`` + the random part). Only its SHA-256 digest is stored.
@@ -11,6 +12,7 @@ import re
 import secrets
 import zlib
 from dataclasses import dataclass
+from urllib.parse import unquote, unquote_plus
 
 PREFIX = "qb_"
 RANDOM_LENGTH = 32
@@ -73,6 +75,102 @@ def token_identifier(value: str) -> str:
 def new_public_id() -> str:
     """Random, URL-safe id for a token's pages (never the pk, never the digest)."""
     return "".join(secrets.choice(BASE62_ALPHABET) for _ in range(16))
+
+
+# --- Tokens inside other text: URLs, log lines, stored paths -----------------------------
+
+# A lookahead, so that a token right after a token-shaped run ("qb_" + 36 characters + "qb_…")
+# is found too: matches may overlap.
+_TOKEN_ANYWHERE = re.compile(r"(?=qb_[0-9A-Za-z]{38})")
+# How many times a log line is percent-decoded looking for a token (a URL quoted in a URL).
+_DECODING_ROUNDS = 3
+# RFC 6750 section 2.3: the URI query parameter that carries a bearer token.
+ACCESS_TOKEN_PARAMETER = "access_token"
+
+
+def _token_spans(text: str) -> list[tuple[int, int]]:
+    """Start and end of each run of `text` covered by token-shaped values (overlaps merged)."""
+    if PREFIX not in text:
+        return []
+    spans: list[tuple[int, int]] = []
+    for match in _TOKEN_ANYWHERE.finditer(text):
+        start = match.start()
+        if spans and start < spans[-1][1]:
+            spans[-1] = (spans[-1][0], start + TOKEN_LENGTH)
+        else:
+            spans.append((start, start + TOKEN_LENGTH))
+    return spans
+
+
+def find_token_shapes(text: str) -> list[str]:
+    """Every token-shaped substring of `text` (whatever its checksum; overlapping ones too)."""
+    if PREFIX not in text:
+        return []
+    return [text[m.start() : m.start() + TOKEN_LENGTH] for m in _TOKEN_ANYWHERE.finditer(text)]
+
+
+def redact_tokens(text: str) -> str:
+    """`text` with each token-shaped value shown as its identifier (``qb_AbCd…wXyZ``).
+
+    A value written percent-encoded (twice, three times) counts too: the text is then returned
+    decoded, with the values redacted. Text holding no token comes back unchanged (the same
+    object).
+    """
+    spans = _token_spans(text)
+    if "%" in text:
+        decoded = text
+        for _ in range(_DECODING_ROUNDS):
+            once_more = unquote(decoded)
+            if once_more == decoded:
+                break
+            decoded = once_more
+        if decoded is not text and (decoded_spans := _token_spans(decoded)):
+            text, spans = decoded, decoded_spans
+    if not spans:
+        return text
+    parts: list[str] = []
+    end = 0
+    for start, stop in spans:
+        parts.append(text[end:start])
+        parts.append(token_identifier(text[start:stop]))
+        end = stop
+    parts.append(text[end:])
+    return "".join(parts)
+
+
+def credentials_in_url(path: str, query_string: str) -> tuple[str, ...] | None:
+    """Whether an API URL carries a credential: None when it does not; otherwise the
+    well-formed token values in it (possibly none), to be deleted as exposed.
+
+    A credential is a token-shaped value anywhere in `path` (as the server decoded it) or in
+    any query parameter's name or value (percent-decoded), an ``access_token`` parameter in
+    any letter case with any value, or a ``token`` parameter whose value starts with ``qb_``
+    (``token=<public id>`` is the activity filter). `query_string` is the raw
+    ``QUERY_STRING``; a URL without ``qb_``, ``%`` or ``access_token`` in it costs three
+    substring checks.
+    """
+    found = find_token_shapes(path)
+    carries = bool(found)
+    if query_string and (
+        PREFIX in query_string
+        or "%" in query_string
+        or ACCESS_TOKEN_PARAMETER in query_string.lower()
+    ):
+        for pair in query_string.split("&"):
+            name, _, value = pair.partition("=")
+            name, value = unquote_plus(name), unquote_plus(value)
+            lowered = name.lower()
+            if lowered == ACCESS_TOKEN_PARAMETER or (
+                lowered == "token" and value.startswith(PREFIX)
+            ):
+                carries = True
+            shapes = find_token_shapes(name) + find_token_shapes(value)
+            if shapes:
+                carries = True
+                found.extend(shapes)
+    if not carries:
+        return None
+    return tuple(dict.fromkeys(value for value in found if is_well_formed(value)))
 
 
 # --- Authorization header parsing (RFC 6750) -------------------------------------------

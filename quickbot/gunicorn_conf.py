@@ -5,12 +5,16 @@ Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 
 import os
 
+from gunicorn.glogging import Logger
+
+from apitokens.log_redaction import TokenRedactingFilter
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 timeout = 30
 graceful_timeout = 30
-# The access log would record query strings; the API refuses tokens there, but a
-# caller could still try. Request logging is left to the proxy and to TokenActivity.
+# Request logging is left to the proxy and to TokenActivity. Should an operator turn the
+# access log on (--access-logfile), its lines are redacted like the error log's.
 accesslog = None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn refuses a header line over 8190 bytes with its own HTML page; let up to 16 KB
@@ -24,3 +28,20 @@ def worker_exit(server, worker):
     from apitokens.api.usage import activity_flush
 
     activity_flush()
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger with token values redacted from its error and access logs (a bad
+    request line, "Error handling request /qb_…", an access line's URL)."""
+
+    _redact = TokenRedactingFilter()
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        # On the loggers, not their handlers: it covers every handler a configuration adds
+        # (files, syslog, logconfig_dict), and addFilter keeps one copy across reloads.
+        for log in (self.error_log, self.access_log):
+            log.addFilter(self._redact)
+
+
+logger_class = RedactingLogger

@@ -1,10 +1,14 @@
-"""`authenticate_bearer(request)`: everything the API decides about a request's credentials.
+"""Everything the API decides about a request's credentials.
 
-In order: no token in the URL; the Authorization header's shape and checksum (offline, no
-query); the token lookup and the owner's hourly count (`limits.count_authenticated`, which
-overlaps them on Redis); the token's IP allowlist; the per-address bad-credential limit
-for every refusal. A refused known token is recorded as a use of a dead token (security log,
-owner's email); an unknown one leaves a per-address trace (`usage.unknown_token_seen`).
+`refuse_credentials_in_url(request)` runs first, for every request under /api/ whatever
+its path or method (the middleware calls it before URL resolution): a URL carrying a
+token is refused and every real token in it deleted. Then, for a token view,
+`authenticate_bearer(request)`, in order: the Authorization header's shape and checksum
+(offline, no query); the token lookup and the owner's hourly count
+(`limits.count_authenticated`, which overlaps them on Redis); the token's IP allowlist; the
+per-address bad-credential limit for every refusal. A refused known token is recorded as a
+use of a dead token (security log, owner's email); an unknown one leaves a per-address trace
+(`usage.unknown_token_seen`).
 """
 
 from __future__ import annotations
@@ -54,14 +58,6 @@ def authenticate_bearer(request: HttpRequest) -> ApiCall:
     """Authenticate an API request by its bearer token; never raises for bad input."""
     now = clock()
     call = ApiCall(now=now, ip=client_ip(request))
-    if _credentials_in_query_string(request):
-        retry_after = limits.bad_auth_hit(call.ip, now.timestamp())
-        if retry_after is not None:
-            call.refusal = errors.too_many_bad_credentials(retry_after)
-            return call
-        call.refusal = errors.token_in_url()
-        _revoke_tokens_in_url(request, call)
-        return call
     parsed = tokens.parse_authorization(request.META.get("HTTP_AUTHORIZATION"))
     verdict = parsed.verdict
     if verdict == tokens.HeaderVerdict.ABSENT:
@@ -175,37 +171,37 @@ def dead_token_description(result: lookup.AuthResult) -> str:
     return f"This token expired on {errors.format_moment(token.expires_at)}."
 
 
-def _credentials_in_query_string(request: HttpRequest) -> bool:
-    if not request.META.get("QUERY_STRING"):
-        return False
-    query = request.GET
-    if "access_token" in query:
-        return True
-    # `token=` is also the activity filter (a public id); only a token-shaped value counts.
-    return any(value.startswith(tokens.PREFIX) for value in query.getlist("token"))
-
-
-def _revoke_tokens_in_url(request: HttpRequest, call: ApiCall) -> None:
-    """A real token in the URL is in proxy and server logs now: delete it (reason "sent in a
-    URL") and tell its owner. The 400 is the same whether or not a value matched."""
-    query = request.GET
-    values = [
-        value
-        for value in (*query.getlist("access_token"), *query.getlist("token"))
-        if tokens.is_well_formed(value)
-    ]
-    if not values:
-        return
-    client = services.ClientInfo(
-        ip=call.ip, user_agent=request.META.get("HTTP_USER_AGENT", "")[:256]
-    )
-    try:
-        services.exposed_tokens_revoke(
-            values=values, reason=APIToken.RevokedBy.URL, client=client, now=call.now
+def refuse_credentials_in_url(request: HttpRequest) -> HttpResponse | None:
+    """The 400 for an API request whose URL carries a credential (`tokens.credentials_in_url`),
+    None for a clean URL. A real token in the URL is in proxy and server logs now: it is
+    deleted (reason "sent in a URL") and its owner told. The 400 is the same whether or not
+    a value matched; it spends the address's bad-credential allowance (over it: 429, no
+    lookup)."""
+    query_string = request.META.get("QUERY_STRING", "")
+    values = tokens.credentials_in_url(request.path_info, query_string)
+    if values is None:
+        if query_string:
+            # Django's limits on the query (DATA_UPLOAD_MAX_NUMBER_FIELDS) hold for every API
+            # URL, read by a view or not: TooManyFieldsSent is the handler's JSON 400.
+            request.GET  # noqa: B018
+        return None
+    now = clock()
+    ip = client_ip(request)
+    retry_after = limits.bad_auth_hit(ip, now.timestamp())
+    if retry_after is not None:
+        return errors.too_many_bad_credentials(retry_after)
+    if values:
+        client = services.ClientInfo(
+            ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", "")[:256]
         )
-    except Exception:
-        # The refusal matters more than its bookkeeping: never turn a 400 into a 500.
-        logger.exception("Could not revoke a token sent in a URL")
+        try:
+            services.exposed_tokens_revoke(
+                values=values, reason=APIToken.RevokedBy.URL, client=client, now=now
+            )
+        except Exception:
+            # The refusal matters more than its bookkeeping: never turn a 400 into a 500.
+            logger.exception("Could not revoke a token sent in a URL")
+    return errors.token_in_url()
 
 
 def _report_dead_token_use(request: HttpRequest, call: ApiCall) -> None:

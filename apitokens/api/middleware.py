@@ -3,9 +3,11 @@
 Like `django.contrib.auth`'s middleware, this is request/response plumbing around one call:
 `auth.authenticate_bearer(request)` before a view marked by `@token_required` (or, when a
 token is sent, `@token_optional`), then the rate-limit headers and the usage record after
-it. Portal pages never see a bearer token: for them this middleware does nothing, so the
-session-based `request.user` stays as AuthenticationMiddleware made it. The session is never
-read or written here and no API response sets a cookie.
+it. Before that, every request under /api/ (any path, any method, known or not) passes
+`auth.refuse_credentials_in_url`, so a token in its URL is refused and deleted. Portal pages
+never see a bearer token: for them this middleware does nothing, so the session-based
+`request.user` stays as AuthenticationMiddleware made it. The session is never read or
+written here and no API response sets a cookie.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOpera
 from django.http import Http404, HttpRequest, HttpResponse
 
 from apitokens.api import errors, usage
-from apitokens.api.auth import ApiCall, authenticate_bearer
+from apitokens.api.auth import ApiCall, authenticate_bearer, refuse_credentials_in_url
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,9 @@ TOKEN_REQUIRED = True
 TOKEN_OPTIONAL = "optional"
 
 _CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
+# `path_info[:5].lower()` of an API request; "/api" alone and other letter cases count, so no
+# redirect or HTML 404 answers a URL carrying a token before it is refused.
+_API_ROOTS = frozenset({"/api/", "/api"})
 
 
 class ApiTokenMiddleware:
@@ -39,6 +44,10 @@ class ApiTokenMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
+        if request.path_info[:5].lower() in _API_ROOTS:
+            refusal = refuse_credentials_in_url(request)
+            if refusal is not None:
+                return refusal
         response = self.get_response(request)
         call: ApiCall | None = request.__dict__.get("api_call")
         if call is not None:

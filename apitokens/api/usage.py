@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 
 from apitokens import services
 from apitokens.models import APIToken, TokenActivity, TokenAddress, TokenUsageHour
+from apitokens.tokens import redact_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,9 @@ def activity_record(
         owner_id,
         now,
         method[:10],
-        path[:512].replace("\x00", ""),  # PostgreSQL text cannot hold NUL
+        # PostgreSQL text cannot hold NUL; a token in the path (even percent-encoded, or
+        # split by a NUL) is stored as its identifier only.
+        redact_tokens(path.replace("\x00", ""))[:512],
         status,
         ip,
         user_agent[:256].replace("\x00", ""),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from apitokens import services
 from apitokens.api import errors, limits
 from apitokens.api.decorators import token_optional, token_required
 from apitokens.api.errors import api_error
+from apitokens.api.jsonbody import InvalidJsonBody, parse_json_body
 from apitokens.api.openapi import openapi_spec
 from apitokens.models import SCOPE_WRITE, APIToken, SecurityEvent, TokenActivity
 from common.clientip import client_ip
@@ -143,10 +143,10 @@ def _rotation_overlap(request: HttpRequest) -> timedelta:
     if not request.body.strip():
         return timedelta(seconds=ROTATION_OVERLAP_DEFAULT)
     try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        body = parse_json_body(request)
+    except InvalidJsonBody as error:
         raise _BadParameters(
-            'Invalid body: expected JSON such as {"overlap": 3600}, or no body.'
+            f'Invalid body: expected JSON such as {{"overlap": 3600}}, or no body. {error}'
         ) from None
     if not isinstance(body, dict):
         raise _BadParameters('Invalid body: expected a JSON object such as {"overlap": 3600}.')
@@ -363,12 +363,12 @@ def activity_list(request: HttpRequest) -> JsonResponse:
 _REPORT_SHAPE = 'Send a JSON object: {"credentials": ["qb_…", …]}'
 
 
-def _reported_values(body: bytes) -> list[str]:
+def _reported_values(request: HttpRequest) -> list[str]:
     """The list of strings a revocation report holds; ValueError names what is wrong."""
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as error:
-        raise ValueError(f"The body is not valid JSON. {_REPORT_SHAPE}.") from error
+        data = parse_json_body(request)
+    except InvalidJsonBody as error:
+        raise ValueError(f"{error} {_REPORT_SHAPE}.") from error
     if not isinstance(data, dict) or set(data) != {"credentials"}:
         raise ValueError(f"Expected exactly one field, credentials. {_REPORT_SHAPE}.")
     values = data["credentials"]
@@ -392,7 +392,7 @@ def credentials_revoke(request: HttpRequest) -> HttpResponse:
     if retry_after is not None:
         return errors.too_many_reports(retry_after)
     try:
-        values = _reported_values(request.body)
+        values = _reported_values(request)
     except ValueError as error:
         return errors.bad_report(str(error))
     report = services.leaked_credentials_report(
