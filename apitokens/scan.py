@@ -5,7 +5,9 @@ Pure Python (the standard library and `apitokens.tokens`), no Django setup: it r
 pre-commit hook or CI job of any repository. A candidate is `qb_` followed by 38 base62
 characters; it is reported only when its checksum matches (`tokens.is_well_formed`), so
 look-alikes and placeholders stay quiet. Output is `file:line:column: identifier`, never the
-value. Exit status: 0 nothing found, 1 tokens found, 2 usage or reporting error.
+value. Exit status: 0 nothing found, 1 tokens found, 2 usage or reporting error, 3 a path
+could not be read (missing, no permission) and nothing was found in the others; each such
+path is named on stderr and the rest is still scanned.
 
 `--revoke --url URL` also posts the tokens found to QuickBot's public revocation endpoint
 (`POST /api/v1/credentials/revoke`), which deletes them and tells their owners.
@@ -37,6 +39,12 @@ SKIPPED_DIRECTORIES = frozenset({".git", ".hg", ".svn"})
 REVOKE_PATH = "/api/v1/credentials/revoke"
 REVOKE_BATCH = 1000
 STDIN_NAME = "<stdin>"
+
+# Exit statuses (documented in --help and the README).
+EXIT_CLEAN = 0
+EXIT_FOUND = 1
+EXIT_ERROR = 2  # a usage error (argparse's own status) or a failed --revoke
+EXIT_UNREADABLE = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +86,20 @@ def scan_bytes(data: bytes, path: str) -> list[Finding]:
     return findings
 
 
-def iter_files(paths: Iterable[str]) -> Iterator[str]:
+def iter_files(paths: Iterable[str], *, errors: list[str] | None = None) -> Iterator[str]:
     """Every regular file under `paths` (files as given), sorted, skipping VCS folders and
-    symbolic links (no loops, no file reported twice)."""
+    symbolic links inside folders (no loops, no file reported twice). A folder that cannot
+    be listed goes to `errors`; a named path that does not exist is yielded, and fails to
+    open like any unreadable file."""
+
+    def unlisted(error: OSError) -> None:
+        if errors is not None:
+            errors.append(_cannot_read(error.filename, error))
+
     for path in paths:
-        if os.path.isdir(path) and not os.path.islink(path):
-            for root, directories, files in os.walk(path):
+        if os.path.isdir(path):
+            # A folder named on the command line is scanned even through a symbolic link.
+            for root, directories, files in os.walk(path, onerror=unlisted):
                 directories[:] = sorted(d for d in directories if d not in SKIPPED_DIRECTORIES)
                 for name in sorted(files):
                     full = os.path.join(root, name)
@@ -94,9 +110,10 @@ def iter_files(paths: Iterable[str]) -> Iterator[str]:
 
 
 def scan_paths(paths: Iterable[str], *, errors: list[str] | None = None) -> list[Finding]:
-    """The real tokens in every file under `paths`; unreadable files go to `errors`."""
+    """The real tokens in every file under `paths`; unreadable files and folders go to
+    `errors`."""
     findings: list[Finding] = []
-    for path in iter_files(paths):
+    for path in iter_files(paths, errors=errors):
         try:
             with open(path, "rb") as handle:
                 data = handle.read(_BINARY_SNIFF_BYTES)
@@ -105,10 +122,14 @@ def scan_paths(paths: Iterable[str], *, errors: list[str] | None = None) -> list
                 data += handle.read()
         except OSError as error:
             if errors is not None:
-                errors.append(f"{path}: cannot read ({error.strerror or error})")
+                errors.append(_cannot_read(path, error))
             continue
         findings.extend(scan_bytes(data, path))
     return findings
+
+
+def _cannot_read(path: str, error: OSError) -> str:
+    return f"{path}: cannot read ({error.strerror or error})"
 
 
 def revoke_url(url: str) -> str:
@@ -146,6 +167,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Find QuickBot API tokens in files (checksum checked offline). Prints "
         "file:line:column and the token's identifier, never its value; exits 1 when it "
         "finds any.",
+        epilog="exit status: 0 nothing found; 1 tokens found (even if a path could not be read); "
+        "2 usage error, or --revoke failed; 3 a path could not be read (missing, no "
+        "permission: each is named on stderr, the others are still scanned) and no token "
+        "was found.",
     )
     parser.add_argument(
         "paths", nargs="*", metavar="PATH", help="files or folders to scan; - reads stdin"
@@ -180,8 +205,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"quickbot-scan: {message}", file=sys.stderr)
     for finding in findings:
         print(finding)
+    if errors:
+        print(
+            f"quickbot-scan: {len(errors)} path{'s' if len(errors) != 1 else ''} could not be "
+            "read; the rest was scanned.",
+            file=sys.stderr,
+        )
     if not findings:
-        return 0
+        return EXIT_UNREADABLE if errors else EXIT_CLEAN
     distinct = sorted({finding.value for finding in findings})
     print(
         f"quickbot-scan: {len(findings)} QuickBot API token{'s' if len(findings) != 1 else ''} "
@@ -194,14 +225,14 @@ def main(argv: list[str] | None = None) -> int:
             accepted = report_leaks(distinct, options.url)
         except (OSError, ValueError) as error:
             print(f"quickbot-scan: could not report the tokens: {error}", file=sys.stderr)
-            return 2
+            return EXIT_ERROR
         print(
             f"quickbot-scan: reported {len(distinct)} token{'s' if len(distinct) != 1 else ''}"
             f" to {revoke_url(options.url)} ({accepted} accepted); active ones are deleted "
             "and their owners told.",
             file=sys.stderr,
         )
-    return 1
+    return EXIT_FOUND
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from apitokens import demo, selectors, tokens
 from apitokens.api.lookup import authenticate_token
+from apitokens.management.commands import seed_demo
 from apitokens.models import APIToken, SecurityEvent, TokenActivity
 from tests.accounts.factories import UserFactory
 
@@ -20,9 +21,11 @@ TOKEN_VALUE = re.compile(r"qb_[0-9A-Za-z]{38}")
 
 
 @pytest.fixture(autouse=True)
-def _debug_on(settings):
-    """seed_demo runs on local setups (DEBUG on); the refusal tests turn it off."""
+def _local_checkout(settings, monkeypatch):
+    """seed_demo runs on local setups (DEBUG on, the SQLite file); the suite also runs on
+    PostgreSQL, so the database counts as local here. The refusal tests undo both."""
     settings.DEBUG = True
+    monkeypatch.setattr(seed_demo, "database_vendor", lambda: "sqlite")
 
 
 def _seed() -> str:
@@ -160,6 +163,62 @@ def test_seed_demo_runs_with_debug_off_when_forced(settings):
     call_command("seed_demo", "--force", stdout=StringIO())
 
     assert User.objects.filter(email__iexact="demo@quickbot.local").exists()
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_seed_demo_refuses_a_database_server_whatever_debug_says(settings, monkeypatch, debug):
+    # DATABASE_URL=postgres://… without DEBUG: manage.py turns DEBUG on (issue #20, M4).
+    settings.DEBUG = debug
+    monkeypatch.setattr(seed_demo, "database_vendor", lambda: "postgresql")
+
+    with pytest.raises(CommandError, match="postgresql server.*whatever DEBUG says.*--force"):
+        call_command("seed_demo", stdout=StringIO())
+
+    assert not User.objects.filter(email__iexact="demo@quickbot.local").exists()
+
+
+def test_seed_demo_runs_on_a_database_server_when_forced(settings, monkeypatch):
+    settings.DEBUG = True
+    monkeypatch.setattr(seed_demo, "database_vendor", lambda: "postgresql")
+
+    call_command("seed_demo", "--force", stdout=StringIO())
+
+    assert User.objects.get(email="demo@quickbot.local").email_verified
+
+
+def test_seed_demo_decides_by_the_database_this_suite_runs_on(monkeypatch):
+    """No stand-in: the SQLite run creates the account, the PostgreSQL run refuses."""
+    monkeypatch.undo()  # the real database_vendor (DEBUG stays on)
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        _seed()
+        assert User.objects.filter(email__iexact="demo@quickbot.local").exists()
+    else:
+        with pytest.raises(CommandError, match="whatever DEBUG says"):
+            _seed()
+        assert not User.objects.filter(email__iexact="demo@quickbot.local").exists()
+
+
+@pytest.mark.parametrize(
+    ("vendor", "debug", "refused"),
+    [
+        ("sqlite", True, False),
+        ("sqlite", False, True),
+        ("postgresql", True, True),
+        ("postgresql", False, True),
+        ("mysql", True, True),
+        ("oracle", True, True),
+    ],
+)
+def test_only_the_local_sqlite_file_with_debug_on_qualifies(vendor, debug, refused):
+    assert (seed_demo.demo_refusal(vendor=vendor, debug=debug) is not None) is refused
+
+
+def test_the_option_is_not_abbreviated_by_accident():
+    # An abbreviation of --force is a usage error, not a way in.
+    with pytest.raises(CommandError):
+        call_command("seed_demo", "--forc", stdout=StringIO())
 
 
 def test_the_demo_account_counts_as_verified():
