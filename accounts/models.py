@@ -168,7 +168,8 @@ class RecoveryCode(models.Model):
 
 class AccountEvent(models.Model):
     """One line of the account's security log: sign-ins, failures, password and
-    two-factor changes, email confirmation, signing out other sessions."""
+    two-factor changes, email confirmation, signing out other sessions, and the address's
+    owner taking over an unconfirmed account."""
 
     class Kind(models.TextChoices):
         SIGNED_IN = "signed_in", "Signed in"
@@ -180,6 +181,7 @@ class AccountEvent(models.Model):
         RECOVERY_CODES = "recovery_codes", "New recovery codes"
         EMAIL_VERIFIED = "email_verified", "Email address confirmed"
         SIGNED_OUT_OTHERS = "signed_out_others", "Signed out everywhere else"
+        ACCOUNT_CLAIMED = "account_claimed", "Email address confirmed, account taken fresh"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_events"

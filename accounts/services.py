@@ -1,4 +1,5 @@
-"""Actions on accounts: sign up, email verification, password reset emails.
+"""Actions on accounts: sign up, email verification, taking over an unconfirmed
+account, password reset emails.
 
 Every email leaves through `common.mail` (after commit, on the mail thread) with links
 built from QUICKBOT_SITE_URL, so neither the answer nor its timing tells whether an
@@ -23,9 +24,12 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts.login_limiter import verification_email_allowed
 from accounts.models import AccountEvent, User
+from accounts.signals import account_claimed
 from accounts.tokens import email_verification_token_generator
+from accounts.two_factor import two_factor_disable
+from common.background import background_after_response
 from common.clientip import client_ip
-from common.mail import mail_dispatch, site_url, templated_message
+from common.mail import mail_dispatch, mail_send_now, site_url, templated_message
 
 
 def seconds_in_words(seconds: int) -> str:
@@ -75,7 +79,6 @@ def email_verification_send(*, user: User) -> bool:
     if not verification_email_allowed(email=user.email):
         return False
     context = {
-        "name": user.get_short_name(),
         "email": user.email,
         "verify_url": _verify_url(user),
         "link_lifetime": seconds_in_words(settings.QUICKBOT_EMAIL_VERIFICATION_SECONDS),
@@ -99,7 +102,6 @@ def signup_existing_notify(*, user: User) -> bool:
         return False
     verify_url = "" if user.email_verified else _verify_url(user)
     context = {
-        "name": user.get_short_name(),
         "email": user.email,
         "login_url": site_url(reverse("accounts:login")),
         "reset_url": site_url(reverse("accounts:password_reset")),
@@ -129,35 +131,75 @@ def email_verify(*, user: User, now: datetime | None = None) -> bool:
     return bool(updated)
 
 
-def password_reset_send(*, email: str) -> None:
-    """Queue a reset link to each active account with this address and a usable password."""
-    users = [
-        user
-        for user in User.objects.filter(email__iexact=email, is_active=True)
-        if user.has_usable_password()
-    ]
-    for user in users:
-        link = site_url(
+def password_reset_request(*, email: str) -> None:
+    """Hand `email` to the background thread, known address or not: the account lookup,
+    the reset link and the email all happen there once the response has been sent, so an
+    address with an account costs the request exactly what an unknown one does."""
+    background_after_response(
+        lambda: _password_reset_email_send(email=email), kind="password reset email"
+    )
+
+
+def _password_reset_email_send(*, email: str) -> None:
+    # On the background thread: a reset link to the active account with this address and
+    # a usable password, if there is one.
+    user = User.objects.filter(email__iexact=email, is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return
+    token = default_token_generator.make_token(user)
+    context = {
+        "email": user.email,
+        "reset_url": site_url(
             reverse(
                 "accounts:password_reset_confirm",
-                kwargs={"uidb64": _uid(user), "token": default_token_generator.make_token(user)},
+                kwargs={"uidb64": _uid(user), "token": token},
             )
+        ),
+        "link_lifetime": seconds_in_words(settings.PASSWORD_RESET_TIMEOUT),
+    }
+    message = templated_message(
+        to=user.email,
+        subject="Reset your QuickBot password",
+        template="accounts/email/password_reset_email.txt",
+        context=context,
+    )
+    mail_send_now(message, kind="password_reset")
+
+
+def account_claim(*, user: User, password: str, request: HttpRequest | None = None) -> bool:
+    """The owner of an unconfirmed address takes the account fresh: her password, the
+    address confirmed, every session ended, the claimant's two-factor and recovery codes
+    removed, and (through `account_claimed`) every API token deleted; one security-log row.
+
+    False, changing nothing, if the address was confirmed meanwhile (a second tab, a race).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        # The guarded update makes the claim happen once, even for two submits at once.
+        claimed = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
+            email_verified_at=now, sessions_version=F("sessions_version") + 1
         )
-        context = {
-            "name": user.get_short_name(),
-            "email": user.email,
-            "reset_url": link,
-            "link_lifetime": seconds_in_words(settings.PASSWORD_RESET_TIMEOUT),
-        }
-        mail_dispatch(
-            "password_reset",
-            lambda context=context: templated_message(
-                to=context["email"],
-                subject="Reset your QuickBot password",
-                template="accounts/email/password_reset_email.txt",
-                context=context,
-            ),
+        if not claimed:
+            return False
+        user.refresh_from_db(fields=["email_verified_at", "sessions_version"])
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        two_factor_removed = two_factor_disable(user=user)
+        responses = account_claimed.send(sender=User, user=user, request=request)
+        tokens_deleted = sum(count for _, count in responses if isinstance(count, int))
+        removed = ["all sessions ended"]
+        if two_factor_removed:
+            removed.append("two-factor removed")
+        if tokens_deleted:
+            plural = "" if tokens_deleted == 1 else "s"
+            removed.append(f"{tokens_deleted} API token{plural} deleted")
+        account_event_record(
+            user=user,
+            kind=AccountEvent.Kind.ACCOUNT_CLAIMED,
+            request=request,
+            detail=f"Password set from the emailed link; {', '.join(removed)}",
         )
+    return True
 
 
 def account_event_record(

@@ -25,6 +25,16 @@ RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
+class EmailNotConfirmed(Exception):
+    """Two-factor set-up was asked for an account whose address is not confirmed: until
+    then the account is only a claim on the address, and its owner may still take it."""
+
+
+def _require_confirmed_email(user: User) -> None:
+    if not user.email_verified:
+        raise EmailNotConfirmed(user.pk)
+
+
 def _digest(code: str) -> str:
     normalized = "".join(code.split()).replace("-", "").lower()
     return hashlib.sha256(normalized.encode()).hexdigest()
@@ -37,7 +47,10 @@ def two_factor_enabled(user: User) -> bool:
 
 def two_factor_setup_begin(*, user: User, now: datetime | None = None) -> TwoFactor:
     """A pending (unconfirmed) authenticator with a fresh key, replacing any pending one.
-    An enabled authenticator is returned unchanged."""
+    An enabled authenticator is returned unchanged.
+
+    Raises EmailNotConfirmed for an account whose address is not confirmed."""
+    _require_confirmed_email(user)
     existing = TwoFactor.objects.filter(user=user).first()
     if existing is not None and existing.is_enabled:
         return existing
@@ -76,7 +89,10 @@ def _accept_totp(device: TwoFactor, code: str, now: datetime) -> bool:
 
 
 def recovery_codes_issue(*, user: User) -> list[str]:
-    """Replace the account's recovery codes with ten new ones; return their values (shown once)."""
+    """Replace the account's recovery codes with ten new ones; return their values (shown once).
+
+    Raises EmailNotConfirmed for an account whose address is not confirmed."""
+    _require_confirmed_email(user)
     codes = [
         "-".join("".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(5)) for _ in range(2))
         for _ in range(RECOVERY_CODE_COUNT)
@@ -91,7 +107,10 @@ def recovery_codes_issue(*, user: User) -> list[str]:
 
 def two_factor_enable(*, user: User, code: str, now: datetime | None = None) -> list[str] | None:
     """Turn on the pending authenticator if `code` is right; return the new recovery codes,
-    or None for a wrong code (or no pending set-up)."""
+    or None for a wrong code (or no pending set-up).
+
+    Raises EmailNotConfirmed for an account whose address is not confirmed."""
+    _require_confirmed_email(user)
     now = now or timezone.now()
     device = TwoFactor.objects.filter(user=user, confirmed_at__isnull=True).first()
     if device is None or not _accept_totp(device, code, now):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import urlencode
 
@@ -40,11 +42,11 @@ from accounts.login_limiter import (
 )
 from accounts.models import AccountEvent, TwoFactor, User
 from accounts.services import (
+    account_claim,
     account_event_record,
     account_signup,
     email_verification_send,
-    email_verify,
-    password_reset_send,
+    password_reset_request,
     seconds_in_words,
     sessions_end_others,
 )
@@ -127,19 +129,37 @@ def signup_done(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup_done.html", context)
 
 
+@sensitive_post_parameters("new_password1", "new_password2")
 @never_cache
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
-    """Open the emailed link: the address is verified (once); a bad or old link says so."""
+    """Open an emailed confirmation link: whoever reads the address's mail takes the account
+    fresh, choosing its password here (see `account_claim`). A used, expired or damaged
+    link says so."""
     user = _user_from_uid(uidb64)
-    if user is not None and email_verification_token_generator.check_token(user, token):
-        if email_verify(user=user):
-            account_event_record(user=user, kind=AccountEvent.Kind.EMAIL_VERIFIED, request=request)
-        messages.success(request, f"Thank you: {user.email} is confirmed.")
-        if request.user.is_authenticated:
-            return redirect(settings.LOGIN_REDIRECT_URL)
+    if user is None or not email_verification_token_generator.check_token(user, token):
+        return render(request, "accounts/verify_email_invalid.html", status=HTTPStatus.BAD_REQUEST)
+    form = SetPasswordForm(user, request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        if not _claim(request, user=user, password=form.cleaned_data["new_password1"]):
+            return render(
+                request, "accounts/verify_email_invalid.html", status=HTTPStatus.BAD_REQUEST
+            )
+        messages.success(
+            request, f"Thank you: {user.email} is confirmed. Log in with your new password."
+        )
         return redirect("accounts:login")
-    return render(request, "accounts/verify_email_invalid.html", status=HTTPStatus.BAD_REQUEST)
+    return render(request, "accounts/claim_account.html", {"form": form, "email": user.email})
+
+
+def _claim(request: HttpRequest, *, user: User, password: str) -> bool:
+    if not account_claim(user=user, password=password, request=request):
+        return False
+    login_success_record(email=user.email)
+    if request.user.is_authenticated and request.user.pk == user.pk:
+        # This browser's session ended with all the others.
+        auth_logout(request)
+    return True
 
 
 @login_required
@@ -372,6 +392,26 @@ def sign_out_others(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:security")
 
 
+def confirmed_email_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Refuse a two-factor action to an account whose address is not confirmed (before any
+    sudo prompt): until then the account is only a claim its address's owner may take."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.email_verified:
+            messages.error(request, TWO_FACTOR_NEEDS_CONFIRMED_EMAIL)
+            return redirect("accounts:security")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+TWO_FACTOR_NEEDS_CONFIRMED_EMAIL = (
+    "Confirm your email address first: two-factor authentication can be set up once the "
+    "address is confirmed. Use the link we emailed you, or send a new one."
+)
+
+
 def _show_recovery_codes(request: HttpRequest, codes: list[str], *, first: bool) -> HttpResponse:
     # never_cache on the calling views: no-store, like a token value.
     return render(request, "accounts/recovery_codes.html", {"codes": codes, "first": first})
@@ -381,6 +421,7 @@ def _show_recovery_codes(request: HttpRequest, codes: list[str], *, first: bool)
 @login_required
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
+@confirmed_email_required
 @sudo_required
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     """Set up the authenticator: QR code and key, then a first code turns it on and shows
@@ -411,6 +452,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 @login_required
 @never_cache
 @require_POST
+@confirmed_email_required
 @sudo_required
 def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
     """Replace the recovery codes (the old ones stop working) and show the new ones once."""
@@ -449,7 +491,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         self.request.session[RESET_EMAIL_SESSION_KEY] = email
         # Over the limit: the same answer as a sent email, nothing tells the two apart.
         if password_reset_email_allowed(email=email):
-            password_reset_send(email=email)
+            password_reset_request(email=email)
         return HttpResponseRedirect(self.get_success_url())
 
 
@@ -466,7 +508,8 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    """Choose a new password from the emailed link; clears any login lock on the account."""
+    """Choose a new password from the emailed link; clears any login lock on the account.
+    For an unconfirmed address the link is a take-over, like a confirmation link."""
 
     form_class = SetPasswordForm
     template_name = "accounts/password_reset_confirm.html"
@@ -475,13 +518,17 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
         context["link_lifetime"] = reset_link_lifetime()
+        context["claim"] = self.validlink and not self.user.email_verified
         return context
 
     def form_valid(self, form: SetPasswordForm) -> HttpResponse:
+        password = form.cleaned_data["new_password1"]
+        # The link came by email: for an unconfirmed address that makes it a take-over.
+        if not self.user.email_verified and _claim(self.request, user=self.user, password=password):
+            self.request.session.pop(auth_views.INTERNAL_RESET_SESSION_TOKEN, None)
+            return HttpResponseRedirect(self.get_success_url())
         response = super().form_valid(form)
         login_success_record(email=self.user.email)
-        # The link came by email, so it proves the address as well.
-        email_verify(user=self.user)
         account_event_record(
             user=self.user, kind=AccountEvent.Kind.PASSWORD_RESET, request=self.request
         )

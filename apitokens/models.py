@@ -40,6 +40,7 @@ class APIToken(models.Model):
         SELF = "self", "the token itself (API)"
         LEAKED = "leaked", "reported as leaked"
         URL = "url", "sent in a URL"
+        CLAIMED = "claimed", "the address's owner, taking over the account"
 
     public_id = models.CharField(
         max_length=16, unique=True, default=tokens.new_public_id, editable=False

@@ -5,7 +5,9 @@ Sending never slows or breaks the action that caused it: the message is built af
 database transaction commits (`transaction.on_commit`) and handed to one background
 thread per process (`QUICKBOT_EMAIL_ASYNC`, off in tests so they stay deterministic).
 A failure to render or send is logged and swallowed. Messages never contain a token
-value, only its name and identifier.
+value, only its name and identifier; text someone else may have chosen (the token's name,
+the requester's User-Agent, the owner's display name) goes through `common.mail.mail_text`,
+and the greeting uses the display name only once the address is confirmed.
 """
 
 from __future__ import annotations
@@ -279,11 +281,11 @@ def stale_digest_message(
     """The weekly "tokens you don't use" email: each token's name, identifier and last use."""
     tokens_url = _absolute("/account/tokens/")
     context = {
-        "name": owner.display_name or owner.email,
+        "name": greeting_name(owner),
         "days": days,
         "tokens": [
             {
-                "name": token.name,
+                "name": mail.mail_text(token.name),
                 "identifier": token.identifier,
                 "last_used": _format_time(token.last_used_at) if token.last_used_at else "",
                 "created": _format_time(token.created_at),
@@ -400,20 +402,21 @@ def _event_message(
 ) -> EmailMultiAlternatives:
     owner = token.owner
     tokens_url = _absolute("/account/tokens/")
+    token_name = mail.mail_text(token.name)
     context = {
-        "name": owner.display_name or owner.email,
-        "token_name": token.name,
+        "name": greeting_name(owner),
+        "token_name": token_name,
         "identifier": token.identifier,
         "when": _format_time(now),
-        "ip": client.ip or "unknown",
-        "user_agent": client.user_agent,
+        "ip": mail.mail_text(client.ip or "unknown"),
+        "user_agent": mail.mail_text(client.user_agent),
         "token_url": tokens_url if token.revoked_at else f"{tokens_url}{token.public_id}/",
         "tokens_url": tokens_url,
         "security_url": _absolute(_reverse_or("accounts:security", "/account/security/")),
         "site_url": settings.QUICKBOT_SITE_URL.rstrip("/"),
         **(extra or {}),
     }
-    subject = "[QuickBot] " + _SUBJECTS[kind].format(name=token.name, **(extra or {}))
+    subject = "[QuickBot] " + _SUBJECTS[kind].format(name=token_name, **(extra or {}))
     text = render_to_string(f"apitokens/email/{kind}.txt", context)
     html = render_to_string(f"apitokens/email/{kind}.html", context)
     message = EmailMultiAlternatives(
@@ -421,6 +424,12 @@ def _event_message(
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+def greeting_name(owner) -> str:
+    """The name an email to `owner` greets with: their display name once they have shown
+    the address is theirs (whoever signed up with it chose it otherwise), else none."""
+    return mail.mail_text(owner.display_name) if owner.email_verified else ""
 
 
 def _absolute(path: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from accounts.models import User
 from apitokens import expiry, notifications, tokens
 from apitokens.models import ALL_SCOPES, SCOPE_READ, APIToken, SecurityEvent, TokenPolicy
 from apitokens.policy import policy_forget
+from common.background import background_after_response
 from common.clientip import client_ip
 from common.names import name_skeleton
 
@@ -169,6 +171,7 @@ def api_token_revoke(
             APIToken.RevokedBy.SELF: SecurityEvent.Actor.TOKEN,
             APIToken.RevokedBy.LEAKED: SecurityEvent.Actor.SYSTEM,
             APIToken.RevokedBy.URL: SecurityEvent.Actor.SYSTEM,
+            APIToken.RevokedBy.CLAIMED: SecurityEvent.Actor.SYSTEM,
         }[reason]
         security_event_record(
             kind=SecurityEvent.Kind.DELETED,
@@ -589,12 +592,15 @@ MAX_REPORTED_CREDENTIALS = 1000
 
 @dataclass(frozen=True, slots=True)
 class LeakReport:
-    """What one report to the revocation endpoint held and did (the reporter sees only
-    `well_formed`; staff see all three in the security log)."""
+    """One report to the revocation endpoint as the request took it: how many values it
+    held, how many were well-formed (all the reporter is told) and their digests (never
+    the values), who sent it and when."""
 
     submitted: int
     well_formed: int
-    revoked: int
+    digests: tuple[str, ...]
+    client: ClientInfo
+    received_at: datetime
 
 
 def exposed_tokens_revoke(
@@ -606,8 +612,15 @@ def exposed_tokens_revoke(
     One lookup query whatever matches; each match goes through `api_token_revoke`
     (security log, owner's email). Returns how many tokens were deleted.
     """
+    digests = {tokens.token_digest(value) for value in values}
+    return _exposed_digests_revoke(digests=digests, reason=reason, client=client, now=now)
+
+
+def _exposed_digests_revoke(
+    *, digests: Iterable[str], reason: str, client: ClientInfo, now: datetime | None = None
+) -> int:
     now = now or timezone.now()
-    digests = sorted({tokens.token_digest(value) for value in values})
+    digests = sorted(set(digests))
     if not digests:
         return 0
     # A replaced value past its overlap no longer works: whoever holds it cannot have the
@@ -627,21 +640,41 @@ def exposed_tokens_revoke(
 def leaked_credentials_report(
     *, values: list[str], client: ClientInfo, now: datetime | None = None
 ) -> LeakReport:
-    """Handle a report of leaked credentials: delete the active tokens among `values`
-    (see `exposed_tokens_revoke`) and log the report for staff with its counts."""
-    now = now or timezone.now()
+    """Take a report of leaked credentials: check and hash its values here, and leave the
+    lookup, the deletions, the security-log rows and the owners' emails to the background
+    thread once the response is sent (`leak_report_process`), so the answer takes the same
+    time whether or not a value matched."""
     well_formed = {value for value in values if tokens.is_well_formed(value)}
-    # One transaction, so a report commits once whether or not it deleted anything.
-    with transaction.atomic():
-        revoked = exposed_tokens_revoke(
-            values=well_formed, reason=APIToken.RevokedBy.LEAKED, client=client, now=now
-        )
-        report = LeakReport(submitted=len(values), well_formed=len(well_formed), revoked=revoked)
-        _leak_report_record(report=report, client=client, now=now)
+    report = LeakReport(
+        submitted=len(values),
+        well_formed=len(well_formed),
+        digests=tuple(sorted(tokens.token_digest(value) for value in well_formed)),
+        client=client,
+        received_at=now or timezone.now(),
+    )
+    background_after_response(
+        functools.partial(leak_report_process, report=report), kind="leak_report"
+    )
     return report
 
 
-def _leak_report_record(*, report: LeakReport, client: ClientInfo, now: datetime) -> None:
+def leak_report_process(*, report: LeakReport) -> int:
+    """Delete the active tokens among a report's digests (see `exposed_tokens_revoke`) and
+    log the report for staff with its counts; returns how many tokens were deleted."""
+    # One transaction, so a report commits once whether or not it deleted anything.
+    with transaction.atomic():
+        revoked = _exposed_digests_revoke(
+            digests=report.digests,
+            reason=APIToken.RevokedBy.LEAKED,
+            client=report.client,
+            now=report.received_at,
+        )
+        _leak_report_record(report=report, revoked=revoked)
+    return revoked
+
+
+def _leak_report_record(*, report: LeakReport, revoked: int) -> None:
+    client, now = report.client, report.received_at
     SecurityEvent.objects.create(
         kind=SecurityEvent.Kind.LEAK_REPORT,
         account=None,
@@ -649,10 +682,7 @@ def _leak_report_record(*, report: LeakReport, client: ClientInfo, now: datetime
         ip=client.ip,
         user_agent=client.user_agent[:256],
         count=report.submitted,
-        detail=(
-            f"{report.submitted} submitted, {report.well_formed} well-formed, "
-            f"{report.revoked} revoked"
-        ),
+        detail=f"{report.submitted} submitted, {report.well_formed} well-formed, {revoked} revoked",
         created_at=now,
         last_seen_at=now,
     )

@@ -1,31 +1,67 @@
-"""Send an email after the current transaction commits, on one background thread per process.
+"""Email from QuickBot: sent after the current transaction commits, on the process's
+background thread (`common.background`), and third-party text made safe to show in it.
 
 Both the account emails (verification, password reset) and the token notifications go
 out this way, so a request's response time never depends on whether an email was sent
 (which would tell who has an account). The message is built and sent on the mail thread
 from plain values captured in the request; `QUICKBOT_EMAIL_ASYNC` off (tests) sends in the
 calling thread after commit. A failure to build or send is logged and swallowed.
+
+Text that someone other than the recipient chose (a User-Agent, a token or display name, a
+reporter's field) goes through `mail_text` before it reaches a template: no mail client
+turns it into a link, and it cannot add lines.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import re
+import unicodedata
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from threading import Lock
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from common.background import THREAD_NAME_PREFIX, worker
+
 logger = logging.getLogger(__name__)
 
-MAIL_THREAD_PREFIX = "quickbot-mail"
+MAIL_THREAD_PREFIX = THREAD_NAME_PREFIX
 
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = Lock()
+# Longest third-party text an email shows (a User-Agent is kept to 256 in the log).
+MAIL_TEXT_MAX_LENGTH = 160
+# Dots IDNA reads as a dot in a domain name (ideographic and full-width full stops).
+_DOT_LOOKALIKES = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+# A URL scheme ("https://", "mailto:", ...), wherever it starts.
+_SCHEME = re.compile(
+    r"(?i)\b([a-z][a-z0-9+.-]*):(?=//)|\b(mailto|tel|sms|callto|javascript|data|file|ftp):"
+)
+# A dot between a letter or digit and a letter: "evil.example", "www.x", not "5.0" or an IPv4.
+_DOMAIN_DOT = re.compile(r"(?<=[^\W_])\.(?=[^\W\d_])")
+_SPACES = re.compile(r"\s+")
+
+
+def mail_text(value: object, *, max_length: int = MAIL_TEXT_MAX_LENGTH) -> str:
+    """Text someone else chose, as an email may show it: one line without control or
+    invisible characters, URLs and domain names broken so that no mail client links them
+    (`https://evil.example/x` becomes `https[:]//evil[.]example/x`), at most `max_length`
+    characters (cut with "…")."""
+    text = unicodedata.normalize("NFKC", str(value)).translate(_DOT_LOOKALIKES)
+    # Cc and Cf (bidi overrides, zero-width characters) could hide or reorder a link.
+    text = "".join(
+        " " if char.isspace() else char
+        for char in text
+        if char.isspace() or unicodedata.category(char) not in {"Cc", "Cf", "Co", "Cs", "Cn"}
+    )
+    text = _SPACES.sub(" ", text).strip()
+    text = _SCHEME.sub(lambda match: f"{match.group(1) or match.group(2)}[:]", text)
+    text = _DOMAIN_DOT.sub("[.]", text)
+    if len(text) > max_length:
+        text = text[: max_length - 1].rstrip() + "…"
+    return text
 
 
 def site_url(path: str = "") -> str:
@@ -69,13 +105,7 @@ def mail_dispatch(
             job = functools.partial(mail_send_now, message, kind=kind)
         else:
             return
-        if getattr(settings, "QUICKBOT_EMAIL_ASYNC", True):
-            try:
-                _get_executor().submit(job)
-            except Exception:
-                logger.exception("Could not queue the %s email", kind)
-        else:
-            job()
+        worker.submit(job, kind=f"{kind} email")
 
     transaction.on_commit(after_commit, robust=True)
 
@@ -91,15 +121,6 @@ def mail_send_now(message: EmailMultiAlternatives, *, kind: str) -> bool:
 
 
 def mail_wait_for_pending(timeout: float = 10) -> None:
-    """Block until every email queued so far in this process has been attempted."""
-    if _executor is not None:
-        _executor.submit(lambda: None).result(timeout=timeout)
-
-
-def _get_executor() -> ThreadPoolExecutor:
-    # One worker: mails go out in order and SMTP never gets a burst of connections.
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=MAIL_THREAD_PREFIX)
-        return _executor
+    """Block until every email (and background job) queued so far in this process has been
+    attempted, including the emails those jobs queued."""
+    worker.wait_for_idle(timeout=timeout)

@@ -109,11 +109,13 @@ def test_a_password_reset_and_an_email_confirmation_are_logged(client):
     fresh = UserFactory(email="fresh@example.com", email_verified_at=None)
     email_verification_send(user=fresh)
     link = re.search(site + r"(/account/verify-email/\S+/)", mail.outbox[-1].body).group(1)
-    Client().get(link)
-    Client().get(link)  # a second use confirms nothing and logs nothing
+    Client().post(link, {"new_password1": new, "new_password2": new})
+    Client().post(link, {"new_password1": new, "new_password2": new})  # used: nothing logged
 
     assert kinds(user) == [(KIND.PASSWORD_RESET, "")]
-    assert kinds(fresh) == [(KIND.EMAIL_VERIFIED, "")]
+    assert kinds(fresh) == [
+        (KIND.ACCOUNT_CLAIMED, "Password set from the emailed link; all sessions ended")
+    ]
 
 
 def test_sign_out_everywhere_else_ends_other_sessions_only(client, user):

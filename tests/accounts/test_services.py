@@ -6,6 +6,8 @@ import threading
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts import services
 from accounts.models import User
@@ -132,10 +134,54 @@ class TestWhereEmailsAreSent:
         UserFactory(email="ada@example.com")
 
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            client.post("/account/password-reset/", {"email": "ada@example.com"})
+            client.post(
+                "/account/signup/",
+                {"email": "ada@example.com", "password1": STRONG, "password2": STRONG},
+            )
 
         assert mail.outbox == []
         assert len(callbacks) == 1
+
+    @pytest.mark.parametrize("typed", ["ada@example.com", "ADA@Example.com"])
+    def test_a_reset_request_does_the_same_work_for_a_known_and_an_unknown_address(
+        self, client, settings, typed
+    ):
+        """Issue #20, M5: the lookup, the link and the email all happen on the background
+        thread once the response is sent; the request only hands the address over."""
+        settings.QUICKBOT_EMAIL_ASYNC = True
+        UserFactory(email="ada@example.com")
+        requests: list[list[str]] = []
+        for email in (typed, "nobody@example.com"):
+            with CaptureQueriesContext(connection) as queries:
+                client.post("/account/password-reset/", {"email": email})
+            requests.append([query["sql"] for query in queries])
+            mail_wait_for_pending()
+
+        known, unknown = requests
+        assert len(known) == len(unknown)
+        assert not [sql for sql in known + unknown if "accounts_" in sql]
+        (message,) = mail.outbox
+        assert message.to == ["ada@example.com"]
+
+    def test_the_account_is_looked_up_on_the_mail_thread(self, client, monkeypatch, settings):
+        settings.QUICKBOT_EMAIL_ASYNC = True
+        UserFactory(email="ada@example.com")
+        threads: list[str] = []
+        lookup = services._password_reset_email_send
+
+        def recording_lookup(**kwargs):
+            threads.append(threading.current_thread().name)
+            return lookup(**kwargs)
+
+        monkeypatch.setattr(services, "_password_reset_email_send", recording_lookup)
+
+        client.post("/account/password-reset/", {"email": "ada@example.com"})
+        client.post("/account/password-reset/", {"email": "nobody@example.com"})
+        mail_wait_for_pending()
+
+        assert len(threads) == 2
+        assert all(name.startswith(MAIL_THREAD_PREFIX) for name in threads)
+        assert [message.to for message in mail.outbox] == [["ada@example.com"]]
 
 
 def test_links_use_the_site_url_not_the_request_host(client, settings):

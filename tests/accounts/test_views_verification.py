@@ -31,30 +31,55 @@ def emailed_path(message) -> str:
     return re.search(SITE + r"(/account/verify-email/\S+/)", message.body).group(1)
 
 
+NEW = "amber-kettle-harbour-77"
+
+
+def claim(client: Client, path: str, password: str = NEW):
+    return client.post(path, {"new_password1": password, "new_password2": password})
+
+
 def test_sign_up_verify_through_the_emailed_link_then_log_in(client):
     signup(client)
     path = emailed_path(mail.outbox[0])
 
-    response = client.get(path, follow=True)
+    page = client.get(path)
+    response = client.post(path, {"new_password1": NEW, "new_password2": NEW}, follow=True)
 
+    assert page.status_code == HTTPStatus.OK
+    assert "Confirm and set password" in page.content.decode()
     assert response.redirect_chain == [(reverse("accounts:login"), HTTPStatus.FOUND)]
     assert "new@example.com is confirmed" in response.content.decode()
     assert User.objects.get(email="new@example.com").email_verified
     logged_in = client.post(
-        reverse("accounts:login"), {"username": "new@example.com", "password": STRONG}
+        reverse("accounts:login"), {"username": "new@example.com", "password": NEW}
     )
     assert logged_in.url == reverse("apitokens:list")  # what people come for
+
+
+def test_opening_the_link_confirms_nothing_until_the_password_is_set(client):
+    signup(client)
+    path = emailed_path(mail.outbox[0])
+
+    client.get(path)
+    client.get(path)
+    weak = client.post(path, {"new_password1": "short", "new_password2": "short"})
+
+    assert weak.status_code == HTTPStatus.OK
+    assert not User.objects.get(email="new@example.com").email_verified
 
 
 def test_the_link_works_once(client):
     signup(client)
     path = emailed_path(mail.outbox[0])
-    client.get(path)
+    claim(client, path)
 
     again = Client().get(path)
+    again_post = claim(Client(), path, password="another-quiet-pass-31")
 
     assert again.status_code == HTTPStatus.BAD_REQUEST
     assert "This link no longer works" in again.content.decode()
+    assert again_post.status_code == HTTPStatus.BAD_REQUEST
+    assert Client().login(username="new@example.com", password=NEW)
 
 
 @pytest.mark.parametrize(
@@ -82,9 +107,11 @@ def test_a_signed_in_unverified_account_can_resend_the_link(client):
     assert response.url == "/account/tokens/"
     (message,) = mail.outbox
     assert message.to == [user.email]
-    assert client.get(emailed_path(message)).status_code == HTTPStatus.FOUND
+    assert claim(client, emailed_path(message)).status_code == HTTPStatus.FOUND
     user.refresh_from_db()
     assert user.email_verified
+    # Confirming ended every session of the account, this one included.
+    assert "_auth_user_id" not in client.session
 
 
 def test_resend_is_limited_and_says_so(client):

@@ -21,6 +21,15 @@ def confirmation_path(email: str) -> str:
     return re.search(r"https?://[^/\s]+(/account/verify-email/\S+/)", message.body).group(1)
 
 
+def confirm_with_password(page, path: str, password: str = PASSWORD) -> None:
+    """Open the emailed link and choose the password there (it takes the account fresh)."""
+    page.goto(path)
+    expect(page.get_by_role("heading", name="Confirm your address")).to_be_visible()
+    page.get_by_label("New password", exact=True).fill(password)
+    page.get_by_label("Confirm new password").fill(password)
+    page.get_by_role("button", name="Confirm and set password").click()
+
+
 def test_sign_up_confirm_by_email_log_out_log_in_and_change_display_name(page, screenshot):
     page.goto("/account/signup/")
     expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
@@ -37,6 +46,9 @@ def test_sign_up_confirm_by_email_log_out_log_in_and_change_display_name(page, s
     screenshot(page, "accounts-signup-check-email")
 
     page.goto(confirmation_path(EMAIL))
+    expect(page.locator("#claim-notice")).to_be_visible()
+    screenshot(page, "accounts-confirm-set-password")
+    confirm_with_password(page, confirmation_path(EMAIL))
     expect(page).to_have_url(re.compile(r"/account/login/$"))
     expect(page.get_by_role("status")).to_contain_text(f"{EMAIL} is confirmed")
     page.get_by_label("Email").fill(EMAIL)
@@ -201,6 +213,11 @@ def test_an_unconfirmed_account_is_told_on_the_tokens_page_and_can_resend(
 
     notice.get_by_role("button", name="Send a new link").click()
     expect(page.get_by_role("status")).to_contain_text("We sent a new confirmation link")
-    page.goto(confirmation_path(unconfirmed.email))
-    page.goto("/account/tokens/")
+    confirm_with_password(page, confirmation_path(unconfirmed.email))
+    # Confirming ended every session, this one too: log in with the password chosen there.
+    expect(page).to_have_url(re.compile(r"/account/login/"))
+    page.get_by_label("Email").fill(unconfirmed.email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/account/tokens/$"))
     expect(page.locator("#verify-email-notice")).to_have_count(0)

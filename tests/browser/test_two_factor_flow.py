@@ -13,7 +13,7 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.browser.test_accounts_flow import confirmation_path
+from tests.browser.test_accounts_flow import confirm_with_password, confirmation_path
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +47,7 @@ def test_sign_up_confirm_two_factor_code_and_recovery_code(
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     assert mail.outbox[-1].to == [EMAIL]
 
-    page.goto(confirmation_path(EMAIL))
+    confirm_with_password(page, confirmation_path(EMAIL), PASSWORD)
     expect(page.get_by_role("status")).to_contain_text("is confirmed")
     log_in(page)
     expect(page).to_have_url(re.compile(r"/account/tokens/$"))

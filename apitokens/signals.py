@@ -1,0 +1,22 @@
+"""Receivers of accounts' signals (accounts cannot import apitokens, so it signals)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from accounts.models import User
+from apitokens.models import APIToken
+from apitokens.services import NO_CLIENT, ClientInfo, api_token_revoke
+
+
+def tokens_revoke_on_claim(
+    *, user: User, request: HttpRequest | None = None, **kwargs: object
+) -> int:
+    """The address's owner took the account: delete every token the claimant made.
+    Returns how many were deleted."""
+    client = ClientInfo.from_request(request) if request is not None else NO_CLIENT
+    tokens = list(user.api_tokens.active().select_related("owner").order_by("pk"))
+    return sum(
+        api_token_revoke(token=token, actor=None, reason=APIToken.RevokedBy.CLAIMED, client=client)
+        for token in tokens
+    )
