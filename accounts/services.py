@@ -1,5 +1,5 @@
 """Actions on accounts: sign up, email verification, taking over an unconfirmed
-account, password reset emails.
+account, password reset emails, the security log's rows, ending other sessions.
 
 Every email leaves through `common.mail` (after commit, on the mail thread) with links
 built from QUICKBOT_SITE_URL, so neither the answer nor its timing tells whether an

@@ -1,4 +1,4 @@
-"""Sign-up limiter, the verification link and its resend (accounts/views.py)."""
+"""Sign-up limiter, the verification link and its resend (accounts/views/signup.py)."""
 
 from __future__ import annotations
 
