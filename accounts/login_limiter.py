@@ -6,7 +6,9 @@ QUICKBOT_LOGIN_LOCKOUT_SECONDS from the first failure), that IP address or that 
 address is locked for QUICKBOT_LOGIN_LOCKOUT_SECONDS. An IPv6 client counts by its /64
 (`common.clientip.rate_limit_key`, as for every per-address limit). While locked, no
 password is checked. A successful login clears the account's counter. If the cache is down,
-logins are allowed (the password check still applies) and the error is logged.
+logins are allowed (the password check still applies) and the error is logged. Sign-ups per
+address and reset and verification e-mails per address are counted the same way: every
+counter is a `common.fixed_window.FixedWindowCounter`.
 """
 
 from __future__ import annotations
@@ -18,15 +20,14 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 
 from common.clientip import rate_limit_key
+from common.fixed_window import FixedWindowCounter
 
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "login-limiter"
-# Keys outlive the lock by a little so a slow clock between servers cannot drop a lock early.
-KEY_GRACE_SECONDS = 60
+_counter = FixedWindowCounter(logger=logger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +65,11 @@ def _now(now: float | None) -> float:
 def login_lockout_get(*, ip: str | None, email: str, now: float | None = None) -> Lockout | None:
     """Return the active lock for this IP or account (the longer one), or None."""
     now = _now(now)
-    try:
-        locked_until = cache.get_many([lock_key for _, lock_key in _keys(ip=ip, email=email)])
-    except Exception:  # noqa: BLE001 - a cache outage must not stop people logging in
-        logger.exception("Login limiter: cache unavailable, not checking lockout")
-        return None
-    remaining = max((until - now for until in locked_until.values()), default=0)
-    if remaining <= 0:
-        return None
-    return Lockout(retry_after_seconds=math.ceil(remaining))
+    lock_keys = [lock_key for _, lock_key in _keys(ip=ip, email=email)]
+    with _counter.failing_open("Login limiter: cache unavailable, not checking lockout"):
+        remaining = _counter.locked_for(lock_keys, now=now)
+        return Lockout(retry_after_seconds=math.ceil(remaining)) if remaining > 0 else None
+    return None
 
 
 def login_failure_record(*, ip: str | None, email: str, now: float | None = None) -> Lockout | None:
@@ -81,33 +78,27 @@ def login_failure_record(*, ip: str | None, email: str, now: float | None = None
     limit = settings.QUICKBOT_LOGIN_FAILURE_LIMIT
     lockout_seconds = settings.QUICKBOT_LOGIN_LOCKOUT_SECONDS
     started: Lockout | None = None
-    try:
+    with _counter.failing_open("Login limiter: cache unavailable, failure not counted"):
         for fail_key, lock_key in _keys(ip=ip, email=email):
-            cache.add(fail_key, 0, timeout=lockout_seconds)
-            try:
-                failures = cache.incr(fail_key)
-            except ValueError:  # the counter expired between add() and incr()
-                cache.set(fail_key, 1, timeout=lockout_seconds)
-                failures = 1
-            if failures >= limit:
-                cache.set(lock_key, now + lockout_seconds, lockout_seconds + KEY_GRACE_SECONDS)
-                cache.delete(fail_key)
+            if _counter.hit(fail_key, window=lockout_seconds) >= limit:
+                _counter.lock(
+                    lock_key,
+                    until=now + lockout_seconds,
+                    seconds=lockout_seconds,
+                    count_key=fail_key,
+                )
                 started = Lockout(retry_after_seconds=lockout_seconds)
-    except Exception:  # noqa: BLE001
-        logger.exception("Login limiter: cache unavailable, failure not counted")
-        return None
-    if started is not None:
-        logger.warning("Login locked for %s seconds after %s failures", lockout_seconds, limit)
-    return started
+        if started is not None:
+            logger.warning("Login locked for %s seconds after %s failures", lockout_seconds, limit)
+        return started
+    return None
 
 
 def login_success_record(*, email: str) -> None:
     """Forget the account's failures and lock (after a login or a password reset)."""
     keys = [key for pair in _keys(ip="", email=email)[1:] for key in pair]
-    try:
-        cache.delete_many(keys)
-    except Exception:  # noqa: BLE001
-        logger.exception("Login limiter: cache unavailable, account counter not cleared")
+    with _counter.failing_open("Login limiter: cache unavailable, account counter not cleared"):
+        _counter.forget(keys)
 
 
 RESET_WINDOW_SECONDS = 3600
@@ -123,19 +114,11 @@ def password_reset_email_allowed(*, email: str) -> bool:
     if not normalized:
         return True
     key = f"{KEY_PREFIX}:reset:{_digest(normalized)}"
-    try:
-        cache.add(key, 0, timeout=RESET_WINDOW_SECONDS)
-        try:
-            sent = cache.incr(key)
-        except ValueError:  # the counter expired between add() and incr()
-            cache.set(key, 1, timeout=RESET_WINDOW_SECONDS)
-            sent = 1
-    except Exception:  # noqa: BLE001 - a cache outage must not block password resets
-        logger.exception("Password reset limiter: cache unavailable, not counting")
-        return True
-    if sent > settings.QUICKBOT_PASSWORD_RESET_EMAILS_PER_HOUR:
-        logger.warning("Password reset email withheld: hourly allowance used for an address")
-        return False
+    with _counter.failing_open("Password reset limiter: cache unavailable, not counting"):
+        sent = _counter.hit(key, window=RESET_WINDOW_SECONDS)
+        if sent > settings.QUICKBOT_PASSWORD_RESET_EMAILS_PER_HOUR:
+            logger.warning("Password reset email withheld: hourly allowance used for an address")
+            return False
     return True
 
 
@@ -150,23 +133,15 @@ def signup_attempt_record(*, ip: str | None, now: float | None = None) -> Lockou
     window = settings.QUICKBOT_SIGNUP_WINDOW_SECONDS
     subject = _digest(rate_limit_key(ip) or "unknown")
     count_key, lock_key = f"{KEY_PREFIX}:signup:{subject}", f"{KEY_PREFIX}:signup-lock:{subject}"
-    try:
-        locked_until = cache.get(lock_key)
-        if locked_until is not None and locked_until > now:
-            return Lockout(retry_after_seconds=math.ceil(locked_until - now))
-        cache.add(count_key, 0, timeout=window)
-        try:
-            attempts = cache.incr(count_key)
-        except ValueError:  # the counter expired between add() and incr()
-            cache.set(count_key, 1, timeout=window)
-            attempts = 1
+    with _counter.failing_open("Sign-up limiter: cache unavailable, not counting"):
+        remaining = _counter.locked_for([lock_key], now=now)
+        if remaining > 0:
+            return Lockout(retry_after_seconds=math.ceil(remaining))
+        attempts = _counter.hit(count_key, window=window)
         if attempts > settings.QUICKBOT_SIGNUP_LIMIT:
-            cache.set(lock_key, now + window, window + KEY_GRACE_SECONDS)
-            cache.delete(count_key)
+            _counter.lock(lock_key, until=now + window, seconds=window, count_key=count_key)
             logger.warning("Sign-up paused for an IP after %s attempts", attempts - 1)
             return Lockout(retry_after_seconds=window)
-    except Exception:  # noqa: BLE001 - a cache outage must not stop sign-ups
-        logger.exception("Sign-up limiter: cache unavailable, not counting")
     return None
 
 
@@ -176,14 +151,6 @@ VERIFICATION_RESEND_PER_HOUR = 3
 def verification_email_allowed(*, email: str) -> bool:
     """Count one verification email to `email`; False after VERIFICATION_RESEND_PER_HOUR."""
     key = f"{KEY_PREFIX}:verify:{_digest(email.strip().lower())}"
-    try:
-        cache.add(key, 0, timeout=RESET_WINDOW_SECONDS)
-        try:
-            sent = cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, timeout=RESET_WINDOW_SECONDS)
-            sent = 1
-    except Exception:  # noqa: BLE001
-        logger.exception("Verification email limiter: cache unavailable, not counting")
-        return True
-    return sent <= VERIFICATION_RESEND_PER_HOUR
+    with _counter.failing_open("Verification email limiter: cache unavailable, not counting"):
+        return _counter.hit(key, window=RESET_WINDOW_SECONDS) <= VERIFICATION_RESEND_PER_HOUR
+    return True

@@ -17,8 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from apitokens import tokens
-from apitokens.api import usage
+from apitokens import activity, tokens
 from apitokens.models import SCOPE_READ, SCOPE_WRITE, APIToken, SecurityEvent, TokenActivity
 from apitokens.services import ClientInfo, security_event_record
 
@@ -122,7 +121,7 @@ def demo_data_seed(*, user: User, now: datetime | None = None, seed: int = 2026)
                 _sample_delete(token=token, user=user, at=deleted_at)
                 rows += _dead_uses(token=token, now=now, rng=rng)
             TokenActivity.objects.bulk_create(rows, batch_size=2000)
-            usage.rollups_add(usage.activity_rows(rows))
+            activity.rollups_add(activity.activity_rows(rows))
             used = [row for row in rows if not row.flagged]
             if used:
                 last = max(used, key=lambda row: row.created_at)

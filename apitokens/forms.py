@@ -10,13 +10,12 @@ import unicodedata
 from datetime import date, datetime, timedelta
 
 from django import forms
-from django.conf import settings
 from django.utils import dateformat, timezone
 
 from accounts.models import User
 from apitokens import allowlist, expiry
 from apitokens.models import ALL_SCOPES, SCOPE_READ, SCOPE_WRITE, TokenPolicy
-from apitokens.services import api_token_name_clash
+from apitokens.services.tokens import api_token_limit, api_token_name_clash
 from common.names import name_clean
 
 NAME_MIN_LENGTH = 3
@@ -168,6 +167,16 @@ def name_taken_error(name: str, existing: str | None = None) -> forms.Validation
     )
 
 
+def too_many_tokens_error(limit: int) -> forms.ValidationError:
+    """The error for an account that already has `limit` active tokens."""
+    return forms.ValidationError(
+        "You have reached the limit of %(limit)d active tokens. Delete a token you no "
+        "longer use, then create the new one.",
+        code="too_many_tokens",
+        params={"limit": limit},
+    )
+
+
 class _TokenNameUniqueMixin:
     """Checks the name against the owner's other active tokens as a reader sees them
     (case and look-alike characters ignored: TR39 skeletons)."""
@@ -267,15 +276,10 @@ class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
 
     def clean(self) -> dict:
         cleaned_data = super().clean()
-        active_count = self.user.api_tokens.active().count()
-        limit = settings.QUICKBOT_MAX_TOKENS_PER_USER
-        if active_count >= limit:
-            raise forms.ValidationError(
-                "You have reached the limit of %(limit)d active tokens. Delete a token you no "
-                "longer use, then create the new one.",
-                code="too_many_tokens",
-                params={"limit": limit},
-            )
+        # A hint before the rest is checked; api_token_create enforces the cap under its lock.
+        limit = api_token_limit()
+        if self.user.api_tokens.active().count() >= limit:
+            raise too_many_tokens_error(limit)
         choice = cleaned_data.get("expiry")
         if choice is None:
             return cleaned_data

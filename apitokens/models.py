@@ -182,7 +182,7 @@ class TokenActivity(models.Model):
 
 class TokenUsageHour(models.Model):
     """Requests of one token in one UTC hour, by status class: the rollup every chart and
-    count reads. Written with the activity rows (apitokens/api/usage.py), same transaction."""
+    count reads. Written with the activity rows (apitokens/activity/writer.py), same transaction."""
 
     token = models.ForeignKey(
         APIToken, on_delete=models.CASCADE, related_name="usage_hours", db_index=False

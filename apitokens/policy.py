@@ -21,28 +21,42 @@ from apitokens.models import APIToken, TokenPolicy
 
 MEMO_SECONDS = 10.0
 
-_lock = threading.Lock()
-_memo: tuple[float, TokenPolicy | None] | None = None  # (read at, saved row or None)
+
+class PolicyMemo:
+    """This process's copy of the saved policy row, read at most every MEMO_SECONDS."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._memo: tuple[float, TokenPolicy | None] | None = None  # (read at, row or None)
+
+    def get(self) -> TokenPolicy:
+        """The policy in force, at most MEMO_SECONDS old; no query while the memo is fresh.
+        Without a saved row the settings' defaults are read each time (they may change)."""
+        memo = self._memo
+        now = time.monotonic()
+        if memo is None or now - memo[0] > MEMO_SECONDS:
+            row = TokenPolicy.saved()
+            with self._mutex:
+                self._memo = memo = (now, row)
+        return memo[1] if memo[1] is not None else TokenPolicy.defaults()
+
+    def reset(self) -> None:
+        """Drop the memo: the next read queries the saved row."""
+        with self._mutex:
+            self._memo = None
+
+
+policy_memo = PolicyMemo()
 
 
 def policy_memoized() -> TokenPolicy:
-    """The policy in force, at most MEMO_SECONDS old; no query while the memo is fresh.
-    Without a saved row the settings' defaults are read each time (they may change)."""
-    global _memo
-    memo = _memo
-    now = time.monotonic()
-    if memo is None or now - memo[0] > MEMO_SECONDS:
-        row = TokenPolicy.saved()
-        with _lock:
-            _memo = memo = (now, row)
-    return memo[1] if memo[1] is not None else TokenPolicy.defaults()
+    """The policy in force, at most MEMO_SECONDS old (`PolicyMemo.get`)."""
+    return policy_memo.get()
 
 
 def policy_forget() -> None:
     """Drop the memo (after staff save the policy, and between tests)."""
-    global _memo
-    with _lock:
-        _memo = None
+    policy_memo.reset()
 
 
 @receiver(setting_changed)

@@ -6,7 +6,8 @@ from django.http import HttpRequest
 
 from accounts.models import User
 from apitokens.models import APIToken
-from apitokens.services import NO_CLIENT, ClientInfo, api_token_revoke
+from apitokens.services.audit import NO_CLIENT, ClientInfo
+from apitokens.services.tokens import api_token_revoke
 
 
 def tokens_revoke_on_claim(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from apitokens import views
+from apitokens.views import changes, detail, listing
 
 
 class PublicIdConverter:
@@ -25,11 +25,11 @@ register_converter(PublicIdConverter, "public_id")
 app_name = "apitokens"
 
 urlpatterns = [
-    path("", views.token_list, name="list"),
-    path("new/", views.token_new, name="new"),
-    path("<public_id:public_id>/delete/", views.token_delete, name="delete"),
-    path("<public_id:public_id>/regenerate/", views.token_regenerate, name="regenerate"),
-    path("<public_id:public_id>/edit/", views.token_edit, name="edit"),
-    path("<public_id:public_id>/first-request/", views.token_first_request, name="first_request"),
-    path("<public_id:public_id>/", views.token_detail, name="detail"),
+    path("", listing.token_list, name="list"),
+    path("new/", listing.token_new, name="new"),
+    path("<public_id:public_id>/delete/", changes.token_delete, name="delete"),
+    path("<public_id:public_id>/regenerate/", changes.token_regenerate, name="regenerate"),
+    path("<public_id:public_id>/edit/", changes.token_edit, name="edit"),
+    path("<public_id:public_id>/first-request/", detail.token_first_request, name="first_request"),
+    path("<public_id:public_id>/", detail.token_detail, name="detail"),
 ]

@@ -15,7 +15,7 @@ from pathlib import Path
 # name: (new module, old module)
 LOCATIONS = {
     "ApiTokenMiddleware": ("apitokens.api.middleware", "apitokens.middleware"),
-    "activity_flush": ("apitokens.api.usage", "apitokens.activity"),
+    "activity_flush": ("apitokens.activity", "apitokens.api.usage"),
     "token_required": ("apitokens.api.decorators", "apitokens.decorators"),
 }
 

@@ -71,6 +71,15 @@ class BackgroundWorker:
         if executor is not None:
             executor.shutdown(wait=True)
 
+    def reset(self) -> None:
+        """Drop the jobs this thread deferred to a response never sent, then finish the
+        queued jobs and stop the thread (between tests)."""
+        deferred = getattr(self._requests, "deferred", None) or ()
+        self._requests.deferred = None
+        for _job in deferred:
+            self._done()  # counted when deferred; it will never run
+        self.shutdown()
+
     # --- Request boundaries (connected by `background_connect_signals`) -------------------
 
     def request_started(self, **kwargs) -> None:

@@ -25,9 +25,9 @@ limit_request_field_size = 16 * 1024
 def worker_exit(server, worker):
     # Buffered API activity rows are written before a worker exits (atexit covers it too).
     # Imported here: gunicorn reads this file before Django is set up.
-    from apitokens.api.usage import activity_flush
+    from apitokens.activity.buffer import gunicorn_worker_exit
 
-    activity_flush()
+    gunicorn_worker_exit(server, worker)
 
 
 class RedactingLogger(Logger):

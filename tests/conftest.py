@@ -1,24 +1,16 @@
 import pytest
-from django.core.cache import cache
 
-from apitokens.api import limits
-from apitokens.policy import policy_forget
+from quickbot.process_state import process_state_reset
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    """Rate-limit and login-limit counters live in the cache and in the process (the API's
-    without Redis): start each test clean."""
-    cache.clear()
-    limits.reset_local_counters()
-    limits.counters_forget()
-    policy_forget()  # the token policy memo, like the counters, must not leak across tests
+def _fresh_process_state():
+    """Counters, buffers and memos live in the cache and in the process: start and end
+    each test clean."""
+    process_state_reset()
     yield
-    cache.clear()
-    limits.reset_local_counters()
-    limits.counters_forget()
-    policy_forget()
+    process_state_reset()
 
 
 @pytest.fixture

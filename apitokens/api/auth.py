@@ -4,11 +4,11 @@
 its path or method (the middleware calls it before URL resolution): a URL carrying a
 token is refused and every real token in it deleted. Then, for a token view,
 `authenticate_bearer(request)`, in order: the Authorization header's shape and checksum
-(offline, no query); the token lookup and the owner's hourly count
-(`limits.count_authenticated`, which overlaps them on Redis); the token's IP allowlist; the
-per-address bad-credential limit for every refusal. A refused known token is recorded as a
-use of a dead token (security log, owner's email); an unknown one leaves a per-address trace
-(`usage.unknown_token_seen`).
+(offline, no query); the owner's hourly count started (`limits.hourly_start`, which sends it
+ahead on Redis), the token lookup and the token's IP allowlist, then the count admitted or
+cancelled; the per-address bad-credential limit for every refusal. A refused known token is
+recorded as a use of a dead token (security log, owner's email); an unknown one leaves a
+per-address trace (`usage.unknown_token_seen`).
 """
 
 from __future__ import annotations
@@ -81,25 +81,24 @@ def authenticate_bearer(request: HttpRequest) -> ApiCall:
 def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None:
     epoch = call.now.timestamp()
     digest = tokens.token_digest(value)
-
-    def authenticate() -> lookup.AuthResult:
-        # The allowlist refuses inside the limiter's call, so a refused address never
-        # spends the owner's hourly requests (the limiter gives the count back).
-        result = lookup.authenticate_digest(digest, call.now)
+    # Leaving the block without admit() or cancel() (the lookup failed) gives back the count
+    # hourly_start may have sent ahead of the lookup.
+    with limits.hourly_start(digest=digest, ip=call.ip, now=epoch) as pending:
+        try:
+            result = lookup.authenticate_digest(digest, call.now)
+        except DatabaseError:
+            logger.exception("Token lookup failed: database unavailable")
+            call.refusal = errors.lookup_unavailable()
+            return
         allowed_ips = result.token.allowed_ips if result.ok else ""
         if allowed_ips and not allowlist.address_allowed(allowed_ips, call.ip):
-            return lookup.AuthResult(result.token, "address", result.used_previous_value)
-        return result
-
-    try:
-        counted = limits.count_authenticated(
-            digest=digest, ip=call.ip, now=epoch, authenticate=authenticate
-        )
-    except DatabaseError:
-        logger.exception("Token lookup failed: database unavailable")
-        call.refusal = errors.lookup_unavailable()
-        return
-    result = counted.result
+            # Refused before the count is admitted: a refused address never spends the
+            # owner's hourly requests.
+            result = lookup.AuthResult(result.token, "address", result.used_previous_value)
+        if result.ok:
+            state = pending.admit(result.token.owner)  # None: the counters did not answer
+        else:
+            pending.cancel()
     call.token = result.token
     call.used_previous_value = result.used_previous_value
     if result.reason == "address":
@@ -108,12 +107,11 @@ def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None
     if not result.ok:
         _refuse(request, call, result, epoch)
         return
-    if counted.unavailable:
+    if state is None:
         call.ok = True
         if settings.QUICKBOT_RATELIMIT_FAIL_CLOSED:
             call.refusal = errors.limit_unavailable()
         return
-    state = counted.state
     if state.blocked_for is not None:  # the address used up its bad-credential allowance
         call.refusal = errors.too_many_bad_credentials(state.blocked_for)
         return
@@ -191,9 +189,7 @@ def refuse_credentials_in_url(request: HttpRequest) -> HttpResponse | None:
     if retry_after is not None:
         return errors.too_many_bad_credentials(retry_after)
     if values:
-        client = services.ClientInfo(
-            ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", "")[:256]
-        )
+        client = services.ClientInfo.from_request(request, ip=ip)
         try:
             services.exposed_tokens_revoke(
                 values=values, reason=APIToken.RevokedBy.URL, client=client, now=now
@@ -207,9 +203,7 @@ def refuse_credentials_in_url(request: HttpRequest) -> HttpResponse | None:
 def _report_dead_token_use(request: HttpRequest, call: ApiCall) -> None:
     """Tell the audit service that someone still uses a deleted or expired token (it keeps
     one security-log row per token per hour and rate-limits the owner's emails)."""
-    client = services.ClientInfo(
-        ip=call.ip, user_agent=request.META.get("HTTP_USER_AGENT", "")[:256]
-    )
+    client = services.ClientInfo.from_request(request, ip=call.ip)
     try:
         services.api_token_dead_use_record(
             token=call.token,

@@ -94,9 +94,9 @@ def test_success_resets_the_failure_count():
 def test_a_cache_outage_allows_logins_instead_of_failing():
     broken = mock.Mock(side_effect=ConnectionError("redis is down"))
     with (
-        mock.patch("accounts.login_limiter.cache.get_many", broken),
-        mock.patch("accounts.login_limiter.cache.add", broken),
-        mock.patch("accounts.login_limiter.cache.delete_many", broken),
+        mock.patch("common.fixed_window.cache.get_many", broken),
+        mock.patch("common.fixed_window.cache.add", broken),
+        mock.patch("common.fixed_window.cache.delete_many", broken),
     ):
         assert login_lockout_get(ip=IP, email=EMAIL, now=NOW) is None
         assert login_failure_record(ip=IP, email=EMAIL, now=NOW) is None

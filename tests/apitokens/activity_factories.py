@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Permission
 
-from apitokens.api import usage
+from apitokens import activity
 from apitokens.models import APIToken, TokenActivity
 from tests.accounts.factories import UserFactory
 
@@ -40,7 +40,7 @@ def add_activity(
         )
         for index in range(count)
     )
-    usage.rollups_add(usage.activity_rows(rows))
+    activity.rollups_add(activity.activity_rows(rows))
     return rows
 
 

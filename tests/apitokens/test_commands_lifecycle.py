@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from apitokens import notifications, services
 from apitokens.models import APIToken
+from apitokens.notifications import sending
 from tests.apitokens.factories import create_token
 
 pytestmark = pytest.mark.django_db
@@ -142,7 +143,7 @@ def test_a_reminder_is_claimed_before_it_is_sent(token, mailoutbox, monkeypatch)
         inner_runs.append(notifications.send_expiry_reminders(now=EXPIRES - timedelta(days=7)))
         return real_send_now(message, kind=kind)
 
-    monkeypatch.setattr(notifications, "send_now", send_now_with_a_concurrent_run)
+    monkeypatch.setattr(sending, "send_now", send_now_with_a_concurrent_run)
     run(EXPIRES - timedelta(days=7))
     assert inner_runs == [notifications.ReminderRun(sent=0, failed=0)]
     assert len(mailoutbox) == 1

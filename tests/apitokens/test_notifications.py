@@ -11,6 +11,7 @@ from django.db import transaction
 
 from apitokens import notifications, services
 from apitokens.models import APIToken
+from apitokens.notifications import events
 from apitokens.services import ClientInfo, TokenNameTaken
 from common.mail import mail_wait_for_pending
 from tests.accounts.factories import UserFactory
@@ -197,7 +198,7 @@ def test_template_failure_is_logged_and_the_action_still_succeeds(user, monkeypa
     def broken(*args, **kwargs):
         raise ValueError("template missing")
 
-    monkeypatch.setattr(notifications, "render_to_string", broken)
+    monkeypatch.setattr(events, "render_to_string", broken)
     with caplog.at_level(logging.ERROR, logger="apitokens.notifications"):
         token, _ = create_token(user, now=T0)
     assert APIToken.objects.filter(pk=token.pk).exists()
@@ -298,7 +299,7 @@ def test_dead_token_email_is_skipped_when_the_cache_is_down(user, mailoutbox, mo
     def down(*args, **kwargs):
         raise ConnectionError("redis down")
 
-    monkeypatch.setattr(notifications.cache, "add", down)
+    monkeypatch.setattr(events.cache, "add", down)
     with caplog.at_level(logging.ERROR, logger="apitokens.notifications"):
         assert not notifications.notify_dead_token_used(token=token, client=CLIENT, now=T0)
     assert mailoutbox == []

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from apitokens import services, tokens
 from apitokens.api.lookup import authenticate_token
 from apitokens.models import APIToken, SecurityEvent
-from apitokens.services import ClientInfo, TokenNameTaken
+from apitokens.services import ClientInfo, TokenLimitReached, TokenNameTaken
+from tests.accounts.factories import UserFactory
 from tests.apitokens.factories import create_token
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -15,6 +18,24 @@ CLIENT = ClientInfo(ip="203.0.113.7", user_agent="pytest")
 
 
 # --- Create -------------------------------------------------------------------------------
+
+
+def test_create_refuses_past_the_active_token_cap(user, settings):
+    settings.QUICKBOT_MAX_TOKENS_PER_USER = 1
+    create_token(user, "Mobile App Backend")
+    with pytest.raises(TokenLimitReached) as refused:
+        services.api_token_create(user=user, name="Development Testing")
+    assert refused.value.limit == 1
+    assert user.api_tokens.count() == 1
+    assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.CREATED).count() == 1
+
+
+def test_a_deleted_token_frees_its_place_under_the_cap(user, settings):
+    settings.QUICKBOT_MAX_TOKENS_PER_USER = 1
+    token, _ = create_token(user, "Mobile App Backend")
+    services.api_token_revoke(token=token, actor=user)
+    services.api_token_create(user=user, name="Development Testing")
+    assert user.api_tokens.active().count() == 1
 
 
 def test_create_stores_only_digest_and_identifier(user):
@@ -174,3 +195,34 @@ def test_rename_to_a_taken_name_raises_and_keeps_the_old_name(user):
     token.refresh_from_db()
     assert token.name == "Mobile App Backend"
     assert not SecurityEvent.objects.filter(kind=SecurityEvent.Kind.RENAMED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="real threads need a server database (SQLite's shared in-memory test database "
+    "refuses concurrent writers)",
+)
+def test_two_creates_at_once_on_the_last_place_make_one_token(settings):
+    settings.QUICKBOT_MAX_TOKENS_PER_USER = 1
+    user = UserFactory()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def run(name):
+        barrier.wait()
+        try:
+            services.api_token_create(user=user, name=name)
+            outcomes.append("created")
+        except TokenLimitReached:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("Mobile App", "Website")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created", "refused"]
+    assert user.api_tokens.active().count() == 1

@@ -133,3 +133,13 @@ def test_staff_revoke_is_logged_with_the_staff_member(user):
     services.api_token_revoke(token=token, actor=staff, reason="staff")
     event = SecurityEvent.objects.get(token=token, kind=SecurityEvent.Kind.DELETED)
     assert (event.actor_kind, event.actor, event.account) == ("staff", staff, user)
+
+
+def test_client_info_from_a_request_keeps_what_the_log_stores(rf, settings):
+    settings.QUICKBOT_TRUSTED_PROXY_COUNT = 0
+    request = rf.get("/", HTTP_USER_AGENT="x" * 300, REMOTE_ADDR="192.0.2.1")
+    client = services.ClientInfo.from_request(request)
+    assert (client.ip, client.user_agent) == ("192.0.2.1", "x" * 256)
+    # The API path passes the address it already decided for the request.
+    assert services.ClientInfo.from_request(request, ip="203.0.113.9").ip == "203.0.113.9"
+    assert len(services.ClientInfo(user_agent="y" * 300).user_agent) == 256

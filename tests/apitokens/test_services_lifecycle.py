@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apitokens import services, tokens
+from apitokens import expiry, services, tokens
 from apitokens.api.lookup import authenticate_token
 from apitokens.models import APIToken, SecurityEvent
 from apitokens.services import ClientInfo, TokenNotRegenerable
@@ -161,13 +161,13 @@ def test_regenerate_one_second_before_expiry_is_allowed(user):
 def test_a_delete_landing_between_read_and_write_wins(user, monkeypatch):
     """The guarded UPDATE sees the delete that happened after the row was read."""
     token, raw = create_token(user, now=T0)
-    real_regenerated_expiry = services.expiry.regenerated_expiry
+    real_regenerated_expiry = expiry.regenerated_expiry
 
     def delete_meanwhile(**kwargs):
         APIToken.objects.filter(pk=token.pk).update(revoked_at=T0)
         return real_regenerated_expiry(**kwargs)
 
-    monkeypatch.setattr(services.expiry, "regenerated_expiry", delete_meanwhile)
+    monkeypatch.setattr(expiry, "regenerated_expiry", delete_meanwhile)
     with pytest.raises(TokenNotRegenerable, match="changed or deleted meanwhile"):
         regenerate(token)
     # The simulated delete shared the service's transaction, so it rolled back with it;

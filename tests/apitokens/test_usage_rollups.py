@@ -13,8 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from apitokens import selectors, services
-from apitokens.api import limits, usage
+from apitokens import activity, selectors, services
 from apitokens.models import TokenActivity, TokenAddress, TokenUsageHour
 from tests.accounts.factories import UserFactory
 from tests.apitokens.factories import create_token
@@ -24,11 +23,6 @@ pytestmark = pytest.mark.django_db
 ME = "/api/v1/me/"
 STATUSES = (200, 201, 204, 301, 400, 401, 403, 404, 405, 429, 500, 503)
 IPS = ("203.0.113.7", "198.51.100.9", "2001:db8::1", None)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_counters():
-    limits.reset_local_counters()
 
 
 def _row(token, moment, status, ip):
@@ -47,7 +41,7 @@ def _random_traffic(tokens, *, now, rng, count=400, days=40):
     while rows:
         size = 1 if rng.random() < 0.3 else rng.randrange(2, 60)
         batch, rows = rows[:size], rows[size:]
-        usage.write_rows(batch)
+        activity.write_rows(batch)
 
 
 def _raw_hours():
@@ -56,7 +50,7 @@ def _raw_hours():
     for token_id, created_at, status in TokenActivity.objects.values_list(
         "token_id", "created_at", "status"
     ):
-        counts = hours[(token_id, usage.hour_of(created_at))]
+        counts = hours[(token_id, activity.hour_of(created_at))]
         counts[0] += 1
         if 200 <= status < 300:
             counts[1] += 1
@@ -143,7 +137,7 @@ def test_rollups_agree_after_traffic_through_the_api_inline_and_buffered(
                 headers={"Authorization": f"Bearer {value}"},
                 REMOTE_ADDR=rng.choice(("203.0.113.7", "198.51.100.9")),
             )
-        usage.activity_flush()
+        activity.activity_flush()
     statuses = Counter(TokenActivity.objects.values_list("status", flat=True))
     assert TokenActivity.objects.count() == 80
     assert statuses[401] and statuses[200] and statuses[404]
@@ -206,7 +200,7 @@ def test_prune_keeps_rollups_in_agreement(tokens, settings):
     out = StringIO()
     call_command("prune_token_activity", "--pause", "0", "--batch-size", "50", stdout=out)
     assert "hourly rollups" in out.getvalue()
-    cutoff = usage.hour_of(timezone.now() - timedelta(days=20))
+    cutoff = activity.hour_of(timezone.now() - timedelta(days=20))
     assert not TokenUsageHour.objects.filter(hour__lt=cutoff).exists()
     assert _rollup_hours() == _raw_hours()
     # Addresses still in use keep their first use from before the retention (not "new").
@@ -247,7 +241,7 @@ def test_rebuild_of_a_range_leaves_other_hours_alone(tokens):
     now = timezone.now()
     _random_traffic(tokens, now=now, rng=random.Random(2), days=10)
     TokenUsageHour.objects.update(requests=F_REQUESTS_MARK)
-    start = usage.hour_of(now - timedelta(days=2))
+    start = activity.hour_of(now - timedelta(days=2))
     call_command(
         "rebuild_usage_rollups",
         "--since",
@@ -281,8 +275,8 @@ def test_rebuild_refuses_bad_arguments_clearly(args):
 def test_new_ip_is_marked_on_the_first_request_from_it_only(user, user_client):
     token, _raw = create_token(user)
     now = timezone.now()
-    usage.write_rows([_row(token, now - timedelta(days=20), 200, "198.51.100.10")])
-    usage.write_rows(
+    activity.write_rows([_row(token, now - timedelta(days=20), 200, "198.51.100.10")])
+    activity.write_rows(
         [
             _row(token, now - timedelta(hours=3, minutes=index), 200, "203.0.113.99")
             for index in range(5)
@@ -314,7 +308,7 @@ def test_a_filter_without_matches_reads_no_activity_rows(tokens):
     from django.test.utils import CaptureQueriesContext
 
     now = timezone.now()
-    usage.write_rows(
+    activity.write_rows(
         [_row(tokens[0], now - timedelta(hours=hour), 200, None) for hour in range(50)]
     )
     with CaptureQueriesContext(connection) as captured:

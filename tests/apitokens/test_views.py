@@ -186,7 +186,7 @@ def test_list_renders_when_usage_cannot_be_read(user_client, monkeypatch):
     def broken(user):
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr("apitokens.views.usage_for", broken)
+    monkeypatch.setattr("apitokens.views.listing.usage_for", broken)
     response = user_client.get(LIST_URL)
     assert response.status_code == HTTPStatus.OK
     assert "Hourly request limit" not in response.content.decode()
@@ -373,6 +373,20 @@ def test_token_limit_is_enforced(user_client, user, settings):
     assert user.api_tokens.count() == 2
 
 
+def test_token_limit_reached_at_the_service_is_the_forms_message(
+    user_client, user, settings, monkeypatch
+):
+    """Two creates passing the form's hint together: the service decides under its lock."""
+    settings.QUICKBOT_MAX_TOKENS_PER_USER = 1
+    create_token(user, "First integration")
+    monkeypatch.setattr("apitokens.forms.api_token_limit", lambda: 2)
+    response = user_client.post(NEW_URL, create_payload(), headers=HTMX)
+    assert response.status_code == HTTPStatus.OK
+    assert "limit of 1 active tokens" in response.content.decode()
+    assert not VALUE_PATTERN.search(response.content.decode())
+    assert user.api_tokens.count() == 1
+
+
 def test_unknown_permission_posted_by_hand_creates_nothing(user_client):
     response = user_client.post(NEW_URL, create_payload(scopes=["read", "admin"]), headers=HTMX)
     assert "is not a permission" in response.content.decode()
@@ -479,7 +493,7 @@ def test_delete_racing_another_tab_says_already_deleted(user_client, user, monke
         real_revoke(**kwargs)  # the other tab wins
         return real_revoke(**kwargs)
 
-    monkeypatch.setattr("apitokens.views.services.api_token_revoke", revoked_meanwhile)
+    monkeypatch.setattr("apitokens.views.changes.api_token_revoke", revoked_meanwhile)
     response = user_client.post(url("delete", token), follow=True)
     assert "was already deleted" in response.content.decode()
 
@@ -728,7 +742,7 @@ def test_usage_bar_is_marked_over_the_limit(user_client, monkeypatch):
     from apitokens.views import UsageSummary
 
     monkeypatch.setattr(
-        "apitokens.views.rate_limit_usage",
+        "apitokens.views.listing.rate_limit_usage",
         lambda user: UsageSummary(limit=1000, used=1001, remaining=0, reset_at=None),
     )
     content = user_client.get(LIST_URL).content.decode()

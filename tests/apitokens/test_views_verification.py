@@ -1,4 +1,4 @@
-"""An account whose email is not confirmed cannot mint tokens (apitokens/views.py)."""
+"""An account whose email is not confirmed cannot mint tokens (apitokens/views/)."""
 
 from __future__ import annotations
 

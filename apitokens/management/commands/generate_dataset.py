@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from apitokens import tokens
-from apitokens.api import usage as activity
+from apitokens.activity.writer import write_rows
 from apitokens.models import APIToken, SecurityEvent
 
 TOKEN_NAMES = (
@@ -214,7 +214,7 @@ class Command(BaseCommand):
                     )
                 )
             with transaction.atomic():
-                activity.write_rows(rows)
+                write_rows(rows)
             written += size
         self._step("activity rows", written, started)
 
@@ -252,7 +252,7 @@ class Command(BaseCommand):
                 for index in range(offset, min(count, offset + self.batch))
             ]
             with transaction.atomic():
-                activity.write_rows(rows)
+                write_rows(rows)
         public_id = APIToken.objects.get(pk=token_id).public_id
         self._step(f"hot token {public_id} rows", count, started)
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from apitokens.api.usage import hour_of
+from apitokens.activity.rollups import hour_of
 from apitokens.models import SecurityEvent, TokenActivity, TokenAddress, TokenUsageHour
 
 # Beyond this, `now - days` leaves the calendar (OverflowError).

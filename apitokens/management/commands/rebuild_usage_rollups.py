@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from apitokens.api import usage
+from apitokens.activity import rollups
 
 # One transaction per this many hours: short enough that the writer waits little.
 DEFAULT_BATCH_HOURS = 6
@@ -63,9 +63,9 @@ class Command(BaseCommand):
             else now - timedelta(days=settings.QUICKBOT_ACTIVITY_RETENTION_DAYS)
         )
         end = _moment(until, "--until") if until else now
-        start = usage.hour_of(start)
+        start = rollups.hour_of(start)
         # The hour holding `end` is included, so the current hour is rebuilt too.
-        end = usage.hour_of(end) + timedelta(hours=1)
+        end = rollups.hour_of(end) + timedelta(hours=1)
         if start >= end:
             raise CommandError("--since must be before --until.")
         started = time.monotonic()
@@ -73,7 +73,7 @@ class Command(BaseCommand):
         cursor = start
         while cursor < end:
             stop = min(cursor + timedelta(hours=batch_hours), end)
-            rows, hours = usage.rollups_rebuild(start=cursor, end=stop)
+            rows, hours = rollups.rollups_rebuild(start=cursor, end=stop)
             read, written, batches = read + rows, written + hours, batches + 1
             cursor = stop
             if pause and cursor < end:

@@ -9,8 +9,7 @@ from http import HTTPStatus
 import pytest
 from django.core import mail
 
-from apitokens import services, tokens
-from apitokens.api import limits, usage
+from apitokens import activity, services, tokens
 from apitokens.models import SecurityEvent, TokenActivity
 from tests.apitokens.factories import create_token
 
@@ -25,7 +24,6 @@ def bearer(raw):
 def _inline(settings):
     settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 0
     settings.QUICKBOT_EMAIL_ASYNC = False
-    limits.reset_local_counters()
 
 
 @pytest.mark.django_db
@@ -49,11 +47,12 @@ def test_a_buffered_spray_is_written_by_the_flusher_as_one_event(client, setting
 
     settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 50
     settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS = 3600
-    monkeypatch.setattr(usage, "_flusher_pid", os.getpid())  # a flusher that never runs
+    buffer = activity.activity_buffer
+    monkeypatch.setattr(buffer, "_flusher_pid", os.getpid())  # a flusher that never runs
     for _ in range(5):
         client.get(ME, headers=bearer(tokens.generate_token()), REMOTE_ADDR="198.51.100.22")
     assert not SecurityEvent.objects.exists()  # nothing written on the request path
-    usage.activity_flush()
+    activity.activity_flush()
     event = SecurityEvent.objects.get(kind=SecurityEvent.Kind.UNKNOWN_TOKENS)
     assert (event.ip, event.count) == ("198.51.100.22", 5)
 

@@ -28,6 +28,7 @@ from accounts.login_limiter import (
 from apitokens import tokens
 from apitokens.api import limits
 from apitokens.api.limits import rate_limit_hit
+from apitokens.api.limits.per_address import bad_auth_key
 from apitokens.api.limits.redis import ClusterCounters
 from tests.accounts.factories import UserFactory
 from tests.apitokens.factories import create_token
@@ -166,7 +167,7 @@ def test_the_count_and_the_address_failures_on_different_masters_are_read_togeth
 ):
     settings.QUICKBOT_BAD_AUTH_LIMIT = 3
     _, raw = create_token(user)
-    address_key = cluster.key(limits._bad_auth_key("127.0.0.1", time.time())[0])
+    address_key = cluster.key(bad_auth_key("127.0.0.1", time.time())[0])
     account_key = cluster.account_key(user.pk, "start")
     for _ in range(3):  # bad credentials from this address
         response = client.get(ME, headers=bearer(tokens.generate_token()))
@@ -292,7 +293,7 @@ def test_a_master_lost_under_load_fails_open_then_counts_exactly_again(
     serves without counting (logged, as a single Redis outage); then every request counts
     again, and the limit is admitted exactly. What is lost is at most the writes the replica
     had not received when the master died."""
-    monkeypatch.setattr(limits, "_last_error_logged", -1000.0)
+    monkeypatch.setattr(limits.counter_store, "last_error_logged", -1000.0)
     settings.QUICKBOT_API_HOURLY_LIMIT = 10_000
     _, raw = create_token(user)
     for used in range(1, 21):

@@ -72,22 +72,22 @@ def test_cluster_counters_build_their_keys_as_the_single_redis_ones():
 def test_a_redirection_in_the_fail_open_log_says_to_turn_cluster_mode_on(
     caplog, monkeypatch, error, redirections_expected
 ):
-    monkeypatch.setattr(limits, "_last_error_logged", -1000.0)
+    monkeypatch.setattr(limits.counter_store, "last_error_logged", -1000.0)
     with caplog.at_level(logging.ERROR, logger="apitokens.api.limits"):
         try:
             raise error
         except (MovedError, AskError):
-            limits._note_unavailable()
+            limits.counter_store.note_unavailable()
     assert "set REDIS_CLUSTER=1" in caplog.records[-1].getMessage()
 
 
 def test_other_outages_log_no_cluster_hint(caplog, monkeypatch):
-    monkeypatch.setattr(limits, "_last_error_logged", -1000.0)
+    monkeypatch.setattr(limits.counter_store, "last_error_logged", -1000.0)
     with caplog.at_level(logging.ERROR, logger="apitokens.api.limits"):
         try:
             raise ConnectionError("refused")
         except ConnectionError:
-            limits._note_unavailable()
+            limits.counter_store.note_unavailable()
     assert "REDIS_CLUSTER" not in caplog.records[-1].getMessage()
 
 

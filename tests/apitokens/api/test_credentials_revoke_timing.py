@@ -14,8 +14,10 @@ from django.core import mail
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
-from apitokens import notifications, services, tokens
+from apitokens import services, tokens
 from apitokens.models import APIToken, SecurityEvent
+from apitokens.notifications import events
+from apitokens.services import exposure
 from common import background
 from common.mail import MAIL_THREAD_PREFIX, mail_wait_for_pending
 from tests.apitokens.factories import create_token
@@ -96,7 +98,7 @@ def test_lookup_revocation_and_email_happen_on_the_background_thread(
 ):
     _, raw = create_token(user, "CI runner")
     threads: dict[str, list[str]] = {"process": [], "email": []}
-    process, build = services.leak_report_process, notifications._event_message
+    process, build = services.leak_report_process, events._event_message
 
     def recording_process(**kwargs):
         threads["process"].append(threading.current_thread().name)
@@ -106,8 +108,8 @@ def test_lookup_revocation_and_email_happen_on_the_background_thread(
         threads["email"].append(threading.current_thread().name)
         return build(*args, **kwargs)
 
-    monkeypatch.setattr(services, "leak_report_process", recording_process)
-    monkeypatch.setattr(notifications, "_event_message", recording_build)
+    monkeypatch.setattr(exposure, "leak_report_process", recording_process)
+    monkeypatch.setattr(events, "_event_message", recording_build)
     report(client, [raw])
     assert threads == {"process": [], "email": []}
 
@@ -122,7 +124,7 @@ def test_lookup_revocation_and_email_happen_on_the_background_thread(
 def test_the_report_keeps_digests_never_the_values(client, user, monkeypatch):
     _, raw = create_token(user, "CI runner")
     taken: list[services.LeakReport] = []
-    monkeypatch.setattr(services, "leak_report_process", lambda *, report: taken.append(report))
+    monkeypatch.setattr(exposure, "leak_report_process", lambda *, report: taken.append(report))
     report(client, [raw, raw.lower(), "qb_" + "x" * 38])
     [received] = taken
     assert received.digests == (tokens.token_digest(raw),)
@@ -138,7 +140,7 @@ def test_a_failing_background_job_never_changes_the_answer(client, user, monkeyp
     def broken(**kwargs):
         raise RuntimeError("database down")
 
-    monkeypatch.setattr(services, "leak_report_process", broken)
+    monkeypatch.setattr(exposure, "leak_report_process", broken)
     response = report(client, [raw])
     assert (response.status_code, response.content) == (reference.status_code, reference.content)
     assert "The leak_report background job failed" in caplog.text
@@ -148,7 +150,7 @@ def test_a_failing_background_job_never_changes_the_answer(client, user, monkeyp
 def test_over_the_limit_nothing_is_queued(client, settings, monkeypatch):
     settings.QUICKBOT_CREDENTIAL_REPORT_LIMIT = 1
     queued: list[object] = []
-    monkeypatch.setattr(services, "leak_report_process", lambda *, report: queued.append(report))
+    monkeypatch.setattr(exposure, "leak_report_process", lambda *, report: queued.append(report))
     assert report(client, [tokens.generate_token()]).status_code == HTTPStatus.ACCEPTED
     assert report(client, [tokens.generate_token()]).status_code == HTTPStatus.TOO_MANY_REQUESTS
     assert len(queued) == 1

@@ -8,15 +8,8 @@ from django.http import JsonResponse
 from django.test import Client, RequestFactory
 from django.urls import include, path
 
-from apitokens.api import limits
 from apitokens.api.decorators import required_scopes, token_required
 from tests.apitokens.factories import create_token
-
-
-@pytest.fixture(autouse=True)
-def _fresh_failure_counters():
-    """The per-IP failure counts batch in the process; start each test from zero."""
-    limits.reset_local_counters()
 
 
 @token_required

@@ -7,15 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apitokens import tokens
-from apitokens.api import limits
 from apitokens.tokens import HeaderVerdict, parse_authorization
-
-
-@pytest.fixture(autouse=True)
-def _fresh_failure_counters():
-    """The per-IP failure counts batch in the process; start each test from zero."""
-    limits.reset_local_counters()
-
 
 DOCUMENTED = {
     HeaderVerdict.ABSENT,

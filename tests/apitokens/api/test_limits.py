@@ -24,13 +24,6 @@ from apitokens.api.limits.local import MemoryCounters
 from common.clientip import client_ip_from
 from tests.apitokens.factories import create_token
 
-
-@pytest.fixture(autouse=True)
-def _fresh_failure_counters():
-    """The per-IP failure counts batch in the process; start each test from zero."""
-    limits.reset_local_counters()
-
-
 ME = "/api/v1/me/"
 BROKEN_CACHE = {
     "default": {
@@ -213,7 +206,7 @@ def test_cache_down_fails_open_and_logs_once_per_minute(
     client, user, settings, caplog, monkeypatch
 ):
     _, raw = create_token(user)
-    monkeypatch.setattr(limits, "_last_error_logged", -1000.0)
+    monkeypatch.setattr(limits.counter_store, "last_error_logged", -1000.0)
     settings.CACHES = BROKEN_CACHE
     first = client.get(ME, headers=bearer(raw))
     second = client.get(ME, headers=bearer(raw))
@@ -589,11 +582,11 @@ def test_overlapped_count_with_redis_down_fails_open_or_closed(
 
 
 def test_remembered_owners_are_bounded(monkeypatch):
-    monkeypatch.setattr(limits, "_OWNERS_MAX", 3)
+    monkeypatch.setattr(limits.owners, "max_size", 3)
     for number in range(7):
         limits.remember_owner(f"digest-{number}", number)
-    assert len(limits._owners) <= 3
-    assert limits._owners.get("digest-6") == 6
+    assert len(limits.owners.by_digest) <= 3
+    assert limits.owners.by_digest.get("digest-6") == 6
 
 
 @pytest.mark.django_db

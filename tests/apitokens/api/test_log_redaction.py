@@ -16,8 +16,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
 from django.utils import timezone
 
-from apitokens import tokens
-from apitokens.api import usage
+from apitokens import activity, tokens
 from apitokens.log_redaction import TokenRedactingFilter
 from apitokens.models import TokenActivity
 from tests.apitokens.factories import create_token
@@ -171,7 +170,7 @@ def test_development_server_request_line_is_redacted(development_server, server_
 def test_a_stored_activity_path_never_holds_the_value(user, settings, path):
     settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 0
     token, raw = create_token(user)
-    usage.activity_record(
+    activity.activity_record(
         token_id=token.pk,
         owner_id=user.pk,
         method="GET",

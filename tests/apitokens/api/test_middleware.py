@@ -12,18 +12,10 @@ from django.urls import include, path
 from django.utils import timezone
 
 from apitokens import services, tokens
-from apitokens.api import limits
 from apitokens.api.decorators import token_required
 from apitokens.api.middleware import ApiTokenMiddleware
 from apitokens.models import APIToken, TokenActivity
 from tests.apitokens.factories import create_token
-
-
-@pytest.fixture(autouse=True)
-def _fresh_failure_counters():
-    """The per-IP failure counts batch in the process; start each test from zero."""
-    limits.reset_local_counters()
-
 
 REALM = 'Bearer realm="QuickBot API"'
 ME = "/api/v1/me/"

@@ -8,17 +8,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from apitokens import services, tokens
-from apitokens.api import limits, usage
+from apitokens import activity, services, tokens
 from apitokens.models import TokenActivity
 from tests.apitokens.factories import create_token
-
-
-@pytest.fixture(autouse=True)
-def _fresh_failure_counters():
-    """The per-IP failure counts batch in the process; start each test from zero."""
-    limits.reset_local_counters()
-
 
 ME = "/api/v1/me/"
 # Writing activity: the rows (INSERT, or COPY on PostgreSQL), then in the same transaction
@@ -42,7 +34,7 @@ def buffered(settings):
     settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 50
     settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS = 3600
     yield
-    usage.activity_flush()
+    activity.activity_flush()
 
 
 @pytest.fixture
@@ -50,7 +42,7 @@ def warm_token(client, user):
     """A token used once already, so last_used_at is fresh (no UPDATE due)."""
     token, raw = create_token(user, scopes=("read", "write"))
     client.get(ME, headers=bearer(raw))
-    usage.activity_flush()
+    activity.activity_flush()
     return token, raw
 
 
@@ -63,7 +55,7 @@ def test_success_costs_one_read_and_one_insert(
         client.get(ME, headers=bearer(raw))
     assert captured.captured_queries[0]["sql"].startswith("SELECT")
     write = captured.captured_queries[1]["sql"]
-    # A multi-row INSERT; on PostgreSQL a COPY (apitokens.usage._copy).
+    # A multi-row INSERT; on PostgreSQL a COPY (apitokens.activity.writer._copy).
     assert write.startswith("COPY" if connection.vendor == "postgresql" else "INSERT")
     assert "apitokens_tokenactivity" in write
     rollups = [query["sql"] for query in captured.captured_queries[2:]]
@@ -79,7 +71,7 @@ def test_success_with_buffered_activity_costs_one_read(
     for _ in range(5):
         with django_assert_num_queries(1):
             client.get(ME, headers=bearer(raw))
-    assert usage.activity_pending() == 5
+    assert activity.activity_pending() == 5
 
 
 @pytest.mark.django_db
@@ -90,7 +82,7 @@ def test_buffered_insert_is_one_query_for_many_rows(
     for _ in range(20):
         client.get(ME, headers=bearer(raw))
     with django_assert_max_num_queries(INLINE_WRITE):
-        assert usage.activity_flush() == 20
+        assert activity.activity_flush() == 20
     assert TokenActivity.objects.count() == 21
 
 
@@ -137,7 +129,7 @@ def test_unknown_token_costs_one_query(client, buffered, django_assert_num_queri
     # Its per-address trace is written by the flusher, off the request's path.
     with django_assert_num_queries(1):
         client.get(ME, headers=bearer(tokens.generate_token()))
-    assert usage.activity_pending() == 0  # no activity row: the token is no one's
+    assert activity.activity_pending() == 0  # no activity row: the token is no one's
 
 
 @pytest.mark.django_db

@@ -13,17 +13,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from apitokens import services
-from apitokens.api import limits, usage
+from apitokens import activity, services
 from apitokens.models import APIToken, TokenActivity
 from tests.apitokens.factories import create_token
-
-
-@pytest.fixture(autouse=True)
-def _fresh_failure_counters():
-    """The per-IP failure counts batch in the process; start each test from zero."""
-    limits.reset_local_counters()
-
 
 ME = "/api/v1/me/"
 ROOT = Path(__file__).resolve().parents[3]
@@ -102,9 +94,11 @@ def test_last_used_is_written_at_most_once_per_interval(user, settings):
     settings.QUICKBOT_LAST_USED_INTERVAL_SECONDS = 60
     token, _ = create_token(user)
     start = timezone.now()
-    assert usage.last_used_touch(token=token, ip="192.0.2.1", now=start)
-    assert not usage.last_used_touch(token=token, ip="192.0.2.2", now=start + timedelta(seconds=59))
-    assert usage.last_used_touch(token=token, ip="192.0.2.3", now=start + timedelta(seconds=60))
+    assert activity.last_used_touch(token=token, ip="192.0.2.1", now=start)
+    assert not activity.last_used_touch(
+        token=token, ip="192.0.2.2", now=start + timedelta(seconds=59)
+    )
+    assert activity.last_used_touch(token=token, ip="192.0.2.3", now=start + timedelta(seconds=60))
     token.refresh_from_db()
     assert token.last_used_at == start + timedelta(seconds=60)
     assert token.last_used_ip == "192.0.2.3"
@@ -115,9 +109,9 @@ def test_last_used_write_from_a_stale_instance_loses_to_a_fresher_one(user):
     token, _ = create_token(user)
     stale = APIToken.objects.get(pk=token.pk)
     start = timezone.now()
-    assert usage.last_used_touch(token=token, ip="192.0.2.1", now=start)
+    assert activity.last_used_touch(token=token, ip="192.0.2.1", now=start)
     # Another process read the row before that write: its conditional UPDATE matches nothing.
-    assert not usage.last_used_touch(token=stale, ip="192.0.2.2", now=start)
+    assert not activity.last_used_touch(token=stale, ip="192.0.2.2", now=start)
 
 
 @pytest.mark.django_db
@@ -125,7 +119,7 @@ def test_last_used_never_resurrects_a_deleted_token(user):
     token, _ = create_token(user)
     stale = APIToken.objects.get(pk=token.pk)
     services.api_token_revoke(token=token, actor=user)
-    assert not usage.last_used_touch(token=stale, ip="192.0.2.1", now=timezone.now())
+    assert not activity.last_used_touch(token=stale, ip="192.0.2.1", now=timezone.now())
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert token.last_used_at is None
@@ -153,7 +147,7 @@ def test_hot_token_updates_last_used_once_per_interval(
 
 def _wait_for_empty_buffer(seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
-    while usage.activity_pending() and time.monotonic() < deadline:
+    while activity.activity_pending() and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(0.1)  # the flusher commits after emptying the buffer
 
@@ -167,7 +161,7 @@ def test_full_buffer_is_written_by_the_background_flusher(client, user, settings
     client.get(ME, headers=bearer(raw))
     time.sleep(0.3)
     assert TokenActivity.objects.count() == 0  # not full, not old: still buffered
-    assert usage.activity_pending() == 2
+    assert activity.activity_pending() == 2
     client.get(ME, headers=bearer(raw))
     _wait_for_empty_buffer()
     assert TokenActivity.objects.count() == 3
@@ -179,8 +173,9 @@ def test_request_thread_writes_inline_when_the_flusher_falls_behind(
 ):
     settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 2
     settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS = 3600
-    monkeypatch.setattr(usage, "_flusher_pid", os.getpid())  # a flusher that never runs
-    monkeypatch.setattr(usage._wake, "set", lambda: None)
+    buffer = activity.activity_buffer
+    monkeypatch.setattr(buffer, "_flusher_pid", os.getpid())  # a flusher that never runs
+    monkeypatch.setattr(buffer._wake, "set", lambda: None)
     _, raw = create_token(user)
     for _ in range(19):
         client.get(ME, headers=bearer(raw))
@@ -195,9 +190,9 @@ def test_explicit_flush_writes_buffered_rows(client, user, settings):
     settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS = 3600
     _, raw = create_token(user)
     client.get(ME, headers=bearer(raw))
-    assert usage.activity_flush() == 1
+    assert activity.activity_flush() == 1
     assert TokenActivity.objects.count() == 1
-    usage.gunicorn_worker_exit(None, None)  # nothing left: harmless
+    activity.gunicorn_worker_exit(None, None)  # nothing left: harmless
 
 
 @pytest.mark.django_db(transaction=True)
@@ -222,8 +217,8 @@ _SHUTDOWN_SCRIPT = textwrap.dedent(
     client = Client()
     for _ in range(25):
         assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
-    from apitokens.api import usage
-    print(usage.activity_pending())
+    from apitokens import activity
+    print(activity.activity_pending())
     # Normal interpreter exit: the atexit hook must write the 25 buffered rows.
     """
 )
@@ -281,10 +276,10 @@ def test_a_row_the_database_refuses_does_not_hold_back_the_others(user, settings
         "duration_ms": 1,
         "now": now,
     }
-    usage.activity_record(token_id=token.pk, owner_id=user.pk, **common)
-    usage.activity_record(token_id=987654321, owner_id=user.pk, **common)  # no such token
-    usage.activity_record(token_id=token.pk, owner_id=user.pk, **common)
-    assert usage.activity_flush() == 2
+    activity.activity_record(token_id=token.pk, owner_id=user.pk, **common)
+    activity.activity_record(token_id=987654321, owner_id=user.pk, **common)  # no such token
+    activity.activity_record(token_id=token.pk, owner_id=user.pk, **common)
+    assert activity.activity_flush() == 2
     assert TokenActivity.objects.count() == 2
-    assert usage.activity_pending() == 0
+    assert activity.activity_pending() == 0
     assert "Dropped 1 API activity rows" in caplog.text

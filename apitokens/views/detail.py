@@ -1,0 +1,101 @@
+"""A token's own page (details, requests per day, recent activity, security log) and the
+show-once modal's wait for the token's first request."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from apitokens import charts, selectors
+from apitokens.views.base import LIST_TEMPLATE, HtmxHttpRequest, login_required_htmx, owned_token
+from apitokens.views.listing import last_used_text
+
+ACTIVITY_PAGE_SIZE = 25
+CHART_DAYS = 30
+
+
+def daily_chart(daily: list) -> charts.BarChart:
+    """Requests per day as a bar chart, a date label every 7 days ending today."""
+    last = len(daily) - 1
+    points = []
+    for index, (day, requests) in enumerate(daily):
+        noun = "request" if requests == 1 else "requests"
+        points.append(
+            charts.ChartPoint(
+                label=f"{day.day} {day:%b}" if (last - index) % 7 == 0 else "",
+                value=requests,
+                title=f"{day:%a} {day.day} {day:%b}: {requests} {noun}",
+            )
+        )
+    return charts.bar_chart(points, width=640, height=170)
+
+
+@never_cache
+@login_required_htmx
+@require_safe
+def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """One of the user's tokens (deleted ones too): details, requests per day for 30 days,
+    recent activity filterable by status with new IPs highlighted, and its security log."""
+    token = get_object_or_404(
+        request.user.api_tokens.select_related("revoked_by"), public_id=public_id
+    )
+    now = timezone.now()
+    status_class = request.GET.get("status", "")
+    if status_class not in selectors.STATUS_CLASSES:
+        status_class = ""
+    # Keyset pages (time, id): ?older=<cursor> or ?newer=<cursor>; a bad one is the newest.
+    activity = selectors.token_activity_page(
+        token=token,
+        status_class=status_class or None,
+        older_than=request.GET.get("older"),
+        newer_than=request.GET.get("newer"),
+        size=ACTIVITY_PAGE_SIZE,
+    )
+    new_ips = selectors.token_new_ips(token=token, now=now)
+    context = {
+        "token": token,
+        "status": token.status(now),
+        "now": now,
+        "activity": activity,
+        # Only the first request from each new address is marked "New IP".
+        "new_ip_rows": {
+            row.pk for row in activity.rows if row.ip and new_ips.get(row.ip) == row.created_at
+        },
+        "activity_total": selectors.token_request_total(
+            token=token, status_class=status_class or None
+        ),
+        "status_class": status_class,
+        "status_choices": [(key, label) for key, (label, _q) in selectors.STATUS_CLASSES.items()],
+        "new_ips": new_ips,
+        "last_used": last_used_text(token.last_used_at, now),
+        # Uses after it stopped working, as the API Tokens page's alert counts them.
+        "dead_use": selectors.dead_token_alert(token=token, now=now),
+    }
+    if request.htmx and request.htmx.target == "token-activity":
+        return render(request, "apitokens/token_detail.html#token-activity", context)
+    daily = selectors.activity_per_day(token=token, days=CHART_DAYS, now=now)
+    context |= {
+        "chart": daily_chart(daily),
+        "chart_days": CHART_DAYS,
+        "requests_in_chart": sum(requests for _day, requests in daily),
+        "events": list(token.security_events.select_related("actor")[:50]),
+    }
+    return render(request, "apitokens/token_detail.html", context)
+
+
+@never_cache
+@login_required_htmx
+@require_safe
+def token_first_request(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """The show-once modal's live line: waiting, or the first request since the value was
+    issued (its address and time). Owner-scoped; the modal polls it until it arrives."""
+    token = owned_token(request, public_id)
+    issued_at = token.regenerated_at or token.created_at
+    first_request = None
+    if token.last_used_at is not None and token.last_used_at >= issued_at:
+        first_request = {"ip": token.last_used_ip, "at": token.last_used_at}
+    context = {"token": token, "first_request": first_request}
+    return render(request, f"{LIST_TEMPLATE}#first-request", context)
