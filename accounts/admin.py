@@ -17,7 +17,7 @@ from django.urls import reverse
 from accounts.forms import SignupForm
 from accounts.models import AccountEvent, User
 from accounts.views import safe_next_url
-from common.admin import SafeLookupsMixin, SafeSelectedActionsMixin
+from common.admin import ReadOnlyAdminMixin, SafeLookupsMixin, SafeSelectedActionsMixin
 
 
 class AdminUserCreationForm(SignupForm):
@@ -132,7 +132,9 @@ class GroupAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, DjangoGroupAdmin):
 
 
 @admin.register(AccountEvent)
-class AccountEventAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, admin.ModelAdmin):
+class AccountEventAdmin(
+    SafeSelectedActionsMixin, SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     """The accounts' security logs, read-only (an audit trail is never edited)."""
 
     list_display = ("created_at", "user", "kind", "detail", "ip", "user_agent")
@@ -142,12 +144,3 @@ class AccountEventAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, admin.ModelA
     raw_id_fields = ("user",)
     date_hierarchy = "created_at"
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

@@ -1,4 +1,8 @@
-"""Admin changelists that answer forged or impossible input instead of failing with a 500.
+"""Admin pieces every app's ModelAdmins share: read-only audit admins, and changelists that
+answer forged or impossible input instead of failing with a 500.
+
+Read-only: audit rows are written by the app only, so their admins allow no add, change
+or delete (`ReadOnlyAdminMixin`).
 
 Actions: Django's `ModelAdmin.response_action` filters `pk__in` with the posted
 `_selected_action` values as they are: "abc", a NUL byte or an id beyond the database's
@@ -78,3 +82,16 @@ class SafeLookupsMixin:
 
     def get_changelist(self, request: HttpRequest, **kwargs) -> type[ChangeList]:
         return SafeLookupsChangeList
+
+
+class ReadOnlyAdminMixin:
+    """For a ModelAdmin of audit rows, written by the app only: no add, change or delete."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from http import HTTPStatus
 
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
-from apitokens import services
+from apitokens import selectors, services
 from apitokens.api import errors, limits
 from apitokens.api.decorators import token_optional, token_required
 from apitokens.api.errors import api_error
 from apitokens.api.jsonbody import InvalidJsonBody, parse_json_body
 from apitokens.api.openapi import openapi_spec
-from apitokens.models import SCOPE_WRITE, APIToken, SecurityEvent, TokenActivity
+from apitokens.models import SCOPE_WRITE, APIToken, SecurityEvent
 from common.clientip import client_ip
 
 ACTIVITY_PAGE_DEFAULT = 50
@@ -122,9 +119,7 @@ def token_current(request: HttpRequest) -> HttpResponse:
         token=token,
         actor=token.owner,
         reason=APIToken.RevokedBy.SELF,
-        client=services.ClientInfo(
-            ip=request.api_call.ip, user_agent=request.headers.get("User-Agent", "")[:256]
-        ),
+        client=services.ClientInfo.from_request(request, ip=request.api_call.ip),
         now=request.api_call.now,
     )
     return HttpResponse(status=HTTPStatus.NO_CONTENT)
@@ -189,9 +184,7 @@ def token_rotate(request: HttpRequest) -> HttpResponse:
             token=token,
             actor=token.owner,
             overlap=overlap,
-            client=services.ClientInfo(
-                ip=call.ip, user_agent=request.headers.get("User-Agent", "")[:256]
-            ),
+            client=services.ClientInfo.from_request(request, ip=call.ip),
             now=call.now,
             expected_digest=token.digest,
             actor_kind=SecurityEvent.Actor.TOKEN,
@@ -214,24 +207,6 @@ def token_rotate(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _encode_cursor(row: TokenActivity) -> str:
-    raw = f"{row.created_at.astimezone(UTC).isoformat()}|{row.pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(value: str) -> tuple[datetime, int]:
-    try:
-        padded = value + "=" * (-len(value) % 4)
-        moment_text, pk_text = base64.urlsafe_b64decode(padded).decode().split("|")
-        moment = datetime.fromisoformat(moment_text).astimezone(UTC)
-        pk = int(pk_text)
-    except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error) as error:
-        raise _BadParameters("cursor: not a cursor this API returned; start without it") from error
-    if not 0 <= pk < 2**63:
-        raise _BadParameters("cursor: not a cursor this API returned; start without it")
-    return moment, pk
-
-
 def _parse_since(value: str) -> datetime:
     moment = None
     try:
@@ -251,7 +226,9 @@ def _parse_since(value: str) -> datetime:
     return moment
 
 
-def _activity_filters(request: HttpRequest) -> tuple[dict, int, tuple[datetime, int] | None]:
+def _activity_filters(
+    request: HttpRequest,
+) -> tuple[dict, int, selectors.ActivityPosition | None]:
     """Validate the activity query; every problem is collected, then raised at once."""
     query = request.GET
     problems: list[str] = []
@@ -271,7 +248,7 @@ def _activity_filters(request: HttpRequest) -> tuple[dict, int, tuple[datetime, 
         if token is None:
             problems.append("token: no token of your account has this id")
         else:
-            filters["token_id"] = token.pk
+            filters["token"] = token
     if "status" in query:
         text = query["status"]
         if not (text.isascii() and text.isdigit() and 100 <= int(text) <= 599):
@@ -280,7 +257,7 @@ def _activity_filters(request: HttpRequest) -> tuple[dict, int, tuple[datetime, 
             filters["status"] = int(text)
     if "since" in query:
         try:
-            filters["created_at__gte"] = _parse_since(query["since"])
+            filters["since"] = _parse_since(query["since"])
         except _BadParameters as error:
             problems.append(str(error))
     limit = ACTIVITY_PAGE_DEFAULT
@@ -292,10 +269,9 @@ def _activity_filters(request: HttpRequest) -> tuple[dict, int, tuple[datetime, 
             limit = int(text)
     cursor = None
     if "cursor" in query:
-        try:
-            cursor = _decode_cursor(query["cursor"])
-        except _BadParameters as error:
-            problems.append(str(error))
+        cursor = selectors.parse_activity_cursor(query["cursor"])
+        if cursor is None:
+            problems.append("cursor: not a cursor this API returned; start without it")
     if problems:
         raise _BadParameters("Invalid parameters: " + "; ".join(problems) + ".")
     return filters, limit, cursor
@@ -309,30 +285,7 @@ def activity_list(request: HttpRequest) -> JsonResponse:
         filters, limit, cursor = _activity_filters(request)
     except _BadParameters as error:
         return api_error(HTTPStatus.BAD_REQUEST, "invalid_request", str(error))
-    rows = TokenActivity.objects.filter(owner_id=request.user.pk, **filters)
-    if cursor is not None:
-        moment, pk = cursor
-        rows = rows.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
-    page = list(
-        rows.select_related("token")
-        .only(
-            "id",
-            "created_at",
-            "method",
-            "path",
-            "status",
-            "ip",
-            "user_agent",
-            "duration_ms",
-            "flagged",
-            "used_previous_value",
-            "token__public_id",
-            "token__name",
-            "token__identifier",
-        )
-        .order_by("-created_at", "-id")[: limit + 1]
-    )
-    next_cursor = _encode_cursor(page[limit - 1]) if len(page) > limit else None
+    page = selectors.activity_page(owner=request.user, older_than=cursor, size=limit, **filters)
     return JsonResponse(
         {
             "activity": [
@@ -353,9 +306,9 @@ def activity_list(request: HttpRequest) -> JsonResponse:
                     "flagged": row.flagged,
                     "used_previous_value": row.used_previous_value,
                 }
-                for row in page[:limit]
+                for row in page.rows
             ],
-            "next_cursor": next_cursor,
+            "next_cursor": page.older,
         }
     )
 

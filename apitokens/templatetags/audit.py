@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from apitokens import selectors
+from apitokens.selectors.alerts import suspicious_events_for_account
 
 register = template.Library()
 
@@ -16,4 +16,4 @@ def security_alerts(context: template.Context) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"alerts": []}
-    return {"alerts": selectors.suspicious_events_for_account(user=user)}
+    return {"alerts": suspicious_events_for_account(user=user)}

@@ -246,3 +246,54 @@ def test_security_events_are_written_by_each_service(user):
         SecurityEvent.objects.filter(token=token).order_by("id").values_list("kind", flat=True)
     )
     assert kinds == ["created", "renamed", "deleted", "deleted_token_used"]
+
+
+# --- Activity cursor ---------------------------------------------------------------------
+
+
+def test_activity_cursor_round_trips_a_row_position(token):
+    (row,) = add_activity(token, at=NOW - timedelta(minutes=5))
+    position = selectors.parse_activity_cursor(selectors.activity_cursor(row))
+    assert position == (row.created_at, row.pk)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        None,
+        "",
+        "abc",
+        "-1_2",
+        "1_-2",
+        "1e9_1",
+        "²_1",
+        "1_²",
+        f"1_{2**63}",
+        "99999999999999999999_1",
+        "1_1" + "0" * 40,
+        "MjAyNi0wMS0wMVQwMDowMDowMHw5OTk5",  # a legacy cursor without a UTC offset
+        "fHw=",
+    ],
+)
+def test_activity_cursors_this_code_did_not_write_are_refused(cursor):
+    assert selectors.parse_activity_cursor(cursor) is None
+
+
+def test_activity_cursor_issued_before_the_one_format_is_still_read():
+    """The API's cursors were base64url("<ISO time>|<id>"): a client paging through the
+    deploy carries on where it was."""
+    legacy = "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHw5OTk5"  # 2026-01-01T00:00:00+00:00|9999
+    position = selectors.parse_activity_cursor(legacy)
+    assert position == (datetime(2026, 1, 1, tzinfo=UTC), 9999)
+
+
+def test_activity_page_of_an_account_spans_its_tokens_newest_first(user, token):
+    other, _raw = create_token(user, "Second", now=NOW - timedelta(days=60))
+    add_activity(token, count=3, at=NOW - timedelta(hours=2))
+    add_activity(other, count=3, at=NOW - timedelta(hours=1))
+    first = selectors.activity_page(owner=user, size=4)
+    assert [row.token.name for row in first.rows] == ["Second"] * 3 + [token.name]
+    rest = selectors.activity_page(
+        owner=user, older_than=selectors.parse_activity_cursor(first.older), size=4
+    )
+    assert len(rest.rows) == 2 and rest.older is None

@@ -7,15 +7,8 @@ import pytest
 from django.utils import timezone
 
 from apitokens import services
-from apitokens.api import limits
 from apitokens.models import APIToken, SecurityEvent, TokenActivity
 from tests.apitokens.factories import create_token
-
-
-@pytest.fixture(autouse=True)
-def _fresh_failure_counters():
-    """The per-IP failure counts batch in the process; start each test from zero."""
-    limits.reset_local_counters()
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,15 @@
 """The staff "API usage" dashboard, served inside the admin site.
 
-Registered by `TokenActivityAdmin.get_urls` at /admin/apitokens/tokenactivity/dashboard/
-(URL name `admin:apitokens_dashboard`) and linked from the admin index. It reads the
-hourly rollups (TokenUsageHour) for the last 7 days: a fixed number of queries whose work
-grows with tokens per hour, not with requests.
+Routed by `TokenActivityAdmin.get_urls` at /admin/apitokens/tokenactivity/dashboard/
+(URL name `admin:apitokens_dashboard`) and linked from the admin index. Its figures come
+from `selectors.dashboard_counts` (the hourly rollups of the last 7 days: a fixed number
+of queries whose work grows with tokens per hour, not with requests) and
+`selectors.suspicious_events`.
 """
 
 from __future__ import annotations
+
+from dataclasses import fields
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -43,34 +46,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("apitokens.view_tokenactivity"):
         raise PermissionDenied
     now = timezone.now()
-    hourly = selectors.activity_per_hour(hours=24 * DASHBOARD_DAYS, now=now)
-    # Every figure counts the same whole UTC hours (the rollups' unit), so the totals,
-    # the chart and the top lists add up.
-    week_start = selectors.hour_window(hours=24 * DASHBOARD_DAYS, now=now)
-    day_start = selectors.hour_window(hours=24, now=now)
-    failures_week = selectors.status_counts(since=week_start)
-    failures_day = selectors.status_counts(since=day_start)
-    # Unknown tokens are 401s too; they have no activity row (no token to tie them to).
-    unknown_day, unknown_week = selectors.unknown_token_counts(since=(day_start, week_start))
+    counts = selectors.dashboard_counts(days=DASHBOARD_DAYS, top_limit=TOP_LIMIT, now=now)
     context = {
         **admin.site.each_context(request),
+        **{field.name: getattr(counts, field.name) for field in fields(counts)},
         "title": "API usage",
         "opts": TokenActivity._meta,
         "now": now,
-        "week_start": week_start,
         "days": DASHBOARD_DAYS,
-        "chart": hourly_chart(hourly),
+        "chart": hourly_chart(counts.hourly),
         "chart_label": f"API requests per hour over the last {DASHBOARD_DAYS} days",
-        "requests_week": sum(requests for _hour, requests in hourly),
-        "requests_day": sum(requests for _hour, requests in hourly[-24:]),
-        "unauthorized_day": failures_day[401] + unknown_day,
-        "unauthorized_week": failures_week[401] + unknown_week,
-        "forbidden_day": failures_day[403],
-        "forbidden_week": failures_week[403],
-        "rate_limited_day": failures_day[429],
-        "rate_limited_week": failures_week[429],
-        "top_accounts": selectors.top_accounts(since=week_start, limit=TOP_LIMIT),
-        "top_tokens": selectors.top_tokens(since=week_start, limit=TOP_LIMIT),
         "suspicious": selectors.suspicious_events(now=now),
     }
     return TemplateResponse(request, "admin/apitokens/dashboard.html", context)

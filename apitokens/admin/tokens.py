@@ -1,0 +1,258 @@
+"""The API token admin: who holds which tokens, each token's recent activity and security
+log, and the staff actions (`apitokens.admin.actions`). Read-only otherwise."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
+
+from apitokens import selectors
+from apitokens.admin import actions
+from apitokens.admin.changelist import NoDigestLookupsMixin
+from apitokens.admin.display import (
+    actor_label,
+    changelist_url,
+    full_time,
+    short_time,
+    user_admin_link,
+)
+from apitokens.admin.filters import (
+    LastUsedFilter,
+    OwnerIsStaffFilter,
+    PolicyBreachFilter,
+    StaleFilter,
+    TokenStatusFilter,
+)
+from apitokens.models import APIToken, SecurityEvent, TokenActivity
+from common.admin import ReadOnlyAdminMixin, SafeLookupsMixin, SafeSelectedActionsMixin
+
+# Activity and events shown on a token's admin page; the rest is one click away.
+RECENT_ROWS_ON_TOKEN_PAGE = 20
+RECENT_ROWS_TEMPLATE = "admin/apitokens/apitoken/recent_rows.html"
+
+
+@admin.register(APIToken)
+class APITokenAdmin(
+    SafeSelectedActionsMixin,
+    SafeLookupsMixin,
+    NoDigestLookupsMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
+):
+    """Who holds which tokens. Tokens come only from their owner's page and rows are kept
+    for audit after deletion: read-only apart from the staff actions."""
+
+    list_display = (
+        "name",
+        "owner_link",
+        "identifier_display",
+        "status_badge",
+        "created",
+        "last_used",
+        "requests_24h",
+    )
+    list_filter = (
+        TokenStatusFilter,
+        ("created_at", admin.DateFieldListFilter),
+        LastUsedFilter,
+        StaleFilter,
+        PolicyBreachFilter,
+        ("owner__is_staff", OwnerIsStaffFilter),
+    )
+    search_fields = ("name", "owner__email", "identifier")
+    search_help_text = "Search by token name, owner email or identifier (qb_…)."
+    list_select_related = ("owner",)
+    raw_id_fields = ("owner", "revoked_by")
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    actions = (actions.revoke_selected, actions.expire_selected)
+
+    class Media:
+        css = {"all": ("css/admin_audit.css",)}
+
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "owner",
+                    "identifier",
+                    "public_id",
+                    "permissions",
+                    "allowlist_display",
+                    "status_badge",
+                )
+            },
+        ),
+        (
+            "Dates",
+            {
+                "fields": (
+                    "created_at",
+                    "expires_at",
+                    "last_used_at",
+                    "last_used_ip",
+                    "regenerated_at",
+                    "previous_identifier",
+                    "previous_expires_at",
+                )
+            },
+        ),
+        ("Deletion", {"fields": ("deleted_at", "deleted_by", "deletion_reason")}),
+        ("Recent activity", {"fields": ("recent_activity",)}),
+        ("Security log", {"fields": ("security_log",)}),
+    )
+    readonly_fields = (
+        "name",
+        "owner",
+        "identifier",
+        "public_id",
+        "permissions",
+        "allowlist_display",
+        "status_badge",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "last_used_ip",
+        "regenerated_at",
+        "previous_identifier",
+        "previous_expires_at",
+        "deleted_at",
+        "deleted_by",
+        "deletion_reason",
+        "recent_activity",
+        "security_log",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(requests_24h=selectors.recent_requests_per_token(hours=24))
+        )
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        """Revoking needs the model's delete permission (rows are never really deleted)."""
+        return request.user.has_perm("apitokens.delete_apitoken")
+
+    @admin.display(description="owner", ordering="owner__email")
+    def owner_link(self, token: APIToken) -> str:
+        return user_admin_link(token.owner_id, token.owner.email)
+
+    @admin.display(description="identifier", ordering="identifier")
+    def identifier_display(self, token: APIToken) -> str:
+        return format_html('<span class="audit-mono audit-nowrap">{}</span>', token.identifier)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, token: APIToken) -> str:
+        return short_time(token.created_at, date_only=True)
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, token: APIToken) -> str:
+        if token.last_used_at is None:
+            return "Never"
+        return format_html(
+            '{}<br><span class="audit-mono">{}</span>',
+            short_time(token.last_used_at),
+            token.last_used_ip or "",
+        )
+
+    @admin.display(description="status")
+    def status_badge(self, token: APIToken) -> str:
+        status = token.status()
+        return format_html(
+            '<span class="audit-badge audit-badge-{}">{}</span>', status, status.capitalize()
+        )
+
+    # The portal's words: owners see "Permissions" and "Deleted", so staff read the same.
+    @admin.display(description="permissions")
+    def permissions(self, token: APIToken) -> str:
+        return ", ".join(scope.capitalize() for scope in token.scope_list) or "None"
+
+    @admin.display(description="deleted")
+    def deleted_at(self, token: APIToken) -> str:
+        return short_time(token.revoked_at) if token.revoked_at else "—"
+
+    @admin.display(description="deleted by")
+    def deleted_by(self, token: APIToken) -> str:
+        if token.revoked_by_id is None:
+            return "—"
+        return user_admin_link(token.revoked_by_id, token.revoked_by.email)
+
+    @admin.display(description="deletion reason")
+    def deletion_reason(self, token: APIToken) -> str:
+        return capfirst(token.get_revoked_reason_display()) or "—"
+
+    @admin.display(description="IP allowlist")
+    def allowlist_display(self, token: APIToken) -> str:
+        entries = token.allowed_ip_list
+        if not entries:
+            return "Any address"
+        return format_html_join(
+            ", ", '<span class="audit-mono">{}</span>', ((entry,) for entry in entries)
+        )
+
+    @admin.display(description="requests (24 h)")
+    def requests_24h(self, token: APIToken) -> int:
+        return getattr(token, "requests_24h", 0)
+
+    @admin.display(description="recent activity")
+    def recent_activity(self, token: APIToken) -> str:
+        rows = TokenActivity.objects.filter(token=token).order_by("-created_at", "-id")[
+            :RECENT_ROWS_ON_TOKEN_PAGE
+        ]
+        return render_to_string(
+            RECENT_ROWS_TEMPLATE,
+            {
+                "label": "Recent activity",
+                "headers": ("Time", "Method", "Path", "Status", "IP", ""),
+                "rows": [
+                    (
+                        full_time(row.created_at),
+                        row.method,
+                        row.path,
+                        row.status,
+                        row.ip or "—",
+                        "flagged" if row.flagged else "",
+                    )
+                    for row in rows
+                ],
+                "empty": "No requests recorded.",
+                "link_url": changelist_url("tokenactivity", token=token.public_id),
+                "link_text": "All activity of this token",
+            },
+        )
+
+    @admin.display(description="security log")
+    def security_log(self, token: APIToken) -> str:
+        events = (
+            SecurityEvent.objects.filter(token=token)
+            .select_related("actor")
+            .order_by("-created_at", "-id")[:RECENT_ROWS_ON_TOKEN_PAGE]
+        )
+        return render_to_string(
+            RECENT_ROWS_TEMPLATE,
+            {
+                "label": "Security log",
+                "headers": ("Time", "Event", "By", "IP", "Count", "Detail"),
+                "rows": [
+                    (
+                        full_time(event.created_at),
+                        event.get_kind_display(),
+                        actor_label(event),
+                        event.ip or "—",
+                        event.count,
+                        event.detail,
+                    )
+                    for event in events
+                ],
+                "empty": "No events.",
+                "link_url": changelist_url("securityevent", token=token.public_id),
+                "link_text": "All security events of this token",
+            },
+        )
