@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# Test processes: one per CPU core, at most 8 (each takes a Redis database of its own, see
+# quickbot/test_settings.py). TEST_WORKERS=0 runs in this one process (a debugger, pdb).
+TEST_WORKERS ?= auto
 
 # First Python >= 3.12 among python3.13, python3.12, python3 (pyenv shims that are
 # not selected fail the version probe, so they are skipped too).
@@ -37,10 +40,11 @@ demo: migrate ## Create (or refresh) the demo account and its sample tokens
 	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)
 
 run: demo ## Set up everything, then serve on http://127.0.0.1:8000
+	@$(PY) -m common.console_mail
 	QUICKBOT_SITE_URL="$${QUICKBOT_SITE_URL:-http://$(HOST):$(PORT)}" $(PY) manage.py runserver $(HOST):$(PORT)
 
-test: $(STAMP) ## Run the whole test suite (browser tests use /usr/bin/chromium)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: $(STAMP) ## Run the whole test suite in parallel (browser tests use /usr/bin/chromium)
+	$(PY) -m pytest --numprocesses $(TEST_WORKERS) --maxprocesses 8 $(PYTEST_ARGS)
 
 bench: BASELINE ?=
 bench: $(STAMP) ## Benchmark the API path against a plain view (adds PostgreSQL+Redis when DATABASE_URL/REDIS_URL are set; BASELINE=<git rev> for an A/B run)

@@ -7,6 +7,10 @@ checkout's `bench/` (copied into A's tree in place of its own) in their own proc
 their tree first on `sys.path` and the same virtualenv, on equal fresh databases. Rounds
 alternate A, B, A, B, …; each side's full pipeline is divided by its own plain view in the
 same round, and B/A is the ratio of the two, per round; the verdict is its median.
+
+It exits 1 when the current checkout regresses beyond the rounds' noise
+(`targets.ab_regressed`), when it misses a target stated against the round-trip floor (the
+floors are timed in the same rounds), or when an HTTP request failed: a gate on either setup.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from bench.targets import AB_REGRESSION_MAX, ab_regressed, above_floor_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 SIDES = ("A", "B")
@@ -173,8 +179,9 @@ def _percent(ratio: float) -> str:
 
 def report(
     label: str, rounds: dict, sides: dict[str, str], short: str, seconds: float
-) -> tuple[str, bool]:
-    """Print one setup's tables; return its verdict line and whether HTTP requests failed."""
+) -> tuple[str, list[str]]:
+    """Print one setup's tables; return its verdict line and what failed (a regression
+    beyond noise, a target above the floor missed, failed HTTP requests)."""
     in_process, http = rounds["in_process"], rounds["http"]
     n, n_http = len(in_process["A"]), len(http["A"])
     print(f"\n## {label}  ({seconds:.0f} s)\n")
@@ -249,8 +256,26 @@ def report(
         f"{statistics.median(http_ratios['B']):.2f} | **{http_median:.3f}** |"
     )
     errors = sum(row[path]["errors"] for name in SIDES for row in http[name] for path in row)
+    failed = []
     if errors:
-        print(f"\n{errors} HTTP requests failed.")
+        failed.append(f"{label}: {errors} HTTP requests failed")
+    if ab_regressed(median, low):
+        failed.append(
+            f"{label}: the full pipeline costs {_percent(median)} against {short}, more than "
+            f"{_percent(AB_REGRESSION_MAX)}, and so does the middle half of the rounds"
+        )
+    # The current checkout's targets above the round-trip floor, from the same rounds.
+    current = in_process["B"]
+    ratios = {
+        key: statistics.median(row[key] / row["plain"] for row in current) for key in current[0]
+    }
+    checks = above_floor_checks(label, ratios)
+    if checks:
+        print("\nThe current checkout's targets above the round-trip floor (round medians):")
+    for ok, text in checks:
+        print(f"- [{'x' if ok else ' '}] {text}")
+        if not ok:
+            failed.append(f"{label}: {text}")
 
     # In process B/A is a ratio of times (above 1: B costs more); over HTTP of throughputs.
     def noise(low: float, high: float) -> str:
@@ -264,7 +289,7 @@ def report(
         f"{_percent(http_low)} to {_percent(http_high)}{noise(http_low, http_high)})"
     )
     print(f"\n**Verdict: {verdict}.**")
-    return verdict, errors > 0
+    return verdict, failed
 
 
 def main(args: argparse.Namespace, base_env: dict) -> int:
@@ -282,7 +307,7 @@ def main(args: argparse.Namespace, base_env: dict) -> int:
         f"{args.http_rounds} rounds over HTTP × {args.http_seconds:g} s per path and side, "
         "alternating A, B, A, B, …"
     )
-    verdicts, failed = [], False
+    verdicts, failed = [], []
     with tempfile.TemporaryDirectory(prefix="quickbot-bench-ab-") as directory:
         directory = Path(directory)
         trees = {"A": export_tree(commit, directory), "B": ROOT}
@@ -306,14 +331,17 @@ def main(args: argparse.Namespace, base_env: dict) -> int:
         for label, envs in setups.items():
             setup_started = time.monotonic()
             rounds = measure(label, trees, envs, args, directory)
-            verdict, http_failed = report(
+            verdict, setup_failed = report(
                 label, rounds, sides, short, time.monotonic() - setup_started
             )
             verdicts.append(verdict)
-            failed |= http_failed
+            failed += setup_failed
     if "postgresql+redis" not in setups:
         print("\n(PostgreSQL + Redis skipped: set DATABASE_URL and REDIS_URL to include it.)")
     print(f"\nTotal {time.monotonic() - started:.0f} s.\n")
     for verdict in verdicts:
         print(f"- {verdict}")
-    return 1 if failed else 0
+    if failed:
+        print("\nFAILED:\n" + "\n".join(f"- {item}" for item in failed))
+        return 1
+    return 0

@@ -556,7 +556,8 @@ AB_HTTP_PATHS = ["plain", "protected"]
 def serve(http_clients: int) -> None:
     """A/B mode (`bench/ab.py`): set up, warm, then run one round per command read on stdin
     and answer each with one `BENCH-<kind> <json>` line, so that two processes, one per
-    tree, can be measured in alternation. Commands: `round <requests per path>`,
+    tree, can be measured in alternation (a round times the floors too). Commands:
+    `round <requests per path>`,
     `queries`, `http-start`, `http-round <seconds>`, `stop` (or end of input). On
     PostgreSQL the database is dropped and recreated first."""
     # Answers go to the original stdout; anything else printed (gunicorn included) to stderr.
@@ -571,7 +572,7 @@ def serve(http_clients: int) -> None:
 
     raw, unknown = _setup_data(fresh=True)
     paths = _paths(raw, unknown)
-    in_process = InProcess(paths)
+    in_process = InProcess(paths, _floor_calls(unknown))
     in_process.warm()
     answer(
         "READY",

@@ -1,15 +1,20 @@
+"""The account admin (accounts/admin.py): the user changelist and forms, the security log read-only,
+and the admin login routed through the portal's login page."""
+
 from __future__ import annotations
 
 from http import HTTPStatus
 
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
+
 
 STRONG = "quiet-otter-lantern-42"
 
@@ -182,3 +187,35 @@ class TestAdminLogin:
         response = client.get(reverse("admin:login"), {"next": "/admin/"})
 
         assert response.url == "/admin/"
+
+
+LOGIN_URL = reverse("accounts:login")
+
+
+AGENT = "Mozilla/5.0 (X11; Linux) TestBrowser/1.0"
+
+
+def sign_in(client: Client, user, password: str = DEFAULT_PASSWORD):
+    return client.post(
+        LOGIN_URL,
+        {"username": user.email, "password": password},
+        REMOTE_ADDR="203.0.113.5",
+        HTTP_USER_AGENT=AGENT,
+    )
+
+
+def test_staff_see_the_events_in_the_admin_read_only(client, user):
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    sign_in(Client(), user)
+    client.force_login(staff)
+
+    changelist = client.get(reverse("admin:accounts_accountevent_changelist"))
+    event = user.account_events.get()
+    detail = client.get(reverse("admin:accounts_accountevent_change", args=[event.pk]))
+
+    assert changelist.status_code == HTTPStatus.OK
+    assert user.email in changelist.content.decode()
+    assert detail.status_code == HTTPStatus.OK
+    assert 'name="_save"' not in detail.content.decode()
+    add = client.get(reverse("admin:accounts_accountevent_add"))
+    assert add.status_code == HTTPStatus.FORBIDDEN

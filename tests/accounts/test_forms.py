@@ -1,6 +1,12 @@
+"""The account forms (accounts/forms.py): sign up, log in, profile, password change and reset, and
+odd input that must never make a form fail with a server error."""
+
 from __future__ import annotations
 
+from http import HTTPStatus
+
 import pytest
+from django.urls import reverse
 
 from accounts.forms import (
     LoginForm,
@@ -14,6 +20,7 @@ from accounts.forms import (
 from tests.accounts.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
+
 
 STRONG = "quiet-otter-lantern-42"
 
@@ -302,3 +309,61 @@ def test_display_names_are_stored_in_nfkc(user):
 
     assert form.is_valid()
     assert form.cleaned_data["display_name"] == "Ada"
+
+
+LOGIN_URL = reverse("accounts:login")
+
+
+SIGNUP_URL = reverse("accounts:signup")
+
+
+SETTINGS_URL = reverse("accounts:settings")
+
+
+SECURITY_URL = reverse("accounts:security")
+
+
+RESET_URL = reverse("accounts:password_reset")
+
+
+WEIRD_VALUES = [
+    "",
+    " ",
+    "\x00",
+    "a\x00b@example.com",
+    "x" * 10_000,
+    "💥@example.com",
+    "ada@exämple.com",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "%s%s%s",
+]
+
+
+@pytest.mark.parametrize("value", WEIRD_VALUES)
+def test_no_input_makes_a_form_fail_with_a_server_error(client, user, value):
+    anonymous_posts = [
+        (LOGIN_URL, {"username": value, "password": value, "next": value}),
+        (
+            SIGNUP_URL,
+            {"email": value, "display_name": value, "password1": value, "password2": value},
+        ),
+        (RESET_URL, {"email": value}),
+    ]
+    for url, data in anonymous_posts:
+        assert client.post(url, data).status_code < 500, url
+    assert client.get(LOGIN_URL, {"next": value}).status_code < 500
+
+    client.force_login(user)
+    logged_in_posts = [
+        (SETTINGS_URL, {"display_name": value}),
+        (SECURITY_URL, {"old_password": value, "new_password1": value, "new_password2": value}),
+    ]
+    for url, data in logged_in_posts:
+        assert client.post(url, data).status_code < 500, url
+
+
+def test_list_values_in_form_fields_do_not_cause_a_server_error(client):
+    response = client.post(LOGIN_URL, {"username": ["a@example.com", "b@example.com"]})
+
+    assert response.status_code == HTTPStatus.OK

@@ -1,24 +1,106 @@
+"""Actions on accounts (accounts/services.py): sign-up and verification emails, the security log's
+rows, taking over an unconfirmed account, and where emails are built and sent."""
+
 from __future__ import annotations
 
 import re
 import threading
+from http import HTTPStatus
 
+import pyotp
 import pytest
 from django.conf import settings
 from django.core import mail
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from accounts import services
-from accounts.models import User
+from accounts.models import AccountEvent, User
+from accounts.services import email_verification_send
 from accounts.tokens import email_verification_token_generator
 from common.mail import MAIL_THREAD_PREFIX, mail_wait_for_pending
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 
-# Emails leave after commit: these tests commit for real.
-pytestmark = pytest.mark.django_db(transaction=True)
+ATTACKER_PASSWORD = "attacker-owns-this-9"
+
+
+def sign_up(client: Client, email: str, password: str) -> None:
+    data = {"email": email, "display_name": "", "password1": password, "password2": password}
+    assert client.post(reverse("accounts:signup"), data).status_code == HTTPStatus.FOUND
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_owner_email_says_what_the_link_does():
+    sign_up(Client(), "owner@example.com", ATTACKER_PASSWORD)
+    mail.outbox.clear()
+
+    sign_up(Client(), "owner@example.com", "owner-first-try-77")
+
+    body = mail.outbox[0].body
+    assert "someone else\ndid with your address" in body
+    assert "ignore this email" not in body
+    assert DEFAULT_PASSWORD not in body
+
+
+SECURITY_URL = reverse("accounts:security")
+
+
+KIND = AccountEvent.Kind
+
+
+def kinds(user) -> list[tuple[str, str]]:
+    return [(event.kind, event.detail) for event in user.account_events.order_by("id")]
+
+
+@pytest.mark.django_db
+def test_password_and_two_factor_changes_are_logged(user_client, user):
+    new = "quiet-otter-lantern-42"
+    user_client.post(
+        SECURITY_URL,
+        {"old_password": DEFAULT_PASSWORD, "new_password1": new, "new_password2": new},
+    )
+    user_client.get(reverse("accounts:two_factor_setup"))
+    device = user.two_factor
+    user_client.post(
+        reverse("accounts:two_factor_setup"), {"code": pyotp.TOTP(device.secret).now()}
+    )
+    user_client.post(reverse("accounts:recovery_codes_regenerate"))
+    user_client.post(reverse("accounts:two_factor_off"))
+
+    assert [kind for kind, _detail in kinds(user)] == [
+        KIND.PASSWORD_CHANGED,
+        KIND.TWO_FACTOR_ON,
+        KIND.RECOVERY_CODES,
+        KIND.TWO_FACTOR_OFF,
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
+def test_a_password_reset_and_an_email_confirmation_are_logged(client):
+    site = re.escape(settings.QUICKBOT_SITE_URL.rstrip("/"))
+    user = UserFactory(email="ada@example.com")
+    client.post(reverse("accounts:password_reset"), {"email": user.email})
+    path = re.search(site + r"(/account/password-reset/\S+/)", mail.outbox[0].body).group(1)
+    new = "quiet-otter-lantern-42"
+    client.post(client.get(path).url, {"new_password1": new, "new_password2": new})
+    fresh = UserFactory(email="fresh@example.com", email_verified_at=None)
+    email_verification_send(user=fresh)
+    link = re.search(site + r"(/account/verify-email/\S+/)", mail.outbox[-1].body).group(1)
+    Client().post(link, {"new_password1": new, "new_password2": new})
+    Client().post(link, {"new_password1": new, "new_password2": new})  # used: nothing logged
+
+    assert kinds(user) == [(KIND.PASSWORD_RESET, "")]
+    assert kinds(fresh) == [
+        (KIND.ACCOUNT_CLAIMED, "Password set from the emailed link; all sessions ended")
+    ]
+
 
 SITE = settings.QUICKBOT_SITE_URL.rstrip("/")
+
+
 STRONG = "quiet-otter-lantern-42"
 
 
@@ -26,6 +108,7 @@ def links(body: str) -> list[str]:
     return re.findall(r"https?://\S+", body)
 
 
+@pytest.mark.django_db(transaction=True)
 class TestAccountSignup:
     def test_a_new_address_gets_an_unverified_account_and_a_verification_link(self):
         user = services.account_signup(email="new@example.com", display_name="", password=STRONG)
@@ -79,6 +162,7 @@ class TestAccountSignup:
         assert len(mail.outbox) == 3
 
 
+@pytest.mark.django_db(transaction=True)
 def test_email_verify_marks_the_address_once():
     user = UserFactory(email_verified_at=None)
 
@@ -88,6 +172,7 @@ def test_email_verify_marks_the_address_once():
     assert user.email_verified
 
 
+@pytest.mark.django_db(transaction=True)
 def test_verification_link_opens_for_the_account_it_was_made_for():
     user = services.account_signup(email="new@example.com", display_name="", password=STRONG)
     uidb64, token = re.search(r"verify-email/([^/]+)/([^/]+)/", mail.outbox[0].body).groups()
@@ -96,6 +181,7 @@ def test_verification_link_opens_for_the_account_it_was_made_for():
     assert not email_verification_token_generator.check_token(UserFactory(), token)
 
 
+@pytest.mark.django_db(transaction=True)
 class TestWhereEmailsAreSent:
     """The request never builds or sends an account email: it is queued after commit and
     goes out on the mail thread, so the response time cannot tell whether it existed."""
@@ -184,6 +270,7 @@ class TestWhereEmailsAreSent:
         assert [message.to for message in mail.outbox] == [["ada@example.com"]]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_links_use_the_site_url_not_the_request_host(client, settings):
     settings.ALLOWED_HOSTS = ["portal.quickbot.example"]
     settings.QUICKBOT_SITE_URL = "https://portal.quickbot.example"
@@ -198,3 +285,20 @@ def test_links_use_the_site_url_not_the_request_host(client, settings):
     (link,) = links(mail.outbox[0].body)
     assert link.startswith("https://portal.quickbot.example/account/password-reset/")
     assert ":8443" not in mail.outbox[0].body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_verification_email_does_not_greet_with_the_chosen_name(client):
+    password = "quiet-otter-lantern-42"
+    client.post(
+        "/account/signup/",
+        {
+            "email": "someone@example.com",
+            "display_name": "Visit evil.example",
+            "password1": password,
+            "password2": password,
+        },
+    )
+    [message] = mail.outbox
+    assert message.body.startswith("Hello,\n")
+    assert "evil" not in message.body

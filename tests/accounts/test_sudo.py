@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from http import HTTPStatus
 
+import pyotp
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import sudo
+from accounts.models import TwoFactor
+from accounts.two_factor import (
+    two_factor_enabled,
+)
 from apitokens import services
 from apitokens.models import APIToken
 from tests.accounts.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
+
 NEW_URL = reverse("apitokens:new")
+
+
 CREATE_DATA = {"name": "Production Website", "expiry": "30", "scopes": ["read", "write"]}
+
+
 HTMX = {"HX-Request": "true"}
 
 
@@ -142,3 +154,23 @@ def test_the_prompt_never_echoes_the_password(stale_client):
     response = stale_client.post(NEW_URL, {**CREATE_DATA, "sudo_password": "wrong-secret-42"})
 
     assert "wrong-secret-42" not in response.content.decode()
+
+
+def code_for(device: TwoFactor, moment=None) -> str:
+    return pyotp.TOTP(device.secret).at(moment or timezone.now())
+
+
+def test_with_two_factor_on_an_authenticator_code_also_opens_sudo(user_client, user, enabled):
+    device, codes = enabled
+    session = user_client.session
+    session[sudo.SESSION_KEY] = 1_000_000.0
+    session.save()
+    later = timezone.now() + timedelta(seconds=30)
+
+    with_recovery = user_client.post(
+        reverse("accounts:two_factor_off"), {"sudo_password": codes[0]}
+    )
+    assert 'name="sudo_password"' in with_recovery.content.decode()  # recovery codes: no
+
+    user_client.post(reverse("accounts:two_factor_off"), {"sudo_password": code_for(device, later)})
+    assert not two_factor_enabled(user)

@@ -1,11 +1,65 @@
+"""The API Tokens forms (apitokens/forms.py): create, edit and regenerate; names unique as a reader
+sees them; the IP allowlist field."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from apitokens import services
 from apitokens.forms import TokenCreateForm, TokenEditForm, TokenRegenerateForm
+from apitokens.services import TokenNameTaken
 from tests.apitokens.factories import create_token
+
+
+@pytest.mark.usefixtures("_unbuffered_activity")
+# --- Forms ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_create_form_normalises_the_allowlist(user):
+    form = TokenCreateForm(
+        {
+            "name": "Office backup job",
+            "expiry": "30",
+            "scopes": ["read"],
+            "allowed_ips": "203.0.113.7, 2001:DB8::/32",
+        },
+        user=user,
+    )
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["allowed_ips"] == "203.0.113.7\n2001:db8::/32"
+
+
+@pytest.mark.usefixtures("_unbuffered_activity")
+@pytest.mark.django_db
+def test_create_form_shows_each_bad_entry(user):
+    form = TokenCreateForm(
+        {
+            "name": "Office backup job",
+            "expiry": "30",
+            "scopes": ["read"],
+            "allowed_ips": "203.0.113.300\n10.1.1.1/8",
+        },
+        user=user,
+    )
+    assert not form.is_valid()
+    errors = form.errors.as_data()["allowed_ips"]
+    assert [error.code for error in errors] == ["invalid_ip", "invalid_ip"]
+    text = " ".join(form.errors["allowed_ips"])
+    assert "“203.0.113.300” is not an IPv4 or IPv6 address" in text
+    assert "did you mean 10.0.0.0/8?" in text
+
+
+@pytest.mark.usefixtures("_unbuffered_activity")
+@pytest.mark.django_db
+def test_forms_hint_at_the_current_address(user):
+    form = TokenCreateForm(user=user, current_ip="198.51.100.23")
+    assert "You are connecting from 198.51.100.23." in form.fields["allowed_ips"].help_text
+    form = TokenEditForm(user=user, instance_pk=1, current_ip="2001:db8::5")
+    assert "You are connecting from 2001:db8::5." in form.fields["allowed_ips"].help_text
+
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -279,3 +333,92 @@ def test_an_unreadable_custom_date_gets_one_error_not_two(user, custom_date):
 
     assert not form.is_valid()
     assert form.errors["custom_expiry_date"] == ["Enter the date as YYYY-MM-DD."]
+
+
+EXISTING = "Alice Production Website"
+
+
+# Every letter Cyrillic, each a look-alike of the Latin one: one script, so only the
+# skeleton tells it from "Copy Aces".
+CYRILLIC_COPY = "\u0421\u043e\u0440\u0443 \u0410\u0441\u0435\u0455"
+
+
+def create_data(name: str) -> dict:
+    return {"name": name, "expiry": "30", "scopes": ["read"]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("Alice Production\u200b Website", "control_characters"),
+        ("Alice Production Website\u200f", "control_characters"),
+        # Default-ignorable fillers: drawn as nothing, so a twin of the existing name.
+        ("Alice Production Website\u3164", "control_characters"),
+        ("Alice Production Website\uffa0", "control_characters"),
+        ("Alice\u115f Production Website", "control_characters"),
+        ("Alice Production\u034f Website", "control_characters"),
+        ("Alice Production Website\ufe0f", "control_characters"),
+        ("Alice Рroduction Website", "mixed_script"),
+        ("Alice Ρroduction Website", "mixed_script"),
+        (CYRILLIC_COPY, "name_taken"),
+        ("ALICE PRODUCTION WEBSITE", "name_taken"),
+        ("Ａｌｉｃｅ Ｐｒｏｄｕｃｔｉｏｎ Ｗｅｂｓｉｔｅ", "name_taken"),
+    ],
+)
+def test_a_look_alike_of_an_existing_name_is_refused(user, existing, name, code):
+    form = TokenCreateForm(data=create_data(name), user=user)
+
+    assert not form.is_valid()
+    assert {error.code for error in form.errors.as_data()["name"]} == {code}
+
+
+@pytest.mark.django_db
+def test_the_error_names_the_token_it_looks_like(user, existing):
+    form = TokenCreateForm(data=create_data(CYRILLIC_COPY), user=user)
+
+    form.is_valid()
+
+    assert "looks the same as your token “Copy Aces”" in form.errors["name"][0]
+
+
+@pytest.mark.django_db
+def test_the_stored_name_is_nfkc(user):
+    form = TokenCreateForm(data=create_data("Ｍｏｂｉｌｅ Backend"), user=user)
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["name"] == "Mobile Backend"
+
+
+@pytest.mark.django_db
+def test_editing_a_token_keeps_its_own_name(user, existing):
+    form = TokenEditForm(
+        data={"name": EXISTING, "scopes": ["read"]}, user=user, instance_pk=existing.pk
+    )
+
+    assert form.is_valid(), form.errors
+
+
+@pytest.mark.django_db
+def test_another_owner_may_use_a_look_alike(other_user, existing):
+    assert TokenCreateForm(data=create_data(CYRILLIC_COPY), user=other_user).is_valid()
+
+
+@pytest.mark.django_db
+def test_a_deleted_token_frees_its_look_alikes(user, existing):
+    services.api_token_revoke(token=user.api_tokens.get(name="Copy Aces"), actor=user)
+
+    assert TokenCreateForm(data=create_data(CYRILLIC_COPY), user=user).is_valid()
+
+
+@pytest.mark.django_db
+def test_a_name_stored_with_a_filler_still_blocks_its_plain_twin(user):
+    """A name saved before fillers were refused keeps its plain look-alike out."""
+    services.api_token_create(user=user, name="Production deploy\u3164")
+
+    form = TokenCreateForm(data=create_data("Production deploy"), user=user)
+
+    assert not form.is_valid()
+    assert {error.code for error in form.errors.as_data()["name"]} == {"name_taken"}
+    with pytest.raises(TokenNameTaken):
+        services.api_token_create(user=user, name="Production deploy")

@@ -3,9 +3,13 @@ files ignored, values never printed, exit status, stdin, --revoke."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -224,3 +228,237 @@ def test_revoke_against_the_real_endpoint_deletes_the_token(
     mail_wait_for_pending()  # the server deletes it once its answer has been sent
     token.refresh_from_db()
     assert token.revoked_reason == APIToken.RevokedBy.LEAKED
+
+
+PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
+
+
+@pytest.fixture
+def repo(tmp_path):
+    path = tmp_path / "project"
+    path.mkdir()
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "HOME": str(tmp_path),
+    }
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=env)
+    return path, env
+
+
+def run(args, repo_path, env):
+    return subprocess.run(args, cwd=repo_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.multiprocess
+def test_pre_commit_is_installed_with_the_dev_extras():
+    assert PRE_COMMIT.exists(), "pip install -e '.[dev]' installs pre-commit"
+
+
+@pytest.mark.multiprocess
+def test_try_repo_refuses_a_staged_token_and_passes_clean_files(repo):
+    path, env = repo
+    value = tokens.generate_token()
+    (path / "settings.py").write_text(f"API_TOKEN = '{value}'\n")
+    (path / "README.md").write_text(f"Example: qb_{'x' * 38}\n")
+    run(["git", "add", "."], path, env)
+    result = run(
+        [str(PRE_COMMIT), "try-repo", str(ROOT), "quickbot-scan", "--all-files"], path, env
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"settings.py:1:14: QuickBot API token {tokens.token_identifier(value)}" in result.stdout
+    assert value not in result.stdout + result.stderr
+    assert "README.md" not in result.stdout
+
+    (path / "settings.py").write_text("import os\nAPI_TOKEN = os.environ['QUICKBOT_TOKEN']\n")
+    run(["git", "add", "."], path, env)
+    result = run(
+        [str(PRE_COMMIT), "try-repo", str(ROOT), "quickbot-scan", "--all-files"], path, env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Passed" in result.stdout
+
+
+@pytest.mark.multiprocess
+def test_installed_hook_blocks_the_commit(repo):
+    path, env = repo
+    # The hook repository at its current commit (what a user pins as `rev:`).
+    revision = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (path / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {ROOT}\n    rev: {revision}\n    hooks:\n      - id: quickbot-scan\n"
+    )
+    install = run([str(PRE_COMMIT), "install"], path, env)
+    assert install.returncode == 0, install.stdout + install.stderr
+    value = tokens.generate_token()
+    (path / "deploy.sh").write_text(f"#!/bin/sh\ncurl -H 'Authorization: Bearer {value}' ...\n")
+    run(["git", "add", "."], path, env)
+    commit = run(["git", "commit", "-q", "-m", "Deploy script"], path, env)
+    assert commit.returncode != 0
+    output = commit.stdout + commit.stderr
+    assert f"deploy.sh:2:32: QuickBot API token {tokens.token_identifier(value)}" in output
+    assert value not in output
+    assert run(["git", "rev-parse", "--verify", "HEAD"], path, env).returncode != 0  # no commit
+
+    (path / "deploy.sh").write_text('#!/bin/sh\ncurl -H "Authorization: Bearer $QUICKBOT_TOKEN"\n')
+    run(["git", "add", "."], path, env)
+    commit = run(["git", "commit", "-q", "-m", "Deploy script"], path, env)
+    assert commit.returncode == 0, commit.stdout + commit.stderr
+
+
+# The pre-commit hook runs the file with the machine's python3 (not this venv's).
+SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin")
+
+
+def test_a_missing_path_exits_3_and_names_it(tmp_path, capsys):
+    missing = tmp_path / "typo"
+    assert scan.main([str(missing)]) == scan.EXIT_UNREADABLE == 3
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"quickbot-scan: {missing}: cannot read (No such file or directory)" in err
+    assert "1 path could not be read" in err
+
+
+def test_the_other_paths_are_still_scanned(tmp_path, capsys):
+    (tmp_path / "clean.txt").write_text("nothing here\n")
+    value = tokens.generate_token()
+    (tmp_path / "leak.txt").write_text(value)
+    assert scan.main([str(tmp_path / "gone"), str(tmp_path / "clean.txt")]) == 3
+    # A token found wins: 1, and the missing path is still named.
+    assert scan.main([str(tmp_path / "gone"), str(tmp_path / "leak.txt")]) == 1
+    out, err = capsys.readouterr()
+    assert f"{tmp_path / 'leak.txt'}:1:1: QuickBot API token" in out
+    assert "gone: cannot read" in err
+
+
+def test_every_unreadable_path_is_named(tmp_path, capsys):
+    names = ["a", "b c", "ünïcode", "-dash"]
+    assert scan.main(["--", *(str(tmp_path / name) for name in names)]) == 3
+    err = capsys.readouterr().err
+    for name in names:
+        assert f"{tmp_path / name}: cannot read" in err
+    assert "4 paths could not be read" in err
+
+
+def test_a_file_that_cannot_be_opened_exits_3(tmp_path, monkeypatch, capsys):
+    (tmp_path / "secret.env").write_text("x")
+    real_open = open
+
+    def refusing_open(path, *args, **kwargs):
+        if str(path).endswith("secret.env"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(scan, "open", refusing_open, raising=False)
+    assert scan.main([str(tmp_path)]) == 3
+    assert "secret.env: cannot read (Permission denied)" in capsys.readouterr().err
+
+
+def test_a_folder_named_through_a_symbolic_link_is_scanned(tmp_path, capsys):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "leak.txt").write_text(tokens.generate_token())
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    assert scan.main([str(tmp_path / "link")]) == 1
+    assert capsys.readouterr().err.count("cannot read") == 0
+
+
+def test_symbolic_links_inside_folders_stay_skipped_even_when_broken(tmp_path):
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    assert scan.main([str(tmp_path)]) == 0
+
+
+def test_help_documents_the_exit_statuses(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        scan.main(["--help"])
+    assert exit_info.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "3 a path could not be read" in help_text
+    assert "1 tokens found" in help_text
+
+
+def _unprivileged() -> dict:
+    """Run as nobody when the tests run as root (root reads any file)."""
+    return {"user": "nobody"} if os.geteuid() == 0 else {}
+
+
+@pytest.fixture
+def shared_folder():
+    # tmp_path is private to the test user; nobody must reach this folder.
+    folder = Path(tempfile.mkdtemp(prefix="quickbot-scan-"))
+    folder.chmod(0o755)
+    shutil.copytree(ROOT / "apitokens", folder / "apitokens", ignore=_only_scanner)
+    yield folder
+    for path in folder.rglob("*"):
+        path.chmod(0o755)  # locked files and folders, so they can be removed
+    shutil.rmtree(folder)
+
+
+def _only_scanner(directory, names):
+    return [name for name in names if name not in {"scan.py", "tokens.py", "__init__.py"}]
+
+
+@pytest.mark.skipif(SYSTEM_PYTHON is None, reason="the hook runs the machine's python3")
+def test_the_hook_script_exits_3_on_a_file_without_read_permission(shared_folder):
+    """The pre-commit entry point (the file itself, the machine's python3), a real
+    permission error: the status and the message reach the caller."""
+    for path in shared_folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    secret = shared_folder / "secret.env"
+    secret.write_text(tokens.generate_token())
+    secret.chmod(0o000)
+    clean = shared_folder / "clean.txt"
+    clean.write_text("nothing\n")
+    clean.chmod(0o644)
+    result = subprocess.run(
+        [
+            SYSTEM_PYTHON,
+            str(shared_folder / "apitokens" / "scan.py"),
+            str(secret),
+            str(clean),
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        **_unprivileged(),
+    )
+    assert result.returncode == 3, result.stderr
+    assert f"{secret}: cannot read (Permission denied)" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.skipif(SYSTEM_PYTHON is None, reason="the hook runs the machine's python3")
+def test_a_folder_that_cannot_be_listed_exits_3(shared_folder):
+    tree = shared_folder / "tree"
+    (tree / "locked").mkdir(parents=True)
+    (tree / "locked" / "leak.txt").write_text(tokens.generate_token())
+    (tree / "ok.txt").write_text("fine\n")
+    for path in (tree, tree / "ok.txt"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    (tree / "locked").chmod(0o000)
+    result = subprocess.run(
+        [SYSTEM_PYTHON, str(shared_folder / "apitokens" / "scan.py"), str(tree)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        **_unprivileged(),
+    )
+    assert result.returncode == 3, result.stderr
+    assert f"{tree / 'locked'}: cannot read (Permission denied)" in result.stderr
+
+
+def test_the_module_form_exits_3_on_a_missing_path(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "apitokens.scan", str(tmp_path / "nonexistent")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 3
+    assert "nonexistent: cannot read" in result.stderr

@@ -85,7 +85,7 @@ def browser() -> Iterator:
 
 
 def _wait_for_requests_in_flight(timeout: float = 10.0) -> None:
-    """Let the live server finish requests the closed page left running (a late htmx call),
+    """Let the live server finish requests the closed pages left running (a late htmx call),
     so the test database is not flushed under them ("database table is locked" on SQLite)."""
     deadline = time.monotonic() + timeout
     for thread in threading.enumerate():
@@ -93,8 +93,21 @@ def _wait_for_requests_in_flight(timeout: float = 10.0) -> None:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def _open_page(browser, live_server, **context_options) -> Iterator:
+@pytest.fixture
+def _browser_contexts() -> Iterator[list]:
+    """The test's browser contexts. After the last page fixture is done, every context is
+    closed before waiting for the live server: a context still open (a test with `page` and
+    `phone_page`) keeps its connections' threads alive, and the wait would last its timeout."""
+    contexts: list = []
+    yield contexts
+    for context in contexts:
+        context.close()
+    _wait_for_requests_in_flight()
+
+
+def _open_page(browser, live_server, contexts: list, **context_options) -> Iterator:
     context = browser.new_context(base_url=live_server.url, **context_options)
+    contexts.append(context)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     page = context.new_page()
     csp_violations: list[str] = []
@@ -110,23 +123,23 @@ def _open_page(browser, live_server, **context_options) -> Iterator:
         yield page
     finally:
         context.close()
-        _wait_for_requests_in_flight()
     if csp_violations:
         pytest.fail("Content Security Policy violations:\n  " + "\n  ".join(csp_violations))
 
 
 @pytest.fixture
-def page(browser, live_server) -> Iterator:
+def page(browser, live_server, _browser_contexts) -> Iterator:
     """A desktop-sized page (1280x800) in a fresh browser context, at the live server."""
-    yield from _open_page(browser, live_server, viewport=DESKTOP_VIEWPORT)
+    yield from _open_page(browser, live_server, _browser_contexts, viewport=DESKTOP_VIEWPORT)
 
 
 @pytest.fixture
-def phone_page(browser, live_server) -> Iterator:
+def phone_page(browser, live_server, _browser_contexts) -> Iterator:
     """A 375x812 touch page, like a small phone."""
     yield from _open_page(
         browser,
         live_server,
+        _browser_contexts,
         viewport=PHONE_VIEWPORT,
         device_scale_factor=2,
         is_mobile=True,
@@ -135,10 +148,14 @@ def phone_page(browser, live_server) -> Iterator:
 
 
 @pytest.fixture
-def page_nojs(browser, live_server) -> Iterator:
+def page_nojs(browser, live_server, _browser_contexts) -> Iterator:
     """A desktop page with JavaScript disabled: forms must still work."""
     yield from _open_page(
-        browser, live_server, viewport=DESKTOP_VIEWPORT, java_script_enabled=False
+        browser,
+        live_server,
+        _browser_contexts,
+        viewport=DESKTOP_VIEWPORT,
+        java_script_enabled=False,
     )
 
 

@@ -1,3 +1,6 @@
+"""The settings (quickbot/settings.py): production hashers and checks, and the cache REDIS_CLUSTER
+picks."""
+
 from __future__ import annotations
 
 import os
@@ -6,9 +9,39 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from quickbot import test_settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("cluster", "backend"),
+    [
+        ("1", "common.redis_cluster.RedisClusterCache"),
+        ("0", "django.core.cache.backends.redis.RedisCache"),
+        (None, "django.core.cache.backends.redis.RedisCache"),
+    ],
+)
+def test_redis_cluster_setting_picks_the_cluster_cache(cluster, backend):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LOCAL_RUN": "1",
+        "REDIS_URL": "redis://127.0.0.1:7101/0",
+        **({"REDIS_CLUSTER": cluster} if cluster is not None else {}),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import quickbot.settings as s; print(s.CACHES['default'])"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"'BACKEND': '{backend}'" in result.stdout
+
+
 # Set by the test run (browser tests set DJANGO_ALLOW_ASYNC_UNSAFE); never set in production.
 TEST_ONLY_VARIABLES = {
     "LOCAL_RUN",

@@ -1,3 +1,6 @@
+"""Site-wide views and headers (quickbot/views.py): the health check, the CSRF failure page, CSP and
+framing, and API errors outside the views."""
+
 from __future__ import annotations
 
 from html.parser import HTMLParser
@@ -5,11 +8,87 @@ from http import HTTPStatus
 from unittest import mock
 
 import pytest
+from django.contrib.auth import SESSION_KEY
 from django.db import DatabaseError
 from django.test import Client
 from django.urls import reverse
 
+from tests.accounts.factories import DEFAULT_PASSWORD
+
 pytestmark = pytest.mark.django_db
+
+
+STRONG = "quiet-otter-lantern-42"
+
+
+LOGIN_URL = reverse("accounts:login")
+
+
+SIGNUP_URL = reverse("accounts:signup")
+
+
+SETTINGS_URL = reverse("accounts:settings")
+
+
+LOGOUT_URL = reverse("accounts:logout")
+
+
+RESET_URL = reverse("accounts:password_reset")
+
+
+def is_logged_in(client: Client) -> bool:
+    return SESSION_KEY in client.session
+
+
+def signup_data(**overrides) -> dict:
+    return {
+        "email": "new@example.com",
+        "display_name": "New Person",
+        "password1": STRONG,
+        "password2": STRONG,
+        **overrides,
+    }
+
+
+class TestCsrf:
+    @pytest.mark.parametrize(
+        ("url", "data"),
+        [
+            (LOGIN_URL, {"username": "ada@example.com", "password": DEFAULT_PASSWORD}),
+            (SIGNUP_URL, signup_data()),
+            (LOGOUT_URL, {}),
+            (RESET_URL, {"email": "ada@example.com"}),
+        ],
+    )
+    def test_a_form_without_its_csrf_token_gets_a_403_page_that_explains(self, user, url, data):
+        client = Client(enforce_csrf_checks=True)
+
+        response = client.post(url, data)
+
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        content = response.content.decode()
+        assert "This form has expired" in content
+        assert "reload the page and try again" in content
+        assert not is_logged_in(client)
+
+    def test_logout_without_csrf_token_keeps_the_session(self, user):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(user)
+
+        response = client.post(LOGOUT_URL)
+
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        assert is_logged_in(client)
+
+    def test_profile_change_without_csrf_token_changes_nothing(self, user):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(user)
+
+        response = client.post(SETTINGS_URL, {"display_name": "Hijacked"})
+
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        user.refresh_from_db()
+        assert user.display_name == "Ada Lovelace"
 
 
 class TestHealthz:
@@ -69,6 +148,8 @@ ANONYMOUS_PAGES = [
     "accounts:password_reset_done",
     "accounts:logout",
 ]
+
+
 ACCOUNT_PAGES = ["accounts:settings", "accounts:security"]
 
 

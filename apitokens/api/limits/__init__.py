@@ -38,7 +38,6 @@ __all__ = [
     "bad_auth_hit",
     "counter_store",
     "counters",
-    "counters_forget",
     "credential_report_hit",
     "failure_batches",
     "hourly_limit_for",
@@ -47,7 +46,6 @@ __all__ = [
     "rate_limit_hit",
     "remember_owner",
     "reset",
-    "reset_local_counters",
     "usage_for",
 ]
 
@@ -60,16 +58,3 @@ def reset() -> None:
     counter_store.reset()
     failure_batches.reset()
     owners.reset()
-
-
-def reset_local_counters() -> None:
-    """Forget this process's unsynced failure counts and the owners it remembers (kept for
-    callers of the time before `reset`)."""
-    failure_batches.reset()
-    owners.reset()
-
-
-def counters_forget() -> None:
-    """Build the counter store anew on next use (kept for callers of the time before
-    `reset`)."""
-    counter_store.forget()

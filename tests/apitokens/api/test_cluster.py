@@ -59,12 +59,11 @@ def cluster(settings):
         }
     }
     settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 0
-    limits.reset_local_counters()
+    limits.reset()
     store = limits.counters()
     assert isinstance(store, ClusterCounters)
     yield store
-    limits.reset_local_counters()
-    limits.counters_forget()
+    limits.reset()
 
 
 def redis_cli(port: int, *args: str) -> str:

@@ -5,7 +5,7 @@ instead of in a request."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apitokens import services, tokens
 from apitokens.api import internals, lookup
+from apitokens.api.lookup import authenticate_token
 from apitokens.models import APIToken
 from tests.apitokens.factories import create_token
 
@@ -145,3 +146,55 @@ def test_lookup_of_unknown_digest_finds_nothing(user, lookup_mode):
     result = lookup.authenticate_digest(tokens.token_digest(tokens.generate_token()))
     assert result.token is None
     assert result.reason == "unknown"
+
+
+def test_revoked_token_is_rejected_on_the_very_next_authentication(user):
+    token, raw = create_token(user, "Mobile App Backend")
+    assert authenticate_token(raw).ok
+    services.api_token_revoke(token=token, actor=user)
+    result = authenticate_token(raw)
+    assert not result.ok
+    assert result.reason == "revoked"
+    assert result.token.pk == token.pk
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("", "malformed"),
+        ("qb_short", "malformed"),
+        ("Bearer something", "malformed"),
+        pytest.param(tokens.generate_token(), "unknown", id="generated-unknown"),
+    ],
+)
+def test_authenticate_reports_reasons_without_raising(db, value, reason):
+    result = authenticate_token(value)
+    assert result.reason == reason
+    assert result.token is None
+
+
+def test_authenticate_rejects_a_mistyped_value_before_the_database(user, django_assert_num_queries):
+    _, raw = create_token(user, "Mobile App Backend")
+    mistyped = raw[:-1] + ("A" if raw[-1] != "A" else "B")
+    with django_assert_num_queries(0):
+        assert authenticate_token(mistyped).reason == "malformed"
+
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def auth(raw, now):
+    return authenticate_token(raw, now=now)
+
+
+@pytest.mark.django_db
+# --- Expiry at the exact second --------------------------------------------------------------
+
+
+def test_token_expires_exactly_at_its_expiry_second(user):
+    expires_at = T0 + timedelta(days=30)
+    _, raw = create_token(user, expires_at=expires_at, lifetime_days=30, now=T0)
+    assert auth(raw, expires_at - timedelta(seconds=1)).ok
+    result = auth(raw, expires_at)
+    assert result.reason == "expired"
+    assert result.token is not None
