@@ -108,9 +108,11 @@ def sudo_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
             request.user.check_password(entered) or totp_verify(user=request.user, code=entered)
         ):
             lockout = login_failure_record(ip=ip, email=email)
+            # A code is only an answer for an account with two-factor on.
+            or_code = " (or a current code)" if two_factor_enabled(request.user) else ""
             return _prompt(
                 request,
-                error="That is not your password (or a current code). Please try again.",
+                error=f"That is not your password{or_code}. Please try again.",
                 lockout=lockout,
             )
         sudo_grant(request)

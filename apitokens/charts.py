@@ -17,6 +17,12 @@ MARGIN_LEFT = 44
 MARGIN_RIGHT = 8
 MARGIN_TOP = 10
 MARGIN_BOTTOM = 24
+# The font size (chart units) the stylesheets draw axis labels at on a wide screen, and
+# the average character width as a share of it (generous, so estimates do not overlap).
+LABEL_UNITS = 11
+CHARACTER_WIDTH = 0.62
+# Room between two axis labels, and between a y-axis label and the plot.
+LABEL_GAP = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +42,8 @@ class Tick:
     position: float
     label: str
     anchor: str = "middle"
+    # Hidden where the labels are drawn large (phones), so the others do not collide.
+    minor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,41 +152,89 @@ def compact_number(value: int) -> str:
     return str(value)
 
 
-def _x_label_anchor(x: float, left: float, right: float) -> str:
-    # About half a short label ("28 Nov", "Sun 22") is 20 units wide.
-    if x + 20 > right + MARGIN_RIGHT:
+def label_width(label: str, label_units: float) -> float:
+    """About how wide `label` is drawn at a font size of `label_units` chart units."""
+    return len(label) * CHARACTER_WIDTH * label_units
+
+
+def _x_label_anchor(x: float, half: float, *, plot_left: float, width: int) -> str:
+    """Labels near the edges are anchored inwards so they are not cut (any label closer
+    than 20 units, about half a short one like "28 Nov", to an edge), nor run into the
+    y-axis labels on the left."""
+    half = max(half, 20)
+    if x + half > width:
         return "end"
-    if x - 20 < left - MARGIN_LEFT + 4:
+    if x - half < plot_left:
         return "start"
     return "middle"
 
 
+def _x_label_span(tick: Tick, label_units: float) -> tuple[float, float]:
+    width = label_width(tick.label, label_units)
+    if tick.anchor == "end":
+        return tick.position - width, tick.position
+    if tick.anchor == "start":
+        return tick.position, tick.position + width
+    return tick.position - width / 2, tick.position + width / 2
+
+
+def _mark_minor_ticks(ticks: list[Tick], label_units: float) -> list[Tick]:
+    """Keep every other label (counting from the right, the latest) as long as two drawn
+    at `label_units` would collide; the others become minor (hidden when drawn large)."""
+    step = 1
+    while step < len(ticks):
+        kept = ticks[::-1][::step]
+        spans = [_x_label_span(tick, label_units) for tick in kept]
+        if all(
+            left[0] >= right[1] + LABEL_GAP for left, right in zip(spans, spans[1:], strict=False)
+        ):
+            break
+        step *= 2
+    kept_ids = {id(tick) for tick in ticks[::-1][::step]}
+    return [
+        tick if id(tick) in kept_ids else Tick(tick.position, tick.label, tick.anchor, minor=True)
+        for tick in ticks
+    ]
+
+
 def _frame_values(
-    points: Sequence[ChartPoint], *, width: int, height: int, label_every: int
+    points: Sequence[ChartPoint],
+    *,
+    width: int,
+    height: int,
+    label_every: int,
+    label_units: float = LABEL_UNITS,
 ) -> dict:
     values = [max(0, point.value) for point in points]
     y_max = nice_ceiling(max(values, default=0))
-    plot_left, plot_right = MARGIN_LEFT, width - MARGIN_RIGHT
+    tick_count = tick_steps(y_max)
+    y_labels = [compact_number(y_max * step // tick_count) for step in range(tick_count + 1)]
+    # Wide enough for the longest y-axis label at its largest size, so none is cut off.
+    widest = max(label_width(label, label_units) for label in y_labels)
+    margin_left = max(MARGIN_LEFT, math.ceil(widest + LABEL_GAP + 2))
+    plot_left, plot_right = margin_left, width - MARGIN_RIGHT
     plot_top, plot_bottom = MARGIN_TOP, height - MARGIN_BOTTOM
     plot_height = plot_bottom - plot_top
-    tick_count = tick_steps(y_max)
     y_ticks = tuple(
-        Tick(
-            position=round(plot_bottom - plot_height * step / tick_count, 2),
-            label=compact_number(y_max * step // tick_count),
-        )
-        for step in range(tick_count + 1)
+        Tick(position=round(plot_bottom - plot_height * step / tick_count, 2), label=label)
+        for step, label in enumerate(y_labels)
     )
     slot = (plot_right - plot_left) / max(len(points), 1)
-    x_ticks = tuple(
+    x_ticks = [
         Tick(
             position=round(plot_left + slot * (index + 0.5), 2),
             label=point.label,
-            anchor=_x_label_anchor(plot_left + slot * (index + 0.5), plot_left, plot_right),
+            anchor=_x_label_anchor(
+                plot_left + slot * (index + 0.5),
+                label_width(point.label, label_units) / 2,
+                plot_left=plot_left,
+                width=width,
+            ),
         )
         for index, point in enumerate(points)
         if index % max(label_every, 1) == 0 and point.label
-    )
+    ]
+    x_ticks = tuple(_mark_minor_ticks(x_ticks, label_units))
     return {
         "width": width,
         "height": height,
@@ -201,12 +257,17 @@ def bar_chart(
     height: int = 180,
     label_every: int = 1,
     gap_ratio: float = 0.25,
+    label_units: float = LABEL_UNITS,
 ) -> BarChart:
     """Lay out one bar per point, scaled so the tallest fits under a round axis maximum.
 
     A zero value gets no visible bar (height 0) but keeps its slot and tooltip.
+    `label_units` is the largest font size (chart units) the labels are drawn at: the
+    y-axis margin fits them, and x labels that would collide at that size are minor.
     """
-    frame = _frame_values(points, width=width, height=height, label_every=label_every)
+    frame = _frame_values(
+        points, width=width, height=height, label_every=label_every, label_units=label_units
+    )
     slot = (frame["plot_right"] - frame["plot_left"]) / max(len(points), 1)
     # A single bar should not fill the whole chart: cap its width.
     bar_width = min(slot * (1 - gap_ratio), 48.0)

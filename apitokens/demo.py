@@ -131,6 +131,20 @@ def demo_data_seed(*, user: User, now: datetime | None = None, seed: int = 2026)
     return len(SAMPLE_TOKENS)
 
 
+def demo_tokens_summary(*, user: User) -> str:
+    """The sample tokens as the API Tokens page shows them: "3 on the API Tokens page and
+    1 deleted (CI runner), which someone still uses"."""
+    samples = user.api_tokens.filter(name__in=SAMPLE_NAMES)
+    # The page lists active tokens only (the same query as its table).
+    listed = samples.active().count()
+    deleted = sorted(samples.exclude(pk__in=samples.active()).values_list("name", flat=True))
+    summary = f"{listed} on the API Tokens page"
+    if deleted:
+        still_used = ", which someone still uses" if DELETED_TOKEN_NAME in deleted else ""
+        summary += f" and {len(deleted)} deleted ({', '.join(deleted)}){still_used}"
+    return summary
+
+
 def _sample_token(*, user: User, sample: SampleToken, now: datetime) -> APIToken:
     created_at = now - timedelta(days=sample.age_days, hours=2)
     raw = tokens.generate_token()  # dropped below: only the digest is kept

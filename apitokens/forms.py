@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from django import forms
@@ -16,14 +17,44 @@ from accounts.models import User
 from apitokens import allowlist, expiry
 from apitokens.models import ALL_SCOPES, SCOPE_READ, SCOPE_WRITE, TokenPolicy
 from apitokens.services.tokens import api_token_limit, api_token_name_clash
-from common.names import name_clean
+from common.names import name_clean, name_skeleton
 
 NAME_MIN_LENGTH = 3
 NAME_MAX_LENGTH = 100
-NAME_HELP_TEXT = (
-    "Say where the token will be used, e.g. “Production Website Integration”, "
-    "“Development Testing” or “Mobile App Backend” (not “Token 1” or “API Key”)."
+# Names the hints suggest, in this order (the help article's first); the forms skip any the
+# account already uses (the demo account has the article's three), so a hint never suggests
+# a name the form would refuse as taken.
+NAME_EXAMPLES = (
+    "Production Website Integration",
+    "Development Testing",
+    "Mobile App Backend",
+    "Nightly Backup Job",
+    "Billing Service Sync",
+    "Staging Deploy Script",
+    "Support Dashboard",
+    "Inventory Importer",
 )
+NO_EXAMPLE = "the name of the app or server that will use it"
+
+
+def name_help_text(examples: Sequence[str]) -> str:
+    """The name field's help text, suggesting up to three of `examples`."""
+    quoted = [f"“{example}”" for example in examples[:3]]
+    if not quoted:
+        return "Say where the token will be used (not “Token 1” or “API Key”)."
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return f"Say where the token will be used, e.g. {listed} (not “Token 1” or “API Key”)."
+
+
+def name_examples_for(user: User) -> tuple[str, ...]:
+    """NAME_EXAMPLES without the names (as a reader sees them) of the user's active tokens."""
+    taken = {
+        name_skeleton(name) for name in user.api_tokens.active().values_list("name", flat=True)
+    }
+    return tuple(example for example in NAME_EXAMPLES if name_skeleton(example) not in taken)
+
+
+NAME_HELP_TEXT = name_help_text(NAME_EXAMPLES)
 SCOPE_CHOICES = (
     (SCOPE_READ, "Read: view data (GET requests)"),
     (SCOPE_WRITE, "Write: create, change and delete data"),
@@ -56,9 +87,10 @@ class TokenNameField(forms.CharField):
         ),
         "meaningless": (
             "“%(name)s” does not say what the token is for. Describe where it will be used, "
-            "for example “Mobile App Backend”."
+            "for example %(example)s."
         ),
     }
+    examples: tuple[str, ...] = NAME_EXAMPLES
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("label", "Token Name")
@@ -67,6 +99,11 @@ class TokenNameField(forms.CharField):
             min_length=NAME_MIN_LENGTH, max_length=NAME_MAX_LENGTH, strip=True, **kwargs
         )
         self.widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
+
+    def suggest(self, examples: Sequence[str]) -> None:
+        """Suggest these names (not the account's own) in the help text and the error."""
+        self.examples = tuple(examples)
+        self.help_text = name_help_text(self.examples)
 
     def to_python(self, value):
         value = super().to_python(value)
@@ -77,8 +114,11 @@ class TokenNameField(forms.CharField):
         # Invisible characters and look-alike letters from another script, named in the error.
         name_clean(value)
         if _MEANINGLESS_NAME.match(value) or not any(char.isalpha() for char in value):
+            example = f"“{self.examples[0]}”" if self.examples else NO_EXAMPLE
             raise forms.ValidationError(
-                self.error_messages["meaningless"], code="meaningless", params={"name": value}
+                self.error_messages["meaningless"],
+                code="meaningless",
+                params={"name": value, "example": example},
             )
 
 
@@ -227,6 +267,7 @@ class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.fields["name"].suggest(name_examples_for(user))
         self.fields["allowed_ips"].set_current_ip(current_ip)
         self.now = now or timezone.now()
         self.policy = TokenPolicy.current()
@@ -315,6 +356,7 @@ class TokenEditForm(_TokenNameUniqueMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.instance_pk = instance_pk
+        self.fields["name"].suggest(name_examples_for(user))
         self.fields["allowed_ips"].set_current_ip(current_ip)
 
 

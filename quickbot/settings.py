@@ -162,7 +162,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- Email (Django 6.1 MAILERS; console by default, SMTP via environment) ----------
-EMAIL_BACKEND_NAME = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The console backend that also prints each message's links whole (common/console_mail.py).
+EMAIL_BACKEND_NAME = env_str("EMAIL_BACKEND", "common.console_mail.EmailBackend")
 _mail_options = {}
 if EMAIL_BACKEND_NAME.endswith("smtp.EmailBackend"):
     _mail_options = {

@@ -40,7 +40,7 @@ def _plural(count: int) -> str:
 
 
 @admin.action(
-    description="Delete (revoke) selected tokens",
+    description="Delete selected tokens…",
     permissions=["revoke"],
     location=[admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM],
 )
@@ -76,7 +76,7 @@ def revoke_selected(
         model_admin,
         request,
         "admin/apitokens/apitoken/revoke_selected_confirmation.html",
-        title="Delete (revoke) tokens?",
+        title="Delete tokens?",
         tokens=tokens,
         already_deleted=already_deleted,
         action_field_name=CHANGE_FORM_ACTION if CHANGE_FORM_ACTION in request.POST else "action",

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.http import HttpRequest
 from django.urls import path
+from django.utils.html import format_html
 
 from apitokens.admin import dashboard
 from apitokens.admin.changelist import (
@@ -40,8 +41,8 @@ class TokenActivityAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
         "token_link",
         "owner_link",
         "ip",
-        "flagged",
-        "duration_ms",
+        "flagged_badge",
+        "duration",
     )
     list_filter = (StatusClassFilter, MethodFilter, "flagged", TokenPublicIdFilter, OwnerFilter)
     date_hierarchy = "created_at"
@@ -97,6 +98,21 @@ class TokenActivityAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
     @admin.display(description="token", ordering="token__name")
     def token_link(self, activity: TokenActivity) -> str:
         return token_admin_link(activity.token)
+
+    @admin.display(description="flagged", ordering="flagged", empty_value="")
+    def flagged_badge(self, activity: TokenActivity) -> str:
+        # A badge where something is wrong and nothing elsewhere: the admin's boolean icons
+        # put a green tick on the dead-token request and a red cross on every normal one.
+        if not activity.flagged:
+            return ""
+        return format_html(
+            '<span class="audit-badge audit-badge-warning" title="{}">Flagged</span>',
+            "Made with a deleted or expired token",
+        )
+
+    @admin.display(description="ms", ordering="duration_ms")
+    def duration(self, activity: TokenActivity) -> int:
+        return activity.duration_ms
 
     @admin.display(description="owner", ordering="owner__email")
     def owner_link(self, activity: TokenActivity) -> str:

@@ -56,11 +56,22 @@ def full_time(moment) -> str:
     return dateformat.format(timezone.localtime(moment), "j M Y, H:i:s")
 
 
+# Who acted, in a word or two like the owner's token page ("You", "The token (API)"): the
+# model's longer phrases ("the account owner") pushed the security log's Detail off-screen.
+ACTOR_LABELS = {
+    SecurityEvent.Actor.USER: "owner",
+    SecurityEvent.Actor.STAFF: "staff",
+    SecurityEvent.Actor.TOKEN: "token (API)",
+    SecurityEvent.Actor.SYSTEM: "QuickBot",
+    SecurityEvent.Actor.CLIENT: "an API client",
+}
+
+
 def actor_label(event: SecurityEvent) -> str:
     """Who did it: "staff (email)" for a staff member, else the kind of actor."""
     if event.actor_kind == SecurityEvent.Actor.STAFF and event.actor is not None:
         return f"staff ({event.actor.email})"
-    return event.get_actor_kind_display()
+    return ACTOR_LABELS.get(event.actor_kind, event.get_actor_kind_display())
 
 
 def changelist_url(model_name: str, **params: object) -> str:

@@ -4,7 +4,8 @@ log, and the staff actions (`apitokens.admin.actions`). Read-only otherwise."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
@@ -27,12 +28,39 @@ from apitokens.admin.filters import (
     StaleFilter,
     TokenStatusFilter,
 )
-from apitokens.models import APIToken, SecurityEvent, TokenActivity
+from apitokens.event_details import security_event_details
+from apitokens.models import APIToken, SecurityEvent, TokenActivity, TokenUsageHour
 from common.admin import ReadOnlyAdminMixin, SafeLookupsMixin, SafeSelectedActionsMixin
 
 # Activity and events shown on a token's admin page; the rest is one click away.
 RECENT_ROWS_ON_TOKEN_PAGE = 20
 RECENT_ROWS_TEMPLATE = "admin/apitokens/apitoken/recent_rows.html"
+REQUESTS_WINDOW_HOURS = 24
+
+
+def recent_refusals_per_token(*, hours: int) -> Coalesce:
+    """An annotation: each token's requests refused 401 (its value no longer works) over the
+    same hours as `selectors.recent_requests_per_token`, so the two figures sit together."""
+    refused = (
+        TokenUsageHour.objects.filter(
+            token=OuterRef("pk"), hour__gte=selectors.hour_window(hours=hours)
+        )
+        .order_by()
+        .values("token")
+        .annotate(refused=Sum("status_401"))
+        .values("refused")
+    )
+    return Coalesce(Subquery(refused), 0)
+
+
+def requests_text(*, requests: int, refused: int, status: str) -> str:
+    """A token's request count, saying which were refused: "14 (refused: token deleted)"
+    when every one was, "20 (6 refused)" when some were, else the bare count."""
+    if not refused:
+        return str(requests)
+    if refused >= requests and status in ("deleted", "expired"):
+        return f"{requests} (refused: token {status})"
+    return f"{requests} ({refused} refused)"
 
 
 @admin.register(APIToken)
@@ -93,13 +121,13 @@ class APITokenAdmin(
             "Dates",
             {
                 "fields": (
-                    "created_at",
-                    "expires_at",
-                    "last_used_at",
-                    "last_used_ip",
-                    "regenerated_at",
-                    "previous_identifier",
-                    "previous_expires_at",
+                    "created_date",
+                    "expires",
+                    "last_used_date",
+                    "last_used_ip_display",
+                    "regenerated",
+                    "previous_value",
+                    "previous_value_until",
                 )
             },
         ),
@@ -115,13 +143,13 @@ class APITokenAdmin(
         "permissions",
         "allowlist_display",
         "status_badge",
-        "created_at",
-        "expires_at",
-        "last_used_at",
-        "last_used_ip",
-        "regenerated_at",
-        "previous_identifier",
-        "previous_expires_at",
+        "created_date",
+        "expires",
+        "last_used_date",
+        "last_used_ip_display",
+        "regenerated",
+        "previous_value",
+        "previous_value_until",
         "deleted_at",
         "deleted_by",
         "deletion_reason",
@@ -133,7 +161,10 @@ class APITokenAdmin(
         return (
             super()
             .get_queryset(request)
-            .annotate(requests_24h=selectors.recent_requests_per_token(hours=24))
+            .annotate(
+                requests_24h=selectors.recent_requests_per_token(hours=REQUESTS_WINDOW_HOURS),
+                refused_24h=recent_refusals_per_token(hours=REQUESTS_WINDOW_HOURS),
+            )
         )
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
@@ -148,11 +179,11 @@ class APITokenAdmin(
     def identifier_display(self, token: APIToken) -> str:
         return format_html('<span class="audit-mono audit-nowrap">{}</span>', token.identifier)
 
-    @admin.display(description="created", ordering="created_at")
+    @admin.display(description="Created Date", ordering="created_at")
     def created(self, token: APIToken) -> str:
         return short_time(token.created_at, date_only=True)
 
-    @admin.display(description="last used", ordering="last_used_at")
+    @admin.display(description="Last Used", ordering="last_used_at")
     def last_used(self, token: APIToken) -> str:
         if token.last_used_at is None:
             return "Never"
@@ -198,8 +229,48 @@ class APITokenAdmin(
         )
 
     @admin.display(description="requests (24 h)")
-    def requests_24h(self, token: APIToken) -> int:
-        return getattr(token, "requests_24h", 0)
+    def requests_24h(self, token: APIToken) -> str:
+        # A deleted token's refused uses are requests too: say so beside its old Last Used.
+        return requests_text(
+            requests=getattr(token, "requests_24h", 0),
+            refused=getattr(token, "refused_24h", 0),
+            status=token.status(),
+        )
+
+    # The token page's words for the dates (the model's field names read "created at").
+    @admin.display(description="Created Date")
+    def created_date(self, token: APIToken) -> str:
+        return short_time(token.created_at, seconds=True)
+
+    @admin.display(description="Expires")
+    def expires(self, token: APIToken) -> str:
+        return short_time(token.expires_at, seconds=True) if token.expires_at else "No expiration"
+
+    @admin.display(description="Last Used")
+    def last_used_date(self, token: APIToken) -> str:
+        return short_time(token.last_used_at, seconds=True) if token.last_used_at else "Never"
+
+    @admin.display(description="Last used IP")
+    def last_used_ip_display(self, token: APIToken) -> str:
+        if not token.last_used_ip:
+            return "—"
+        return format_html('<span class="audit-mono audit-nowrap">{}</span>', token.last_used_ip)
+
+    @admin.display(description="Regenerated")
+    def regenerated(self, token: APIToken) -> str:
+        return short_time(token.regenerated_at, seconds=True) if token.regenerated_at else "—"
+
+    @admin.display(description="Previous value")
+    def previous_value(self, token: APIToken) -> str:
+        if not token.previous_identifier:
+            return "—"
+        return format_html('<span class="audit-mono">{}</span>', token.previous_identifier)
+
+    @admin.display(description="Previous value works until")
+    def previous_value_until(self, token: APIToken) -> str:
+        if token.previous_expires_at is None:
+            return "—"
+        return short_time(token.previous_expires_at, seconds=True)
 
     @admin.display(description="recent activity")
     def recent_activity(self, token: APIToken) -> str:
@@ -247,7 +318,7 @@ class APITokenAdmin(
                         actor_label(event),
                         event.ip or "—",
                         event.count,
-                        event.detail,
+                        security_event_details(event),
                     )
                     for event in events
                 ],

@@ -308,7 +308,11 @@ _SCHEMAS = {
 _HEADERS = {
     "X-RateLimit-Limit": ("Requests allowed per hour for the account.", "integer"),
     "X-RateLimit-Remaining": ("Requests left in the current window.", "integer"),
-    "X-RateLimit-Used": ("Requests used in the current window.", "integer"),
+    "X-RateLimit-Used": (
+        "Requests counted in the current window: those made with a valid token from an "
+        "allowed address (see /docs/api/#rate-limits).",
+        "integer",
+    ),
     "X-RateLimit-Reset": ("Epoch seconds when the window ends.", "integer"),
     "RateLimit-Policy": ('IETF draft policy, e.g. "hourly";q=1000;w=3600.', "string"),
     "RateLimit": ('IETF draft state, e.g. "hourly";r=999;t=3540.', "string"),

@@ -15,6 +15,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -106,11 +107,20 @@ def activity_per_day(
 def token_request_total(*, token: APIToken, status_class: str | None = None) -> int:
     """Every recorded request of `token` (within the retention), optionally one of
     STATUS_CLASSES: the sum of its hourly rollups (at most 24 rows a day kept)."""
+    return token_requests_recorded(token=token, status_class=status_class)[0]
+
+
+def token_requests_recorded(
+    *, token: APIToken, status_class: str | None = None
+) -> tuple[int, datetime | None]:
+    """`token_request_total` and the hour of the token's oldest kept rollup (older ones are
+    pruned), or None: since when the total counts. One query."""
     columns = STATUS_CLASS_COLUMNS.get(status_class or "", ("requests",))
     totals = TokenUsageHour.objects.filter(token=token).aggregate(
-        **{column: Sum(column) for column in columns}
+        first_hour=Min("hour"), **{column: Sum(column) for column in columns}
     )
-    return sum(value or 0 for value in totals.values())
+    first_hour = totals.pop("first_hour")
+    return sum(value or 0 for value in totals.values()), first_hour
 
 
 def recent_requests_per_token(*, hours: int = 24, now: datetime | None = None) -> Coalesce:

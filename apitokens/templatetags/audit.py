@@ -1,9 +1,12 @@
-"""Template tags for the owner's pages: the dead-token alert banner."""
+"""Template tags for the owner's pages: the dead-token alert banner, what a security-log
+event changed, and a client's User-Agent as a name ("Firefox on Linux")."""
 
 from __future__ import annotations
 
 from django import template
 
+from apitokens.event_details import security_event_details
+from apitokens.models import SecurityEvent
 from apitokens.selectors.alerts import suspicious_events_for_account
 
 register = template.Library()
@@ -17,3 +20,9 @@ def security_alerts(context: template.Context) -> dict:
     if user is None or not user.is_authenticated:
         return {"alerts": []}
     return {"alerts": suspicious_events_for_account(user=user)}
+
+
+@register.filter
+def event_details(event: SecurityEvent) -> str:
+    """What the event changed, as the admin shows it (`security_event_details`)."""
+    return security_event_details(event)

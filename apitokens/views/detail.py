@@ -3,6 +3,7 @@ show-once modal's wait for the token's first request."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -11,10 +12,12 @@ from django.views.decorators.http import require_safe
 
 from apitokens import charts, selectors
 from apitokens.views.base import LIST_TEMPLATE, HtmxHttpRequest, login_required_htmx, owned_token
-from apitokens.views.listing import last_used_text
+from apitokens.views.listing import last_used_text, previous_value_until, time_ago
 
 ACTIVITY_PAGE_SIZE = 25
 CHART_DAYS = 30
+# audit.css draws the chart's axis labels at 26 chart units on phones (the chart shrinks).
+CHART_LABEL_UNITS = 26
 
 
 def daily_chart(daily: list) -> charts.BarChart:
@@ -30,7 +33,7 @@ def daily_chart(daily: list) -> charts.BarChart:
                 title=f"{day:%a} {day.day} {day:%b}: {requests} {noun}",
             )
         )
-    return charts.bar_chart(points, width=640, height=170)
+    return charts.bar_chart(points, width=640, height=170, label_units=CHART_LABEL_UNITS)
 
 
 @never_cache
@@ -55,6 +58,10 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         size=ACTIVITY_PAGE_SIZE,
     )
     new_ips = selectors.token_new_ips(token=token, now=now)
+    dead_use = selectors.dead_token_alert(token=token, now=now)
+    activity_total, recorded_since = selectors.token_requests_recorded(
+        token=token, status_class=status_class or None
+    )
     context = {
         "token": token,
         "status": token.status(now),
@@ -64,15 +71,19 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         "new_ip_rows": {
             row.pk for row in activity.rows if row.ip and new_ips.get(row.ip) == row.created_at
         },
-        "activity_total": selectors.token_request_total(
-            token=token, status_class=status_class or None
-        ),
         "status_class": status_class,
         "status_choices": [(key, label) for key, (label, _q) in selectors.STATUS_CLASSES.items()],
         "new_ips": new_ips,
+        "new_ip_list": [(ip, seen, time_ago(seen, now)) for ip, seen in new_ips.items()],
         "last_used": last_used_text(token.last_used_at, now),
         # Uses after it stopped working, as the API Tokens page's alert counts them.
-        "dead_use": selectors.dead_token_alert(token=token, now=now),
+        "dead_use": dead_use,
+        "dead_use_latest": time_ago(dead_use.last_seen_at, now) if dead_use else "",
+        "previous_until": previous_value_until(token, now) if token.revoked_at is None else None,
+        # Why "recorded" can exceed the chart's 30 days: it counts every kept day.
+        "activity_total": activity_total,
+        "recorded_since": recorded_since,
+        "retention_days": settings.QUICKBOT_ACTIVITY_RETENTION_DAYS,
     }
     if request.htmx and request.htmx.target == "token-activity":
         return render(request, "apitokens/token_detail.html#token-activity", context)
@@ -81,6 +92,7 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         "chart": daily_chart(daily),
         "chart_days": CHART_DAYS,
         "requests_in_chart": sum(requests for _day, requests in daily),
+        "chart_first_day": daily[0][0] if daily else None,
         "events": list(token.security_events.select_related("actor")[:50]),
     }
     return render(request, "apitokens/token_detail.html", context)

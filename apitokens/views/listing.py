@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.timesince import timesince
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
@@ -47,6 +48,8 @@ class TokenRow:
     expires: expiry.ExpiryDescription
     expired: bool
     stale: bool = False
+    # Until when the value replaced by Regenerate still works (None: it no longer does).
+    previous_until: datetime | None = None
 
 
 def token_rows(tokens, now: datetime) -> list[TokenRow]:
@@ -58,18 +61,30 @@ def token_rows(tokens, now: datetime) -> list[TokenRow]:
             expires=expiry.describe_expiry(token, now),
             expired=token.is_expired(now),
             stale=stale.is_stale(token, now),
+            previous_until=previous_value_until(token, now),
         )
         for token in tokens
     ]
+
+
+def previous_value_until(token: APIToken, now: datetime) -> datetime | None:
+    """When the value Regenerate replaced stops working, while it still works; else None."""
+    until = token.previous_expires_at
+    return until if token.previous_digest and until and until > now else None
+
+
+def time_ago(moment: datetime, now: datetime) -> str:
+    """ "just now" within a minute (never "0 minutes ago"), else "3 hours ago"."""
+    if (now - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment, now, depth=1)} ago"
 
 
 def last_used_text(last_used_at: datetime | None, now: datetime) -> str:
     """ "Never", "Just now", or "3 hours ago" (the largest unit only)."""
     if last_used_at is None:
         return "Never"
-    if (now - last_used_at).total_seconds() < 60:
-        return "Just now"
-    return f"{timesince(last_used_at, now, depth=1)} ago"
+    return capfirst(time_ago(last_used_at, now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +143,14 @@ def _list_context(request: HtmxHttpRequest) -> dict:
 @login_required_htmx
 @require_safe
 def token_list(request: HtmxHttpRequest) -> HttpResponse:
-    """The API Tokens page; for the table's own htmx refresh, just the table."""
+    """The API Tokens page; for the htmx refresh after a modal action, the part of it
+    that holds every figure (alerts, usage line, table)."""
     context = _list_context(request)
     if request.htmx and request.htmx.target == "token-table":
         return render(request, f"{LIST_TEMPLATE}#token-table", context)
     context["usage"] = rate_limit_usage(request.user)
+    if request.htmx and request.htmx.target == "token-panel":
+        return render(request, f"{LIST_TEMPLATE}#token-panel", context)
     # Done on the no-JavaScript "Token created" page comes back with ?created=<public id>:
     # the new row is highlighted (an id, never the value).
     context["created_id"] = request.GET.get("created", "")

@@ -26,6 +26,7 @@
   ].join(",");
   var COPY_RESET_MS = 2500;
 
+  var newRowId = null; // the row to highlight once the refreshed list arrives (fault 2, #22)
   var opener = null; // the element that opened the current modal
   var openerId = null; // its id, to find it again if htmx replaced it meanwhile
   var pointerDownOnBackdrop = false;
@@ -151,17 +152,27 @@
       note.textContent = message;
       messages.replaceChildren(note);
     }
-    var row = document.getElementById(done.getAttribute("data-created-id") || "");
+    newRowId = done.getAttribute("data-created-id") || null;
+    highlightNewRow();
+  }
+
+  function highlightNewRow() {
+    var row = newRowId ? document.getElementById(newRowId) : null;
     if (row) {
       row.classList.add("is-new");
     }
   }
 
+  /* Issue #22 fault 2: the token may have been used while the value was on screen, so
+     Done asks for every figure again (the list and the token page listen for this). */
   function closeShowOnce(modal) {
     var done = modal.querySelector("[data-modal-done]");
     closeModal();
     if (done) {
       announceCreated(done);
+    }
+    if (window.htmx) {
+      window.htmx.trigger(document.body, "tokensChanged");
     }
   }
 
@@ -229,7 +240,7 @@
   }
 
   function enhance(container) {
-    container.querySelectorAll("[data-copy]").forEach(function (button) {
+    container.querySelectorAll("[data-copy], [data-recovery-copy], [data-recovery-download], [data-recovery-print]").forEach(function (button) {
       button.hidden = false;
     });
     container.querySelectorAll("form").forEach(syncExpiry);
@@ -285,6 +296,64 @@
     );
   }
 
+  /* --- Recovery codes (issue 22, fault 4): Copy, Download (.txt), Print ------------------ */
+
+  // Only digests are stored, so the text is built from the codes on this page.
+  function recoveryText(sheet) {
+    var title = sheet.querySelector("[data-recovery-title]");
+    var codes = Array.prototype.map.call(sheet.querySelectorAll(".recovery-codes code"), function (code) {
+      return code.textContent.trim();
+    });
+    return (title ? title.textContent.trim() + "\n\n" : "") + codes.join("\n") + "\n";
+  }
+
+  function recoveryAction(button) {
+    var sheet = document.querySelector("[data-recovery-codes]");
+    var status = document.querySelector("[data-recovery-status]");
+    if (!sheet) {
+      return;
+    }
+    function say(text) {
+      if (status) {
+        status.textContent = text;
+      }
+    }
+    if (button.hasAttribute("data-recovery-print")) {
+      window.print();
+      return;
+    }
+    var text = recoveryText(sheet);
+    if (button.hasAttribute("data-recovery-download")) {
+      var url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
+      var link = document.createElement("a");
+      link.href = url;
+      link.download = sheet.getAttribute("data-filename") || "recovery-codes.txt";
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      window.setTimeout(function () {
+        URL.revokeObjectURL(url);
+      }, 1000);
+      say("Recovery codes downloaded as " + link.download + ".");
+      return;
+    }
+    function selectCodes() {
+      var range = document.createRange();
+      range.selectNodeContents(sheet.querySelector(".recovery-codes"));
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      say("Copying is not available here: the codes are selected, press Ctrl+C (⌘C on a Mac).");
+    }
+    if (!navigator.clipboard || !window.isSecureContext) {
+      selectCodes();
+      return;
+    }
+    navigator.clipboard.writeText(text).then(function () {
+      say("Recovery codes copied to the clipboard.");
+    }, selectCodes);
+  }
+
   /* --- Event wiring ---------------------------------------------------------------- */
 
   document.addEventListener("htmx:beforeRequest", function (event) {
@@ -305,12 +374,23 @@
 
   document.addEventListener("htmx:load", function (event) {
     enhance(event.target);
+    // The list refreshed after Done keeps the new row highlighted.
+    var row = newRowId ? document.getElementById(newRowId) : null;
+    if (row && event.target.contains(row)) {
+      highlightNewRow();
+      newRowId = null;
+    }
   });
 
   document.addEventListener("click", function (event) {
     var copyButton = event.target.closest("[data-copy]");
     if (copyButton) {
       copyValue(copyButton);
+      return;
+    }
+    var recoveryButton = event.target.closest("[data-recovery-copy], [data-recovery-download], [data-recovery-print]");
+    if (recoveryButton) {
+      recoveryAction(recoveryButton);
       return;
     }
     var modal = currentModal();

@@ -89,7 +89,7 @@ def test_admin_revoke_action_with_confirmation(page, login, screenshot, demo_use
     page.get_by_role("button", name="Run").click()
     expect(page.get_by_text("loses access immediately")).to_be_visible()
     screenshot(page, "audit-admin-revoke-confirm")
-    page.get_by_role("button", name="Yes, delete (revoke) 1 token").click()
+    page.get_by_role("button", name="Yes, delete 1 token").click()
     expect(page.get_by_text("Deleted (revoked) 1 token")).to_be_visible()
     token.refresh_from_db()
     assert token.revoked_by == staff

@@ -78,7 +78,10 @@ class Command(BaseCommand):
         added = demo.demo_data_seed(user=user)
         if added:
             # Sample token values are never printed: they are dropped right after hashing.
-            self.stdout.write(f"Added {added} sample API tokens with a month of activity.")
+            summary = demo.demo_tokens_summary(user=user)
+            self.stdout.write(
+                f"Added {added} sample API tokens with a month of activity: {summary}."
+            )
         self.stdout.write("")
         self.stdout.write(f"  Open      {url.rstrip('/')}/account/login/")
         self.stdout.write(f"  Email     {DEMO_EMAIL}")
