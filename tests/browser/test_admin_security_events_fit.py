@@ -17,6 +17,7 @@ from tests.browser.checks import WIDTHS
 
 pytestmark = pytest.mark.browser
 
+LONG_IPV6 = "2001:db8:85a3:1234:5678:8a2e:370:7334"
 FIREFOX_ON_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 # Where each visible cell of a column sits, and whether the scroll box hides any of it.
@@ -53,6 +54,13 @@ def owner(db):
         allowed_ips="203.0.113.7",
         actor=owner,
         client=services.ClientInfo(ip="198.51.100.5", user_agent=FIREFOX_ON_LINUX),
+    )
+    # A full-length IPv6 address never wraps, so it is the widest cell the list can get.
+    services.api_token_update_scopes(
+        token=token,
+        scopes=("read", "write"),
+        actor=owner,
+        client=services.ClientInfo(ip=LONG_IPV6, user_agent=FIREFOX_ON_LINUX),
     )
     return owner
 
