@@ -211,7 +211,10 @@ def account_event_record(
         kind=kind,
         detail=detail[:120],
         ip=client_ip(request) if request is not None else None,
-        user_agent=request.headers.get("User-Agent", "")[:256] if request is not None else "",
+        # NUL: PostgreSQL refuses it in text, and no browser sends one.
+        user_agent=request.headers.get("User-Agent", "").replace("\x00", "")[:256]
+        if request is not None
+        else "",
     )
 
 

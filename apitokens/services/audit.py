@@ -32,7 +32,9 @@ class ClientInfo:
     user_agent: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "user_agent", self.user_agent[:USER_AGENT_MAX_LENGTH])
+        # NUL: PostgreSQL refuses it in text, and no browser sends one.
+        cleaned = self.user_agent.replace("\x00", "")[:USER_AGENT_MAX_LENGTH]
+        object.__setattr__(self, "user_agent", cleaned)
 
     @classmethod
     def from_request(cls, request: HttpRequest, *, ip: str | None = None) -> ClientInfo:
