@@ -399,7 +399,7 @@ def test_name_clash_at_the_database_is_a_form_error(user_client, user, monkeypat
     """Two requests passing validation together: the unique constraint decides."""
     create_token(user, "Production Website Integration")
     monkeypatch.setattr(
-        "apitokens.forms._TokenNameUniqueMixin.clean_name",
+        "apitokens.forms.fields._TokenNameUniqueMixin.clean_name",
         lambda form: form.cleaned_data["name"],
     )
     response = user_client.post(NEW_URL, create_payload(), headers=HTMX)
@@ -432,7 +432,7 @@ def test_token_limit_reached_at_the_service_is_the_forms_message(
     """Two creates passing the form's hint together: the service decides under its lock."""
     settings.QUICKBOT_MAX_TOKENS_PER_USER = 1
     create_token(user, "First integration")
-    monkeypatch.setattr("apitokens.forms.api_token_limit", lambda: 2)
+    monkeypatch.setattr("apitokens.forms.tokens.api_token_limit", lambda: 2)
     response = user_client.post(NEW_URL, create_payload(), headers=HTMX)
     assert response.status_code == HTTPStatus.OK
     assert "limit of 1 active tokens" in response.content.decode()

@@ -1,22 +1,18 @@
-"""Forms of the API Tokens page: create, edit permissions and name, regenerate.
-
-Forms validate and do not act: the views call the services.
-"""
+"""The fields the API Tokens forms share, with their hints and error messages: a token's
+name (its help text and examples), its permissions, its IP allowlist."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
 
 from django import forms
-from django.utils import dateformat, timezone
 
 from accounts.models import User
-from apitokens import allowlist, expiry
-from apitokens.models import ALL_SCOPES, SCOPE_READ, SCOPE_WRITE, TokenPolicy
-from apitokens.services.tokens import api_token_limit, api_token_name_clash
+from apitokens import allowlist
+from apitokens.models import ALL_SCOPES, SCOPE_READ, SCOPE_WRITE
+from apitokens.services.tokens import api_token_name_clash
 from common.names import name_clean, name_skeleton
 
 NAME_MIN_LENGTH = 3
@@ -230,194 +226,3 @@ class _TokenNameUniqueMixin:
         if existing is not None:
             raise name_taken_error(name, existing)
         return name
-
-
-class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
-    """The "Create Token" form: name, expiry, permissions and IP allowlist.
-
-    After validation, `cleaned_data` holds `expires_at` and `lifetime_days` ready for
-    `services.api_token_create`.
-    """
-
-    name = TokenNameField()
-    expiry = forms.ChoiceField(
-        label="Expiration",
-        choices=expiry.EXPIRY_CHOICES,
-        error_messages={
-            "required": "Choose when the token expires.",
-            "invalid_choice": "Choose one of the offered expiry options.",
-        },
-    )
-    custom_expiry_date = forms.DateField(
-        label="Expiry date",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"invalid": "Enter the date as YYYY-MM-DD."},
-    )
-    scopes = ScopesField(initial=[SCOPE_READ])
-    allowed_ips = IPAllowlistField()
-
-    def __init__(
-        self,
-        *args,
-        user: User,
-        now: datetime | None = None,
-        current_ip: str | None = None,
-        **kwargs,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.fields["name"].suggest(name_examples_for(user))
-        self.fields["allowed_ips"].set_current_ip(current_ip)
-        self.now = now or timezone.now()
-        self.policy = TokenPolicy.current()
-        self.max_lifetime_days = self.policy.max_lifetime_days
-        self.fields["expiry"].choices = expiry.available_expiry_choices(
-            self.max_lifetime_days, expiry_required=self.policy.expiry_required
-        )
-        self.fields["expiry"].initial = expiry.default_expiry_choice(self.max_lifetime_days)
-        self.fields["expiry"].widget.attrs["data-expiry-select"] = ""
-        if self.policy.allowlist_required:
-            self.fields["allowed_ips"].required = True
-        today = timezone.localdate(self.now)
-        latest = self.latest_custom_date
-        self.fields["custom_expiry_date"].widget.attrs.update(
-            {"min": (today + timedelta(days=1)).isoformat(), "max": latest.isoformat()}
-        )
-        self.fields["custom_expiry_date"].help_text = (
-            f"Used when “Custom date” is chosen. The token works until the end of that day "
-            f"(latest {dateformat.format(latest, 'j M Y')})."
-        )
-
-    @property
-    def allows_no_expiration(self) -> bool:
-        return self.policy.allows_no_expiration
-
-    @property
-    def policy_notes(self) -> list[str]:
-        """Why some choices are missing: the staff token policy, in the user's words."""
-        notes = []
-        if self.max_lifetime_days:
-            notes.append(
-                f"tokens expire within {self.max_lifetime_days} days, so longer expiries "
-                "and “No expiration” are not offered"
-            )
-        elif self.policy.expiry_required:
-            notes.append("every token must expire, so “No expiration” is not offered")
-        if self.policy.allowlist_required:
-            notes.append("new tokens need an IP allowlist")
-        return notes
-
-    @property
-    def latest_custom_date(self) -> date:
-        days = expiry.CUSTOM_DATE_MAX_DAYS
-        if self.max_lifetime_days:
-            days = min(days, self.max_lifetime_days)
-        return timezone.localdate(self.now) + timedelta(days=days)
-
-    def clean(self) -> dict:
-        cleaned_data = super().clean()
-        # A hint before the rest is checked; api_token_create enforces the cap under its lock.
-        limit = api_token_limit()
-        if self.user.api_tokens.active().count() >= limit:
-            raise too_many_tokens_error(limit)
-        choice = cleaned_data.get("expiry")
-        if choice is None:
-            return cleaned_data
-        if choice == expiry.EXPIRY_CUSTOM and self.has_error("custom_expiry_date"):
-            return cleaned_data  # unreadable date: its own error says so
-        try:
-            expires_at, lifetime_days = expiry.expiry_from_choice(
-                choice,
-                cleaned_data.get("custom_expiry_date"),
-                self.now,
-                self.max_lifetime_days,
-                expiry_required=self.policy.expiry_required,
-            )
-        except ValueError as error:
-            field = "custom_expiry_date" if choice == expiry.EXPIRY_CUSTOM else "expiry"
-            self.add_error(field, forms.ValidationError(str(error), code="invalid_expiry"))
-        else:
-            cleaned_data["expires_at"] = expires_at
-            cleaned_data["lifetime_days"] = lifetime_days
-        return cleaned_data
-
-
-class TokenEditForm(_TokenNameUniqueMixin, forms.Form):
-    """Rename a token, change its permissions or IP allowlist; the value stays the same."""
-
-    name = TokenNameField()
-    scopes = ScopesField(help_text="Read is enough for scripts that only fetch data.")
-    allowed_ips = IPAllowlistField()
-
-    def __init__(
-        self, *args, user: User, instance_pk: int, current_ip: str | None = None, **kwargs
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.instance_pk = instance_pk
-        self.fields["name"].suggest(name_examples_for(user))
-        self.fields["allowed_ips"].set_current_ip(current_ip)
-
-
-class TokenRegenerateForm(forms.Form):
-    """Choose how long the current value keeps working after a regenerate."""
-
-    overlap = forms.ChoiceField(
-        label="When should the current value stop working?",
-        choices=expiry.OVERLAP_CHOICES,
-        initial=expiry.DEFAULT_OVERLAP_CHOICE,
-        widget=forms.RadioSelect,
-        help_text=(
-            "An overlap gives you time to update your applications. "
-            "If the token may have leaked, choose Immediately."
-        ),
-        error_messages={
-            "required": "Choose when the current value should stop working.",
-            "invalid_choice": "Choose when the current value should stop working.",
-        },
-    )
-
-    def clean_overlap(self) -> timedelta:
-        try:
-            return expiry.overlap_from_choice(self.cleaned_data["overlap"])
-        except ValueError as error:
-            raise forms.ValidationError(str(error), code="invalid_overlap") from None
-
-
-class PolicyExpiryForm(forms.Form):
-    """Staff: the date tokens that break the token policy stop working (end of that day)."""
-
-    expires_on = forms.DateField(
-        label="Expire on",
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text="The tokens stop working at the end of this day (site time). Tokens that "
-        "already expire earlier are left alone.",
-        error_messages={
-            "required": "Choose the date the tokens should expire.",
-            "invalid": "Enter the date as YYYY-MM-DD.",
-        },
-    )
-
-    def __init__(self, *args, now: datetime | None = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        today = timezone.localdate(now or timezone.now())
-        self.today = today
-        self.fields["expires_on"].initial = today + timedelta(days=7)
-        self.fields["expires_on"].widget.attrs.update(
-            {
-                "min": (today + timedelta(days=1)).isoformat(),
-                "max": (today + timedelta(days=expiry.CUSTOM_DATE_MAX_DAYS)).isoformat(),
-            }
-        )
-
-    def clean_expires_on(self) -> datetime:
-        day = self.cleaned_data["expires_on"]
-        if day <= self.today:
-            raise forms.ValidationError(
-                "Choose a date after today, so owners have time to replace their tokens.",
-                code="too_soon",
-            )
-        if day > self.today + timedelta(days=expiry.CUSTOM_DATE_MAX_DAYS):
-            raise forms.ValidationError("Choose a date within a year from today.", code="too_late")
-        return expiry.end_of_day(day)
