@@ -182,6 +182,7 @@ class AccountEvent(models.Model):
         EMAIL_VERIFIED = "email_verified", "Email address confirmed"
         SIGNED_OUT_OTHERS = "signed_out_others", "Signed out everywhere else"
         ACCOUNT_CLAIMED = "account_claimed", "Email address confirmed, account taken fresh"
+        SESSIONS_ENDED_BY_STAFF = "sessions_ended_staff", "All sessions ended by staff"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_events"

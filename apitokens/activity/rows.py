@@ -28,6 +28,8 @@ class ActivityRow(NamedTuple):
     duration_ms: int
     flagged: bool
     used_previous_value: bool
+    outside_allowlist: bool = False
+    request_id: str = ""
 
 
 # The TokenActivity columns every activity statement writes, in row order.
@@ -46,6 +48,8 @@ def activity_row(
     duration_ms: int,
     flagged: bool = False,
     used_previous_value: bool = False,
+    outside_allowlist: bool = False,
+    request_id: str = "",
     now: datetime,
 ) -> ActivityRow:
     """The row of one API request made with a known token, cut to the column sizes."""
@@ -63,6 +67,8 @@ def activity_row(
         duration_ms=duration_ms,
         flagged=flagged,
         used_previous_value=used_previous_value,
+        outside_allowlist=outside_allowlist,
+        request_id=request_id,
     )
 
 

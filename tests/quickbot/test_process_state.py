@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from apitokens.activity.buffer import activity_buffer
+from apitokens.activity.rows import ActivityRow
 from apitokens.models import TokenActivity
 from quickbot.process_state import process_state_reset
 from tests.apitokens.factories import create_token
@@ -16,7 +17,9 @@ def test_reset_forgets_buffered_activity_and_stops_the_flusher(user, settings):
     token, _ = create_token(user)
     now = timezone.now()
     activity_buffer.unknown_token_seen(ip="192.0.2.1", now=now)
-    activity_buffer.add((token.pk, user.pk, now, "GET", "/", 200, None, "", 1, False, False))
+    activity_buffer.add(
+        ActivityRow(token.pk, user.pk, now, "GET", "/", 200, None, "", 1, False, False)
+    )
     assert activity_buffer.pending() == 1
     flusher = activity_buffer._flusher
     assert flusher is not None and flusher.is_alive()
@@ -35,7 +38,7 @@ def test_stop_writes_what_is_left_and_a_later_row_starts_a_new_flusher(user, set
     settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 100
     settings.QUICKBOT_ACTIVITY_FLUSH_SECONDS = 3600
     token, _ = create_token(user)
-    row = (token.pk, user.pk, timezone.now(), "GET", "/", 200, None, "", 1, False, False)
+    row = ActivityRow(token.pk, user.pk, timezone.now(), "GET", "/", 200, None, "", 1, False, False)
     activity_buffer.add(row)
     first = activity_buffer._flusher
 

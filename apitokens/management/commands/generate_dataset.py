@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from apitokens import tokens
+from apitokens.activity.rows import ActivityRow
 from apitokens.activity.writer import write_rows
 from apitokens.models import APIToken, SecurityEvent
 
@@ -198,7 +199,7 @@ class Command(BaseCommand):
             for index in range(offset, offset + size):
                 token_id, owner_id, dead = rng.choice(hot if rng.random() < 0.6 else token_rows)
                 rows.append(
-                    (
+                    ActivityRow(
                         token_id,
                         owner_id,
                         # In time order, as requests arrive.
@@ -236,7 +237,7 @@ class Command(BaseCommand):
         step = span / count
         for offset in range(0, count, self.batch):
             rows = [
-                (
+                ActivityRow(
                     token_id,
                     owner_id,
                     oldest + timedelta(seconds=index * step + rng.random() * step),

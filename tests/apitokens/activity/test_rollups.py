@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from apitokens import activity, selectors, services
+from apitokens.activity.rows import ActivityRow
 from apitokens.models import TokenActivity, TokenAddress, TokenUsageHour
 from tests.accounts.factories import UserFactory
 from tests.apitokens.factories import create_token
@@ -26,7 +27,9 @@ IPS = ("203.0.113.7", "198.51.100.9", "2001:db8::1", None)
 
 
 def _row(token, moment, status, ip):
-    return (token.pk, token.owner_id, moment, "GET", ME, status, ip, "curl/8", 3, False, False)
+    return ActivityRow(
+        token.pk, token.owner_id, moment, "GET", ME, status, ip, "curl/8", 3, False, False
+    )
 
 
 def _random_traffic(tokens, *, now, rng, count=400, days=40):
