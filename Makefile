@@ -17,7 +17,7 @@ TEST_WORKERS ?= auto
 PYTHON := $(shell for c in python3.13 python3.12 python3; do \
 	if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo $$c; break; fi; done)
 
-.PHONY: help run test lint format bench migrate demo clean check-python
+.PHONY: help run test screenshots lint format bench migrate demo clean check-python
 
 help: ## List the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,7 +44,10 @@ run: demo ## Set up everything, then serve on http://127.0.0.1:8000
 	QUICKBOT_SITE_URL="$${QUICKBOT_SITE_URL:-http://$(HOST):$(PORT)}" $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP) ## Run the whole test suite in parallel (browser tests use /usr/bin/chromium)
-	$(PY) -m pytest --numprocesses $(TEST_WORKERS) --maxprocesses 8 $(PYTEST_ARGS)
+	$(PY) -m pytest --numprocesses $(TEST_WORKERS) --maxprocesses 8 --dist worksteal $(PYTEST_ARGS)
+
+screenshots: $(STAMP) ## Run the browser tests and save their screenshots to artifacts/screenshots/
+	QUICKBOT_SCREENSHOTS=1 $(PY) -m pytest --numprocesses $(TEST_WORKERS) --maxprocesses 8 --dist worksteal tests/browser $(PYTEST_ARGS)
 
 bench: BASELINE ?=
 bench: $(STAMP) ## Benchmark the API path against a plain view (adds PostgreSQL+Redis when DATABASE_URL/REDIS_URL are set; BASELINE=<git rev> for an A/B run)

@@ -2,7 +2,8 @@
 
 Fixtures: `browser` (one Chromium per session), `page` (fresh 1280x800 context per test),
 `phone_page` (375x812), `page_nojs` (JavaScript off), `login` (log a user in through the
-UI), `logged_in_page`, and `screenshot` (writes artifacts/screenshots/<name>.png).
+UI), `logged_in_page`, and `screenshot` (writes artifacts/screenshots/<name>.png when
+`QUICKBOT_SCREENSHOTS=1`, as `make screenshots` and CI set it).
 
 Pages start at the live server: `page.goto("/account/login/")` works. A Content Security
 Policy violation reported by Chromium fails the test at teardown.
@@ -189,11 +190,18 @@ def logged_in_page(page, user, password):
     return page
 
 
-def save_screenshot(page, name: str, *, full_page: bool = True) -> Path:
-    """Write artifacts/screenshots/<name>.png and return its path."""
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+def screenshots_wanted() -> bool:
+    """Whether browser tests save screenshots: `QUICKBOT_SCREENSHOTS=1` (`make screenshots`,
+    CI). Off by default: encoding a hundred PNGs costs `make test` a tenth of its browser time."""
+    return os.environ.get("QUICKBOT_SCREENSHOTS", "").strip().lower() in {"1", "true", "yes"}
+
+
+def save_screenshot(page, name: str, *, full_page: bool = True, **options) -> Path:
+    """Write artifacts/screenshots/<name>.png (when screenshots are wanted); its path."""
     path = SCREENSHOT_DIR / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    if screenshots_wanted():
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=full_page, **options)
     return path
 
 

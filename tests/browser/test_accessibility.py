@@ -14,7 +14,7 @@ from apitokens import demo
 from apitokens.models import APIToken
 from tests.accounts.factories import UserFactory
 from tests.browser.checks import WCAG_TAGS, axe_violations, describe_violations
-from tests.browser.conftest import SCREENSHOT_DIR
+from tests.browser.conftest import save_screenshot
 from tests.browser.test_layout import PUBLIC_PAGES, admin_pages, portal_pages
 
 pytestmark = pytest.mark.browser
@@ -56,8 +56,7 @@ def test_portal_pages_have_no_accessibility_violations(page, login, demo_owner, 
 def check_state(page, name: str, width: int) -> list[str]:
     # caret="initial": hiding the caret makes Playwright inject a <style>, which the CSP
     # refuses (and the CSP check would report) while a text field has focus.
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT_DIR / f"a11y-{name}-{width}.png"), caret="initial")
+    save_screenshot(page, f"a11y-{name}-{width}", full_page=False, caret="initial")
     return describe_violations(name, axe_violations(page))
 
 

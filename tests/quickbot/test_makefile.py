@@ -66,3 +66,13 @@ def test_the_editable_install_prints_no_setuptools_warning(tmp_path):
     assert (tmp_path / wheel).is_file()
     assert "Please be careful" not in result.stderr + result.stdout
     assert "meta path finder" not in result.stderr + result.stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_screenshots_runs_the_browser_tests_with_screenshots_on():
+    dry_run = subprocess.run(
+        ["make", "-n", "screenshots"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    pytest_line = next(line for line in dry_run.splitlines() if "-m pytest" in line)
+    assert "QUICKBOT_SCREENSHOTS=1" in pytest_line
+    assert "tests/browser" in pytest_line
