@@ -40,7 +40,8 @@ def test_what_counts_against_the_hourly_limit_reads_as_a_list(page, width):
     assert describe_violations(f"rate limits at {width}px", violations) == []
     if screenshots_wanted():
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        page.locator("#rate-limits").screenshot(path=SCREENSHOT_DIR / f"rate-limit-counts-{width}.png")
+        shot = SCREENSHOT_DIR / f"rate-limit-counts-{width}.png"
+        page.locator("#rate-limits").screenshot(path=shot)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
