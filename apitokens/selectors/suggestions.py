@@ -28,7 +28,6 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from apitokens import allowlist, stale
-from apitokens.api.decorators import SAFE_METHODS
 from apitokens.models import (
     SCOPE_READ,
     SCOPE_WRITE,
@@ -38,6 +37,7 @@ from apitokens.models import (
     TokenSuggestionDismissal,
     TokenUsageHour,
 )
+from apitokens.models.tokens import SAFE_METHODS
 from apitokens.selectors.usage import hour_floor
 
 Kind = TokenSuggestionDismissal.Kind
