@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from apitokens.views import changes, detail, listing
+from apitokens.views import changes, detail, listing, suggestions
 
 
 class PublicIdConverter:
@@ -30,6 +30,16 @@ urlpatterns = [
     path("<public_id:public_id>/delete/", changes.token_delete, name="delete"),
     path("<public_id:public_id>/regenerate/", changes.token_regenerate, name="regenerate"),
     path("<public_id:public_id>/edit/", changes.token_edit, name="edit"),
+    path(
+        "<public_id:public_id>/suggestions/<str:kind>/apply/",
+        suggestions.token_suggestion_apply,
+        name="suggestion_apply",
+    ),
+    path(
+        "<public_id:public_id>/suggestions/<str:kind>/dismiss/",
+        suggestions.token_suggestion_dismissal,
+        name="suggestion_dismiss",
+    ),
     path("<public_id:public_id>/first-request/", detail.token_first_request, name="first_request"),
     path("<public_id:public_id>/", detail.token_detail, name="detail"),
 ]

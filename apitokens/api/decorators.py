@@ -12,8 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from apitokens.api.errors import api_error, bearer_challenge
 from apitokens.api.middleware import TOKEN_OPTIONAL, TOKEN_REQUIRED, VIEW_MARKER
 from apitokens.models import SCOPE_READ, SCOPE_WRITE
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+from apitokens.models.tokens import SAFE_METHODS
 
 
 def required_scopes(method: str, extra: Iterable[str] = ()) -> tuple[str, ...]:

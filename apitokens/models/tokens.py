@@ -16,6 +16,8 @@ from apitokens import tokens
 SCOPE_READ = "read"
 SCOPE_WRITE = "write"
 ALL_SCOPES = (SCOPE_READ, SCOPE_WRITE)
+# Methods that need `read`; any other needs `write` (the API's check and the suggestions').
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class APITokenQuerySet(models.QuerySet["APIToken"]):

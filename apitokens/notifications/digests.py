@@ -4,6 +4,7 @@ command's run that claims and sends it."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,9 +14,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from apitokens import selectors, stale
-from apitokens.models import APIToken
+from apitokens.models import APIToken, TokenSuggestionDismissal
 from apitokens.notifications import sending
 from apitokens.notifications.context import format_time, greeting_name, tokens_url
+from apitokens.selectors.suggestions import Suggestion, owner_suggestions
 from common import mail
 
 logger = logging.getLogger(__name__)
@@ -33,9 +35,15 @@ class DigestRun:
 
 
 def stale_digest_message(
-    *, owner, tokens: list[APIToken], days: int, now: datetime
+    *,
+    owner,
+    tokens: list[APIToken],
+    days: int,
+    now: datetime,
+    suggestions: Sequence[tuple[APIToken, Suggestion]] = (),
 ) -> EmailMultiAlternatives:
-    """The weekly "tokens you don't use" email: each token's name, identifier and last use."""
+    """The weekly "tokens you don't use" email: each token's name, identifier and last use;
+    then the right-sizing suggestions for the owner's other tokens, if any."""
     token_list_url = tokens_url()
     context = {
         "name": greeting_name(owner),
@@ -46,9 +54,19 @@ def stale_digest_message(
                 "identifier": token.identifier,
                 "last_used": format_time(token.last_used_at) if token.last_used_at else "",
                 "created": format_time(token.created_at),
-                "url": f"{token_list_url}{token.public_id}/delete/",
+                "url": f"{token_list_url}{token.public_id}/delete/?suggestion=delete",
             }
             for token in tokens
+        ],
+        "suggestions": [
+            {
+                "name": mail.mail_text(token.name),
+                "identifier": token.identifier,
+                "title": suggestion.title,
+                "networks": ", ".join(suggestion.networks),
+                "url": f"{token_list_url}{token.public_id}/",
+            }
+            for token, suggestion in suggestions
         ],
         "tokens_url": token_list_url,
         "site_url": mail.site_url(),
@@ -79,7 +97,12 @@ def send_stale_digests(*, now: datetime | None = None) -> DigestRun:
     if days == 0:
         return DigestRun(sent=0, failed=0)
     due_before = now - STALE_DIGEST_INTERVAL
-    candidates = selectors.stale_tokens(now=now).filter(owner__is_active=True)
+    # A token whose "delete it" suggestion the owner dismissed is not listed again.
+    candidates = (
+        selectors.stale_tokens(now=now)
+        .filter(owner__is_active=True)
+        .exclude(dismissed_suggestions__kind=TokenSuggestionDismissal.Kind.DELETE)
+    )
     owner_ids = (
         candidates.filter(
             Q(stale_digest_sent_at__isnull=True) | Q(stale_digest_sent_at__lte=due_before)
@@ -102,7 +125,18 @@ def send_stale_digests(*, now: datetime | None = None) -> DigestRun:
         # Every token listed counts as told, not only the ones that made the digest due.
         APIToken.objects.filter(pk__in=ids).update(stale_digest_sent_at=now)
         try:
-            message = stale_digest_message(owner=tokens[0].owner, tokens=tokens, days=days, now=now)
+            others = APIToken.objects.usable(now).filter(owner_id=owner_id).exclude(pk__in=ids)
+            message = stale_digest_message(
+                owner=tokens[0].owner,
+                tokens=tokens,
+                days=days,
+                now=now,
+                suggestions=[
+                    (token, suggestion)
+                    for token, suggestion in owner_suggestions(tokens=others, now=now)
+                    if suggestion.kind != TokenSuggestionDismissal.Kind.DELETE
+                ],
+            )
         except Exception:
             logger.exception("Could not build the stale_digest email")
             message = None

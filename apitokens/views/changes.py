@@ -6,11 +6,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.sudo import sudo_required
+from apitokens import allowlist
 from apitokens.forms import TokenEditForm, TokenRegenerateForm, name_taken_error
 from apitokens.services.audit import ClientInfo
 from apitokens.services.changes import (
@@ -18,6 +19,7 @@ from apitokens.services.changes import (
     api_token_update_allowed_ips,
     api_token_update_scopes,
 )
+from apitokens.services.suggestions import SuggestionOutdated, api_token_delete_suggestion_check
 from apitokens.services.tokens import (
     TokenNameTaken,
     TokenNotRegenerable,
@@ -28,6 +30,7 @@ from apitokens.views.base import (
     LIST_TEMPLATE,
     HtmxHttpRequest,
     already_deleted,
+    close_modal,
     done,
     email_unverified,
     login_required_htmx,
@@ -46,12 +49,16 @@ def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     token = owned_token(request, public_id)
     if token.is_revoked:
         return already_deleted(request, token)
+    initial = {"name": token.name, "scopes": token.scope_list, "allowed_ips": token.allowed_ips}
+    # "Edit first" on an allowlist suggestion opens the form with the list filled in.
+    if request.method != "POST" and (suggested := _suggested_allowlist(request)):
+        initial["allowed_ips"] = suggested
     form = TokenEditForm(
         request.POST if request.method == "POST" else None,
         user=request.user,
         instance_pk=token.pk,
         current_ip=client_ip(request),
-        initial={"name": token.name, "scopes": token.scope_list, "allowed_ips": token.allowed_ips},
+        initial=initial,
     )
     if request.method == "POST" and form.is_valid():
         client = ClientInfo.from_request(request)
@@ -81,6 +88,14 @@ def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     if request.htmx:
         return render(request, f"{LIST_TEMPLATE}#edit-modal", context)
     return render(request, "apitokens/token_edit.html", context)
+
+
+def _suggested_allowlist(request: HtmxHttpRequest) -> str:
+    """The allowlist in the URL's `allowed_ips`, stored form; "" when absent or unusable."""
+    try:
+        return allowlist.allowlist_normalize(request.GET.get("allowed_ips", "")[:2000])
+    except allowlist.AllowlistError:
+        return ""
 
 
 @never_cache
@@ -124,6 +139,16 @@ def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     token = owned_token(request, public_id)
     if token.is_revoked:
         return already_deleted(request, token)
+    # Confirmed from the "delete it" suggestion: only while the token is still unused.
+    suggested = request.GET.get("suggestion") == "delete"
+    if request.method == "POST" and request.POST.get("suggestion") == "delete":
+        try:
+            api_token_delete_suggestion_check(token=token)
+        except SuggestionOutdated as outdated:
+            messages.error(request, str(outdated))
+            if request.htmx:
+                return close_modal(request)
+            return redirect("apitokens:detail", public_id=token.public_id)
     if request.method == "POST":
         deleted = api_token_revoke(
             token=token, actor=request.user, client=ClientInfo.from_request(request)
@@ -132,7 +157,7 @@ def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
             return already_deleted(request, token)
         messages.success(request, f"Token ‘{token.name}’ deleted.")
         return done(request)
-    context = {"token": token}
+    context = {"token": token, "suggested": suggested}
     if request.htmx:
         return render(request, f"{LIST_TEMPLATE}#delete-modal", context)
     return render(request, "apitokens/token_delete.html", context)

@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from apitokens import charts, selectors
+from apitokens.selectors.suggestions import token_suggestions
 from apitokens.views.base import LIST_TEMPLATE, HtmxHttpRequest, login_required_htmx, owned_token
 from apitokens.views.listing import last_used_text, previous_value_until, time_ago
 
@@ -94,6 +95,7 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         "requests_in_chart": sum(requests for _day, requests in daily),
         "chart_first_day": daily[0][0] if daily else None,
         "events": list(token.security_events.select_related("actor")[:50]),
+        "suggestions": token_suggestions(token=token, now=now),
     }
     return render(request, "apitokens/token_detail.html", context)
 

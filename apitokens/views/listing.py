@@ -19,6 +19,7 @@ from accounts.sudo import sudo_required
 from apitokens import expiry, stale
 from apitokens.api.limits import usage_for
 from apitokens.forms import TokenCreateForm, name_taken_error, too_many_tokens_error
+from apitokens.forms.prefill import CreatePrefill, create_prefill
 from apitokens.models import APIToken
 from apitokens.services.audit import ClientInfo
 from apitokens.services.tokens import (
@@ -162,10 +163,12 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 @sudo_required
 def token_new(request: HtmxHttpRequest) -> HttpResponse:
-    """The "Create Token" form; a valid POST shows the new value once (the service holds
+    """The "Create Token" form, filled in from a link's query string if it has one
+    (`apitokens.forms.prefill`); a valid POST shows the new value once (the service holds
     the per-account cap and the name check under its lock)."""
     if refusal := email_unverified(request):
         return refusal
+    prefill = CreatePrefill()
     if request.method == "POST":
         form = TokenCreateForm(request.POST, user=request.user, current_ip=client_ip(request))
         if form.is_valid():
@@ -187,8 +190,12 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
                 return show_new_value(request, token=token, value=value, regenerated=False)
     else:
         form = TokenCreateForm(user=request.user, current_ip=client_ip(request))
+        # A pre-filled link (token template) fills the form in; only the owner's click creates.
+        prefill = create_prefill(request.GET, form)
+        form.initial.update(prefill.initial)
     limit = api_token_limit()
     context = {
+        "prefill": prefill,
         "form": form,
         "at_limit": request.user.api_tokens.active().count() >= limit,
         "max_tokens": limit,

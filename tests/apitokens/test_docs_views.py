@@ -95,3 +95,31 @@ def test_api_reference_documents_the_revocation_endpoint_with_curl(client, setti
 def test_api_reference_says_a_token_in_a_url_is_deleted(client):
     page = client.get("/docs/api/").content.decode()
     assert "sent in a URL" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("link_id", "name", "scopes", "expiry"),
+    [
+        ("recipe-reporting-create", "Nightly Report Export", ["read"], "90"),
+        ("recipe-ci-deploy-create", "CI Deploy Pipeline", ["read", "write"], "30"),
+    ],
+)
+def test_each_recipe_links_to_a_create_form_filled_in_cleanly(
+    client, user, link_id, name, scopes, expiry
+):
+    import re
+
+    from django.http import QueryDict
+
+    from apitokens.forms import TokenCreateForm
+    from apitokens.forms.prefill import create_prefill
+
+    page = client.get("/docs/api/").content.decode()
+    assert 'href="#recipes"' in page
+    [href] = re.findall(rf'id="{link_id}" href="([^"]+)"', page)
+    path, _, query = href.replace("&amp;", "&").partition("?")
+    assert path == reverse("apitokens:new")
+    prefill = create_prefill(QueryDict(query), TokenCreateForm(user=user))
+    assert prefill.ignored == []
+    assert prefill.initial == {"name": name, "scopes": scopes, "expiry": expiry}

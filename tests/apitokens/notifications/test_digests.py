@@ -73,3 +73,31 @@ def test_a_failed_digest_is_retried_next_run(user, settings, mailoutbox):
         run_digest(NOW)
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     assert "Sent 1 stale-token digest." in run_digest(NOW + timedelta(hours=1))
+
+
+# --- Right-sizing suggestions in the digest ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_digest_carries_the_other_tokens_suggestions_and_respects_dismissals(user, mailoutbox):
+    from apitokens.models import TokenSuggestionDismissal
+    from tests.apitokens.activity_factories import add_activity
+
+    make(user, "Old import", created_days_ago=100, used_days_ago=70)
+    dismissed = make(user, "Kept on purpose", created_days_ago=100, used_days_ago=70)
+    TokenSuggestionDismissal.objects.create(
+        token=dismissed, kind=TokenSuggestionDismissal.Kind.DELETE
+    )
+    busy = make(user, "Report export", created_days_ago=100, scopes=("read", "write"))
+    add_activity(busy, at=NOW - timedelta(days=2), ip="198.51.100.4")
+    busy.last_used_at = NOW - timedelta(days=2)
+    busy.save(update_fields=["last_used_at"])
+    mailoutbox.clear()
+    run_digest(NOW)
+    [message] = mailoutbox
+    assert "Old import" in message.body
+    assert "Kept on purpose" not in message.body
+    assert "Report export" in message.body
+    assert "No write requests in 30 days — make it read-only" in message.body
+    assert "allow only it (198.51.100.4)" in message.body
+    assert f"/account/tokens/{busy.public_id}/" in message.alternatives[0].content
