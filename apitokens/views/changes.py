@@ -102,6 +102,7 @@ def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
                     token=token,
                     actor=request.user,
                     overlap=form.cleaned_data["overlap"],
+                    until_quiet=form.cleaned_data["until_quiet"],
                     client=ClientInfo.from_request(request),
                 )
             except TokenNotRegenerable as error:
