@@ -33,13 +33,20 @@ OVERLAP_CHOICES: tuple[tuple[str, str], ...] = (
     ("1h", "After 1 hour"),
     ("24h", "After 24 hours"),
     ("7d", "After 7 days"),
+    ("quiet", "Until its traffic stops"),
 )
 DEFAULT_OVERLAP_CHOICE = "1h"
+OVERLAP_UNTIL_QUIET = "quiet"
+# "Until its traffic stops": the replaced value ends once it goes this long without a
+# request, and at the latest this long after the regenerate (the hard end).
+QUIET_PERIOD = timedelta(hours=24)
+QUIET_OVERLAP_MAX = timedelta(days=7)
 _OVERLAPS = {
     "0": timedelta(0),
     "1h": timedelta(hours=1),
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
+    OVERLAP_UNTIL_QUIET: QUIET_OVERLAP_MAX,
 }
 
 
@@ -172,11 +179,21 @@ def regenerated_expiry(
 
 
 def overlap_from_choice(choice: str) -> timedelta:
-    """The rotation overlap for a Regenerate form pick. Raises ValueError for others."""
+    """The rotation overlap for a Regenerate form pick (for "Until its traffic stops", its
+    hard end: 7 days). Raises ValueError for others."""
     try:
         return _OVERLAPS[choice]
     except KeyError:
         raise ValueError("Choose when the current value should stop working.") from None
+
+
+def quiet_overlap_end(
+    *, last_use: datetime, regenerated_at: datetime, slack: timedelta
+) -> datetime:
+    """When an overlap "until its traffic stops" ends after a use of the old value at
+    `last_use`: a quiet day later (plus `slack`, the most the recorded use may lag behind the
+    real one), never past its hard end, 7 days after the regenerate."""
+    return min(last_use + QUIET_PERIOD + slack, regenerated_at + QUIET_OVERLAP_MAX)
 
 
 def describe_expiry(token: ExpiringToken, now: datetime | None = None) -> ExpiryDescription:

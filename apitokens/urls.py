@@ -40,6 +40,7 @@ urlpatterns = [
         suggestions.token_suggestion_dismissal,
         name="suggestion_dismiss",
     ),
+    path("<public_id:public_id>/end-overlap/", changes.token_overlap_end, name="end_overlap"),
     path("<public_id:public_id>/first-request/", detail.token_first_request, name="first_request"),
     path("<public_id:public_id>/", detail.token_detail, name="detail"),
 ]

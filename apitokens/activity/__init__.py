@@ -8,7 +8,8 @@ commands and demo that read or load activity.
 - `writer`: writing rows now, INSERT or PostgreSQL COPY (`write_rows`).
 - `rollups`: the hourly rollups and address facts (`rollups_add`, `rollups_rebuild`).
 - `traces`: unknown-token traces per client address.
-- `last_used`: a token's throttled last use (`last_used_touch`).
+- `last_used`: a token's throttled last use (`last_used_touch`), and its old value's, which
+  keeps an overlap "until its traffic stops" open (`previous_value_touch`).
 - `statements`: batching rows into multi-row statements.
 """
 
@@ -21,7 +22,7 @@ from apitokens.activity.buffer import (
     gunicorn_worker_exit,
     unknown_token_seen,
 )
-from apitokens.activity.last_used import last_used_touch
+from apitokens.activity.last_used import last_used_touch, previous_value_touch
 from apitokens.activity.rollups import (
     COUNTERS,
     hour_of,
@@ -48,6 +49,7 @@ __all__ = [
     "gunicorn_worker_exit",
     "hour_of",
     "last_used_touch",
+    "previous_value_touch",
     "rollups_add",
     "rollups_rebuild",
     "status_counter",

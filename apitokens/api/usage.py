@@ -22,7 +22,7 @@ from apitokens.activity.buffer import (
     gunicorn_worker_exit,
     unknown_token_seen,
 )
-from apitokens.activity.last_used import last_used_touch
+from apitokens.activity.last_used import last_used_touch, previous_value_touch
 from apitokens.activity.rollups import hour_of, rollups_add, rollups_rebuild
 from apitokens.activity.rows import activity_row, activity_rows
 from apitokens.activity.writer import write_rows
@@ -35,6 +35,7 @@ __all__ = [
     "gunicorn_worker_exit",
     "hour_of",
     "last_used_touch",
+    "previous_value_touch",
     "request_record",
     "rollups_add",
     "rollups_rebuild",
@@ -47,7 +48,8 @@ logger = logging.getLogger(__name__)
 
 def request_record(request: HttpRequest, response: HttpResponse, call, started: float) -> None:
     """Record an API request made with a known token (`call` is the request's
-    `auth.ApiCall`): its activity row and, for an accepted token, its last use."""
+    `auth.ApiCall`): its activity row and, for an accepted token, its last use (and the old
+    value's, which keeps an overlap "until its traffic stops" open)."""
     token = call.token
     if token is None:
         return
@@ -69,5 +71,7 @@ def request_record(request: HttpRequest, response: HttpResponse, call, started: 
         )
         if call.ok:
             last_used_touch(token=token, ip=call.ip, now=call.now)
+            if call.used_previous_value and token.overlap_until_quiet:
+                previous_value_touch(token=token, now=call.now)
     except DatabaseError:
         logger.exception("Could not record API usage for token %s", token.public_id)

@@ -151,7 +151,11 @@ class TokenEditForm(_TokenNameUniqueMixin, forms.Form):
 
 
 class TokenRegenerateForm(forms.Form):
-    """Choose how long the current value keeps working after a regenerate."""
+    """Choose how long the current value keeps working after a regenerate.
+
+    After validation, `cleaned_data` holds `overlap` (a timedelta, the hard end) and
+    `until_quiet`, ready for `services.api_token_regenerate`.
+    """
 
     overlap = forms.ChoiceField(
         label="When should the current value stop working?",
@@ -159,8 +163,9 @@ class TokenRegenerateForm(forms.Form):
         initial=expiry.DEFAULT_OVERLAP_CHOICE,
         widget=forms.RadioSelect,
         help_text=(
-            "An overlap gives you time to update your applications. "
-            "If the token may have leaked, choose Immediately."
+            "An overlap gives you time to update your applications. “Until its traffic "
+            "stops” keeps the current value until 24 hours pass without a request using it, "
+            "7 days at most. If the token may have leaked, choose Immediately."
         ),
         error_messages={
             "required": "Choose when the current value should stop working.",
@@ -169,10 +174,13 @@ class TokenRegenerateForm(forms.Form):
     )
 
     def clean_overlap(self) -> timedelta:
+        choice = self.cleaned_data["overlap"]
         try:
-            return expiry.overlap_from_choice(self.cleaned_data["overlap"])
+            overlap = expiry.overlap_from_choice(choice)
         except ValueError as error:
             raise forms.ValidationError(str(error), code="invalid_overlap") from None
+        self.cleaned_data["until_quiet"] = choice == expiry.OVERLAP_UNTIL_QUIET
+        return overlap
 
 
 class PolicyExpiryForm(forms.Form):

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from apitokens import tokens
+from apitokens import expiry, tokens
 
 SCOPE_READ = "read"
 SCOPE_WRITE = "write"
@@ -140,6 +140,15 @@ class APIToken(models.Model):
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    @property
+    def previous_hard_end(self) -> datetime | None:
+        """The latest moment the replaced value can work: its overlap's end, or for one
+        "until its traffic stops", 7 days after the regenerate (`previous_expires_at` is then
+        the sooner quiet end, moved on as the old value is used)."""
+        if self.overlap_until_quiet and self.regenerated_at is not None:
+            return self.regenerated_at + expiry.QUIET_OVERLAP_MAX
+        return self.previous_expires_at
 
     def status(self, now: datetime | None = None) -> str:
         if self.revoked_at is not None:

@@ -4,6 +4,8 @@
   exposed, a dead token used) and the expiry reminder's message;
 - `reminders`: when a token is due for an expiry reminder, and the command's run;
 - `digests`: the weekly stale-token digest and its run;
+- `overlaps`: the warning an hour before a regenerate's overlap ends while its old value is
+  still in use, and its run;
 - `context`: what every such email shows alike (greeting, times, links);
 - `sending`: after commit on the mail thread, or at once for the commands.
 
@@ -30,10 +32,17 @@ from apitokens.notifications.events import (
     Origin,
     expiry_reminder_message,
     notify_dead_token_used,
+    notify_overlap_ended,
     notify_token_created,
     notify_token_deleted,
     notify_token_expiry_changed,
     notify_token_regenerated,
+)
+from apitokens.notifications.overlaps import (
+    OVERLAP_WARNING_AHEAD,
+    OverlapWarningRun,
+    overlap_warning_message,
+    send_overlap_warnings,
 )
 from apitokens.notifications.reminders import (
     REMINDER_WINDOWS,
@@ -45,21 +54,26 @@ from apitokens.notifications.sending import send_now
 
 __all__ = [
     "EXPOSED_WORDING",
+    "OVERLAP_WARNING_AHEAD",
     "REMINDER_WINDOWS",
     "STALE_DIGEST_INTERVAL",
     "DigestRun",
     "Origin",
+    "OverlapWarningRun",
     "ReminderRun",
     "due_reminder",
     "expiry_reminder_message",
     "greeting_name",
     "notify_dead_token_used",
+    "notify_overlap_ended",
     "notify_token_created",
     "notify_token_deleted",
     "notify_token_expiry_changed",
     "notify_token_regenerated",
+    "overlap_warning_message",
     "send_expiry_reminders",
     "send_now",
+    "send_overlap_warnings",
     "send_stale_digests",
     "stale_digest_message",
 ]

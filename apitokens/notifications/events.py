@@ -1,4 +1,5 @@
-"""The emails about one token's lifecycle: created, regenerated, expiry changed, deleted
+"""The emails about one token's lifecycle: created, regenerated (and its overlap ended
+early), expiry changed, deleted
 (or deleted because its value was exposed), a dead token used, and the expiry reminder's
 message. Each is built after commit and sent on the mail thread (`sending.dispatch`)."""
 
@@ -56,8 +57,10 @@ def notify_token_regenerated(
     now: datetime,
     previous_identifier: str,
     previous_expires_at: datetime | None,
+    until_quiet: bool = False,
 ) -> None:
-    """Tell the owner a token got a new value, and until when the old one works."""
+    """Tell the owner a token got a new value, and until when the old one works
+    (`previous_expires_at` at the latest, sooner when `until_quiet` and its traffic stops)."""
     dispatch(
         "regenerated",
         lambda: _event_message(
@@ -69,7 +72,22 @@ def notify_token_regenerated(
                 "previous_identifier": previous_identifier,
                 "previous_immediate": previous_expires_at is None,
                 "previous_stops": format_time(previous_expires_at or now),
+                "previous_until_quiet": until_quiet,
             },
+        ),
+    )
+
+
+def notify_overlap_ended(*, token: APIToken, client: Origin, now: datetime) -> None:
+    """Tell the owner a regenerate's overlap was ended early: the old value stopped."""
+    dispatch(
+        "overlap_ended",
+        lambda: _event_message(
+            "overlap_ended",
+            token=token,
+            client=client,
+            now=now,
+            extra={"previous_identifier": token.previous_identifier},
         ),
     )
 
@@ -181,6 +199,7 @@ def expiry_reminder_message(*, token: APIToken, kind: str, now: datetime) -> Ema
 _SUBJECTS = {
     "created": "API token “{name}” created",
     "regenerated": "API token “{name}” regenerated",
+    "overlap_ended": "The old value of API token “{name}” stopped working",
     "deleted": "API token “{name}” deleted",
     "dead_token_used": "Someone used your old API token “{name}”",
     "exposed": "API token “{name}” deleted: {how}",

@@ -5,7 +5,8 @@
 - `suspicious`: what staff should look at (dead tokens used, bursts, unknown tokens, new IPs);
 - `alerts`: the owner's alerts about their dead or exposed tokens;
 - `activity`: activity pages and their cursor, for the API and the token page;
-- `tokens`: tokens picked by a rule (stale, breaking the policy).
+- `tokens`: tokens picked by a rule (stale, breaking the policy);
+- `overlap`: who still sends a token's old value during a regenerate's overlap.
 
 The names below are re-exported so `from apitokens import selectors` keeps reading well.
 """
@@ -31,6 +32,13 @@ from apitokens.selectors.alerts import (
     dead_token_alert,
     since_phrase,
     suspicious_events_for_account,
+)
+from apitokens.selectors.overlap import (
+    OLD_VALUE_CALLERS_SHOWN,
+    OLD_VALUE_SCAN_ROWS,
+    OldValueCaller,
+    OldValueUse,
+    previous_value_callers,
 )
 from apitokens.selectors.suspicious import (
     BAD_TOKEN_BURST_LOOKBACK,
@@ -71,6 +79,8 @@ __all__ = [
     "DEAD_TOKEN_KINDS",
     "EXPOSED_REASONS",
     "NEW_IP_LOOKBACK",
+    "OLD_VALUE_CALLERS_SHOWN",
+    "OLD_VALUE_SCAN_ROWS",
     "STATUS_CLASSES",
     "STATUS_CLASS_COLUMNS",
     "SUSPICIOUS_LOOKBACK",
@@ -78,6 +88,8 @@ __all__ = [
     "ActivityPage",
     "ActivityPosition",
     "DashboardCounts",
+    "OldValueCaller",
+    "OldValueUse",
     "SuspiciousEvent",
     "activity_cursor",
     "activity_page",
@@ -91,6 +103,7 @@ __all__ = [
     "hour_window",
     "new_ip_uses",
     "parse_activity_cursor",
+    "previous_value_callers",
     "recent_requests_per_token",
     "since_phrase",
     "stale_tokens",

@@ -1,6 +1,7 @@
 """Actions that change API tokens, by sub-domain; each writes its security-log row.
 
-- `tokens`: create (within the per-account cap), revoke, regenerate.
+- `tokens`: create (within the per-account cap), revoke, regenerate, end a regenerate's
+  overlap.
 - `changes`: rename, permissions and IP allowlist of a live token.
 - `audit`: the security log, `ClientInfo`, uses of dead and unknown tokens.
 - `exposure`: leak reports and tokens sent in a URL.
@@ -42,6 +43,7 @@ from apitokens.services.tokens import (
     api_token_create,
     api_token_limit,
     api_token_name_clash,
+    api_token_overlap_end,
     api_token_regenerate,
     api_token_revoke,
 )
@@ -62,6 +64,7 @@ __all__ = [
     "api_token_expire_by_policy",
     "api_token_limit",
     "api_token_name_clash",
+    "api_token_overlap_end",
     "api_token_regenerate",
     "api_token_rename",
     "api_token_revoke",

@@ -174,6 +174,7 @@ def api_token_regenerate(
     token: APIToken,
     actor: User,
     overlap: timedelta,
+    until_quiet: bool = False,
     client: ClientInfo = NO_CLIENT,
     now: datetime | None = None,
     expected_digest: str | None = None,
@@ -189,6 +190,11 @@ def api_token_regenerate(
     by the second follows the second's overlap, and the value from two generations ago
     stops at once, whatever overlap it was given.
 
+    With `until_quiet` ("Until its traffic stops", `overlap` must then be the 7-day hard
+    end, `expiry.QUIET_OVERLAP_MAX`) the replaced value works until 24 hours pass without a
+    request using it: `previous_expires_at` starts a quiet day ahead and each use of the
+    old value moves it on (`activity.previous_value_touch`), never past the hard end.
+
     Raises TokenNotRegenerable for a deleted or expired token, or one that was deleted
     or regenerated concurrently (a concurrent delete always wins; TokenChangedMeanwhile).
     With `expected_digest` (a rotation through the API, by the value it presented), a
@@ -199,6 +205,8 @@ def api_token_regenerate(
     now = now or timezone.now()
     if overlap < timedelta(0):
         raise ValueError("The overlap cannot be negative.")
+    if until_quiet and overlap != expiry.QUIET_OVERLAP_MAX:
+        raise ValueError("An overlap until its traffic stops ends after 7 days at the latest.")
     policy = TokenPolicy.current()
     raw = tokens.generate_token()
     with transaction.atomic():
@@ -226,7 +234,9 @@ def api_token_regenerate(
             "identifier": tokens.token_identifier(raw),
             "previous_digest": current.digest,
             "previous_identifier": current.identifier,
-            "previous_expires_at": now + overlap,
+            "previous_expires_at": now + (expiry.QUIET_PERIOD if until_quiet else overlap),
+            "overlap_until_quiet": until_quiet,
+            "overlap_warning_sent_at": None,
             "expires_at": expiry.regenerated_expiry(
                 expires_at=current.expires_at,
                 lifetime_days=current.lifetime_days,
@@ -248,7 +258,13 @@ def api_token_regenerate(
             )
         for field, value in changes.items():
             setattr(token, field, value)
-        if keep_previous:
+        if until_quiet:
+            until = timezone.localtime(now + overlap)
+            detail = (
+                f"Previous value {current.identifier} works until 24 hours pass without a "
+                f"request using it, {dateformat.format(until, 'j M Y, H:i T')} at the latest"
+            )
+        elif keep_previous:
             until = timezone.localtime(changes["previous_expires_at"])
             detail = (
                 f"Previous value {current.identifier} works until "
@@ -271,6 +287,51 @@ def api_token_regenerate(
         client=client,
         now=now,
         previous_identifier=current.identifier,
-        previous_expires_at=changes["previous_expires_at"] if keep_previous else None,
+        previous_expires_at=(now + overlap) if keep_previous else None,
+        until_quiet=until_quiet,
     )
     return token, raw
+
+
+def api_token_overlap_end(
+    *,
+    token: APIToken,
+    actor: User,
+    previous_identifier: str | None = None,
+    client: ClientInfo = NO_CLIENT,
+    now: datetime | None = None,
+) -> bool:
+    """End a regenerate's overlap now: the replaced value is refused from the next request,
+    as a deleted token is (the lookup reads the row on every request; nothing caches it).
+
+    The value stays remembered, so a later use of it is reported like a dead token's, not
+    answered as unknown. With `previous_identifier` (the old value the owner saw), only that
+    value's overlap ends. Returns False when no such overlap was running (double submit,
+    ended by its own clock, another regenerate meanwhile): nothing changes.
+    """
+    now = now or timezone.now()
+    running = APIToken.objects.filter(
+        pk=token.pk,
+        revoked_at__isnull=True,
+        previous_digest__isnull=False,
+        previous_expires_at__gt=now,
+    )
+    if previous_identifier is not None:
+        running = running.filter(previous_identifier=previous_identifier)
+    with transaction.atomic():
+        updated = running.update(previous_expires_at=now, overlap_until_quiet=False)
+        if not updated:
+            return False
+        token.previous_expires_at, token.overlap_until_quiet = now, False
+        security_event_record(
+            kind=SecurityEvent.Kind.OVERLAP_ENDED,
+            account=token.owner,
+            actor_kind=security_actor_kind(token=token, actor=actor),
+            actor=actor,
+            token=token,
+            client=client,
+            detail=f"Previous value {token.previous_identifier} stopped at once",
+            now=now,
+        )
+    notifications.notify_overlap_ended(token=token, client=client, now=now)
+    return True

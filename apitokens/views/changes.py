@@ -1,5 +1,6 @@
 """Changing one of the user's tokens from its modal: edit (name, permissions, IP
-allowlist), regenerate its value (shown once), delete it."""
+allowlist), regenerate its value (shown once), delete it; and, from the token's page, end a
+regenerate's overlap now."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.sudo import sudo_required
 from apitokens import allowlist
@@ -23,6 +24,7 @@ from apitokens.services.suggestions import SuggestionOutdated, api_token_delete_
 from apitokens.services.tokens import (
     TokenNameTaken,
     TokenNotRegenerable,
+    api_token_overlap_end,
     api_token_regenerate,
     api_token_revoke,
 )
@@ -117,6 +119,7 @@ def token_regenerate(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
                     token=token,
                     actor=request.user,
                     overlap=form.cleaned_data["overlap"],
+                    until_quiet=form.cleaned_data["until_quiet"],
                     client=ClientInfo.from_request(request),
                 )
             except TokenNotRegenerable as error:
@@ -161,3 +164,32 @@ def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     if request.htmx:
         return render(request, f"{LIST_TEMPLATE}#delete-modal", context)
     return render(request, "apitokens/token_delete.html", context)
+
+
+@never_cache
+@login_required_htmx
+@require_POST
+@sudo_required
+def token_overlap_end(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """Stop the old value of a regenerated token now (the token page's "End overlap now"),
+    then show the token's page again with a message."""
+    token = owned_token(request, public_id)
+    # The old value the owner saw: a regenerate in another tab meanwhile ends nothing.
+    shown = request.POST.get("previous", "")[:16]
+    ended = token.revoked_at is None and api_token_overlap_end(
+        token=token,
+        actor=request.user,
+        previous_identifier=shown,
+        client=ClientInfo.from_request(request),
+    )
+    if ended:
+        messages.success(
+            request, f"The old value of ‘{token.name}’ stopped working: only the new one works."
+        )
+    else:
+        messages.info(
+            request,
+            f"The old value of ‘{token.name}’ was no longer working, or the token changed "
+            "meanwhile: nothing was changed.",
+        )
+    return redirect("apitokens:detail", public_id=token.public_id)

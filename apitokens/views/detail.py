@@ -41,8 +41,9 @@ def daily_chart(daily: list) -> charts.BarChart:
 @login_required_htmx
 @require_safe
 def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    """One of the user's tokens (deleted ones too): details, requests per day for 30 days,
-    recent activity filterable by status with new IPs highlighted, and its security log."""
+    """One of the user's tokens (deleted ones too): details, during a regenerate's overlap who
+    still sends the old value, requests per day for 30 days, recent activity filterable by
+    status with new IPs highlighted, and its security log."""
     token = get_object_or_404(
         request.user.api_tokens.select_related("revoked_by"), public_id=public_id
     )
@@ -89,6 +90,15 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     if request.htmx and request.htmx.target == "token-activity":
         return render(request, "apitokens/token_detail.html#token-activity", context)
     daily = selectors.activity_per_day(token=token, days=CHART_DAYS, now=now)
+    if context["previous_until"]:
+        # During a regenerate's overlap: who still sends the old value.
+        old_value = selectors.previous_value_callers(
+            token=token, since=token.regenerated_at or token.created_at
+        )
+        context["old_value"] = old_value
+        context["old_value_callers"] = [
+            (caller, time_ago(caller.last_seen_at, now)) for caller in old_value.callers
+        ]
     context |= {
         "chart": daily_chart(daily),
         "chart_days": CHART_DAYS,

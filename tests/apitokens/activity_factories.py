@@ -22,6 +22,8 @@ def add_activity(
     method: str = "GET",
     path: str = "/api/v1/me/",
     flagged: bool = False,
+    used_previous_value: bool = False,
+    user_agent: str = "curl/8.5.0",
 ) -> list[TokenActivity]:
     """`count` requests made with `token`, the first at `at`, then every `step`, with their
     hourly rollups and address facts (as the activity writer adds them)."""
@@ -34,9 +36,10 @@ def add_activity(
             path=path,
             status=status,
             ip=ip,
-            user_agent="curl/8.5.0",
+            user_agent=user_agent,
             duration_ms=12,
             flagged=flagged,
+            used_previous_value=used_previous_value,
         )
         for index in range(count)
     )
