@@ -20,12 +20,18 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from accounts.audit_export import ACCOUNT_EVENTS
 from accounts.forms import SignupForm
 from accounts.models import AccountEvent, User
 from accounts.services import account_access_end_by_staff
 from accounts.signals import account_access_end_preview
 from accounts.views import safe_next_url
-from common.admin import ReadOnlyAdminMixin, SafeLookupsMixin, SafeSelectedActionsMixin
+from common.admin import (
+    AuditExportMixin,
+    ReadOnlyAdminMixin,
+    SafeLookupsMixin,
+    SafeSelectedActionsMixin,
+)
 
 
 class AdminUserCreationForm(SignupForm):
@@ -227,7 +233,11 @@ class GroupAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, DjangoGroupAdmin):
 
 @admin.register(AccountEvent)
 class AccountEventAdmin(
-    SafeSelectedActionsMixin, SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+    AuditExportMixin,
+    SafeSelectedActionsMixin,
+    SafeLookupsMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
 ):
     """The accounts' security logs, read-only (an audit trail is never edited)."""
 
@@ -238,3 +248,4 @@ class AccountEventAdmin(
     raw_id_fields = ("user",)
     date_hierarchy = "created_at"
     show_full_result_count = False
+    audit_export = ACCOUNT_EVENTS
