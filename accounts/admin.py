@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
 
+from accounts.audit_export import ACCOUNT_EVENTS
 from accounts.forms import SignupForm
 from accounts.models import AccountEvent, User
+from accounts.services import account_access_end_by_staff
+from accounts.signals import account_access_end_preview
 from accounts.views import safe_next_url
-from common.admin import ReadOnlyAdminMixin, SafeLookupsMixin, SafeSelectedActionsMixin
+from common.admin import (
+    AuditExportMixin,
+    ReadOnlyAdminMixin,
+    SafeLookupsMixin,
+    SafeSelectedActionsMixin,
+)
 
 
 class AdminUserCreationForm(SignupForm):
@@ -49,6 +63,13 @@ class AdminUserChangeForm(auth_forms.UserChangeForm):
                 "Another account already uses this email address.", code="duplicate_email"
             )
         return email
+
+
+class EndAccessForm(forms.Form):
+    """The confirmation of "Delete all tokens and end all sessions": the account's sessions
+    version the page was shown with, so a second submit changes nothing."""
+
+    sessions_version = forms.IntegerField(min_value=0, max_value=2**31 - 1)
 
 
 @admin.register(User)
@@ -101,6 +122,85 @@ class UserAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, DjangoUserAdmin):
     # which WCAG (axe aria-prohibited-attr) refuses.
     filter_horizontal = ()
 
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.end_access_view)
+        return [
+            path("<path:object_id>/end-access/", view, name="accounts_user_end_access"),
+            *super().get_urls(),
+        ]
+
+    @method_decorator(never_cache)
+    @method_decorator(require_http_methods(["GET", "POST"]))
+    def end_access_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """ "Delete all tokens and end all sessions": GET shows what goes, POST does it."""
+        user = self.get_object(request, unquote(object_id))
+        if user is None:
+            raise Http404("No such user.")
+        if not self.has_change_permission(request, user):
+            raise PermissionDenied
+        change_url = reverse("admin:accounts_user_change", args=[user.pk])
+        if user.pk == request.user.pk:
+            # Staff would sign themselves out mid-action; their own Security page does this.
+            self.message_user(
+                request,
+                "You cannot end your own sessions here: use Sign out everywhere else on "
+                "your Security page.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(change_url)
+        form = EndAccessForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            deleted = account_access_end_by_staff(
+                user=user,
+                actor=request.user,
+                expected_sessions_version=form.cleaned_data["sessions_version"],
+                request=request,
+            )
+            if deleted is None:
+                self.message_user(
+                    request,
+                    "Nothing to do: this account's sessions were ended meanwhile (a second "
+                    "submit, or another staff member). Check the account's security log.",
+                    messages.INFO,
+                )
+            else:
+                plural = "" if deleted == 1 else "s"
+                self.log_change(
+                    request, user, f"Ended all sessions and deleted {deleted} API token{plural}."
+                )
+                self.message_user(
+                    request,
+                    f"Ended every session of {user.email} and deleted {deleted} API "
+                    f"token{plural}. The owner was emailed once.",
+                    messages.SUCCESS,
+                )
+            return HttpResponseRedirect(change_url)
+        if request.method == "POST":
+            self.message_user(
+                request,
+                "The confirmation was not understood (the page may be out of date). "
+                "Check the list again and confirm.",
+                messages.WARNING,
+            )
+        removals = [
+            line
+            for _receiver, lines in account_access_end_preview.send(sender=User, user=user)
+            if isinstance(lines, list)
+            for line in lines
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Delete all tokens and end all sessions?",
+            "opts": self.opts,
+            "original": user,
+            "removals": removals,
+            "sessions_version": user.sessions_version,
+            "change_url": change_url,
+        }
+        return TemplateResponse(
+            request, "admin/accounts/user/end_access_confirmation.html", context
+        )
+
 
 def admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
     """Send admin logins through the portal login page, so its failure limiter applies."""
@@ -133,7 +233,11 @@ class GroupAdmin(SafeSelectedActionsMixin, SafeLookupsMixin, DjangoGroupAdmin):
 
 @admin.register(AccountEvent)
 class AccountEventAdmin(
-    SafeSelectedActionsMixin, SafeLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+    AuditExportMixin,
+    SafeSelectedActionsMixin,
+    SafeLookupsMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
 ):
     """The accounts' security logs, read-only (an audit trail is never edited)."""
 
@@ -144,3 +248,4 @@ class AccountEventAdmin(
     raw_id_fields = ("user",)
     date_hierarchy = "created_at"
     show_full_result_count = False
+    audit_export = ACCOUNT_EVENTS

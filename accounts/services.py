@@ -1,5 +1,6 @@
 """Actions on accounts: sign up, email verification, taking over an unconfirmed
-account, password reset emails, the security log's rows, ending other sessions.
+account, password reset emails, the security log's rows, ending other sessions, and
+staff ending every session of an account (with its API tokens, through a signal).
 
 Every email leaves through `common.mail` (after commit, on the mail thread) with links
 built from QUICKBOT_SITE_URL, so neither the answer nor its timing tells whether an
@@ -24,7 +25,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts.login_limiter import verification_email_allowed
 from accounts.models import AccountEvent, User
-from accounts.signals import account_claimed
+from accounts.signals import account_access_ended_by_staff, account_claimed
 from accounts.tokens import email_verification_token_generator
 from accounts.two_factor import two_factor_disable
 from common.background import background_after_response
@@ -225,3 +226,50 @@ def sessions_end_others(*, request: HttpRequest) -> None:
     user.refresh_from_db(fields=["sessions_version"])
     update_session_auth_hash(request, user)
     account_event_record(user=user, kind=AccountEvent.Kind.SIGNED_OUT_OTHERS, request=request)
+
+
+def account_access_end_by_staff(
+    *, user: User, actor: User, expected_sessions_version: int, request: HttpRequest | None = None
+) -> int | None:
+    """Staff end every session of `user` (sudo state goes with them) and, through
+    `account_access_ended_by_staff`, delete every API token; one security-log row and ONE
+    email to the owner, in one transaction.
+
+    Returns how many API tokens were deleted, or None, changing nothing, when the account's
+    sessions were ended meanwhile (`expected_sessions_version` is stale: a double submit).
+    """
+    with transaction.atomic():
+        # The guarded update makes a double submit (or two staff at once) act once.
+        ended = User.objects.filter(pk=user.pk, sessions_version=expected_sessions_version).update(
+            sessions_version=F("sessions_version") + 1
+        )
+        if not ended:
+            return None
+        user.refresh_from_db(fields=["sessions_version"])
+        responses = account_access_ended_by_staff.send(
+            sender=User, user=user, actor=actor, request=request
+        )
+        tokens_deleted = sum(count for _, count in responses if isinstance(count, int))
+        plural = "" if tokens_deleted == 1 else "s"
+        # No request: the owner's log would show the staff member's address and browser.
+        account_event_record(
+            user=user,
+            kind=AccountEvent.Kind.SESSIONS_ENDED_BY_STAFF,
+            detail=f"By QuickBot staff; {tokens_deleted} API token{plural} deleted",
+        )
+        context = {
+            "email": user.email,
+            "tokens_deleted": tokens_deleted,
+            "login_url": site_url(reverse("accounts:login")),
+            "reset_url": site_url(reverse("accounts:password_reset")),
+        }
+        mail_dispatch(
+            "sessions_ended_by_staff",
+            lambda: templated_message(
+                to=context["email"],
+                subject="QuickBot staff signed your account out everywhere",
+                template="accounts/email/sessions_ended_by_staff.txt",
+                context=context,
+            ),
+        )
+    return tokens_deleted

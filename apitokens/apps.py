@@ -7,8 +7,23 @@ class ApiTokensConfig(AppConfig):
     verbose_name = "API"
 
     def ready(self) -> None:
-        from accounts.signals import account_claimed
-        from apitokens.signals import tokens_revoke_on_claim
+        from accounts.signals import (
+            account_access_end_preview,
+            account_access_ended_by_staff,
+            account_claimed,
+        )
+        from apitokens.signals import (
+            tokens_preview_for_staff_end,
+            tokens_revoke_on_claim,
+            tokens_revoke_on_staff_end,
+        )
 
         # Taking over an account deletes its tokens; accounts only sends the signal.
         account_claimed.connect(tokens_revoke_on_claim, dispatch_uid="apitokens.tokens_on_claim")
+        # Staff ending an account's access (the user admin) deletes its tokens too.
+        account_access_ended_by_staff.connect(
+            tokens_revoke_on_staff_end, dispatch_uid="apitokens.tokens_on_staff_end"
+        )
+        account_access_end_preview.connect(
+            tokens_preview_for_staff_end, dispatch_uid="apitokens.tokens_staff_end_preview"
+        )

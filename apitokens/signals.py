@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from accounts.models import User
 from apitokens.models import APIToken
 from apitokens.services.audit import NO_CLIENT, ClientInfo
+from apitokens.services.staff import account_tokens_revoke_by_staff
 from apitokens.services.tokens import api_token_revoke
 
 
@@ -21,3 +22,18 @@ def tokens_revoke_on_claim(
         api_token_revoke(token=token, actor=None, reason=APIToken.RevokedBy.CLAIMED, client=client)
         for token in tokens
     )
+
+
+def tokens_revoke_on_staff_end(
+    *, user: User, actor: User, request: HttpRequest | None = None, **kwargs: object
+) -> int:
+    """Staff ended all of the account's access: delete every active token (the owner gets
+    accounts' one email, not one per token). Returns how many were deleted."""
+    client = ClientInfo.from_request(request) if request is not None else NO_CLIENT
+    return account_tokens_revoke_by_staff(user=user, actor=actor, client=client)
+
+
+def tokens_preview_for_staff_end(*, user: User, **kwargs: object) -> list[str]:
+    """The account's active tokens, one line each, for the staff confirmation page."""
+    active = user.api_tokens.active().order_by("name", "pk").only("name", "identifier")
+    return [f"API token “{token.name}” ({token.identifier})" for token in active]

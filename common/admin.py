@@ -9,6 +9,9 @@ Actions: Django's `ModelAdmin.response_action` filters `pk__in` with the posted
 integer range raised ValueError/OverflowError, a 500. The changelist only ever posts ids
 it listed, so any other value is a stale or forged form: say so and show the list again.
 
+Exports: `AuditExportMixin` adds CSV and JSON Lines downloads of a log changelist, as
+filtered and searched (`common.audit_export`).
+
 Lookups: Django turns a filter it cannot build into its invalid-lookup redirect (`?e=1`),
 but PostgreSQL refuses some values only when the query runs: a NUL byte in any text
 parameter, an address an `inet` column cannot hold. Those become the same redirect.
@@ -18,11 +21,34 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.admin import helpers
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import EmptyResultSet, ValidationError
+from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR, SEARCH_VAR, ChangeList
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+
+from common.audit_export import (
+    AuditExport,
+    ExportFormat,
+    export_chunks,
+    export_filename,
+    requested_time_range,
+)
+
+# The filters recorded with an export in the admin's history, at most this long.
+EXPORT_FILTERS_MAX_LENGTH = 1000
 
 
 def selected_ids_valid(model, values: list[str]) -> bool:
@@ -95,3 +121,62 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class AuditExportMixin:
+    """For a log's ModelAdmin (`audit_export` says what to write): CSV and JSON Lines
+    downloads of its changelist as filtered and searched, at `export/csv/` and
+    `export/jsonl/` (URL name `admin:<app>_<model>_export`), streamed. Each export is
+    recorded in the admin's history (LogEntry) with its filters."""
+
+    audit_export: AuditExport
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.export_view)
+        name = f"{self.opts.app_label}_{self.opts.model_name}_export"
+        return [path("export/<str:format_name>/", view, name=name), *super().get_urls()]
+
+    def export_view(self, request: HttpRequest, format_name: str) -> HttpResponse:
+        """The changelist's rows (its filters and search; no page) up to now, oldest first."""
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        try:
+            export_format = ExportFormat(format_name)
+        except ValueError:
+            raise Http404("No such export format.") from None
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        changelist_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        now = timezone.now()
+        # The changelist reads its filters from request.GET; a page number is no filter.
+        request.GET = request.GET.copy()
+        request.GET.pop(PAGE_VAR, None)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(f"{changelist_url}?{ERROR_FLAG}=1")
+        search = request.GET.get(SEARCH_VAR, "")
+        if search and changelist.query != search:
+            # The changelist ignores a search it refuses (a NUL byte): an export must not.
+            self.message_user(
+                request, "The search was not understood: nothing was exported.", messages.ERROR
+            )
+            return HttpResponseRedirect(changelist_url)
+        export = self.audit_export
+        queryset = changelist.queryset.filter(**{f"{export.time_field}__lte": now})
+        since, until = requested_time_range(request.GET, field=export.time_field, now=now)
+        filename = export_filename(export, export_format, since=since, until=until)
+        LogEntry.objects.create(
+            user_id=request.user.pk,
+            content_type=ContentType.objects.get_for_model(export.model),
+            object_repr=f"Export {filename}"[:200],
+            action_flag=CHANGE,
+            change_message=(
+                f"Exported as {export_format.value}; filters: {request.GET.urlencode() or 'none'}"
+            )[:EXPORT_FILTERS_MAX_LENGTH],
+        )
+        response = StreamingHttpResponse(
+            export_chunks(export, queryset, export_format), content_type=export_format.content_type
+        )
+        response["Content-Disposition"] = content_disposition_header(True, filename)
+        return response

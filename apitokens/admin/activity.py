@@ -25,12 +25,15 @@ from apitokens.admin.filters import (
     StatusClassFilter,
     TokenPublicIdFilter,
 )
+from apitokens.audit_export import ACTIVITY
 from apitokens.models import APIToken, TokenActivity
-from common.admin import ReadOnlyAdminMixin
+from common.admin import AuditExportMixin, ReadOnlyAdminMixin
 
 
 @admin.register(TokenActivity)
-class TokenActivityAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class TokenActivityAdmin(
+    AuditExportMixin, NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     """What tokens did. Read-only; rows go away only through `prune_token_activity`."""
 
     list_display = (
@@ -58,6 +61,7 @@ class TokenActivityAdmin(NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAd
     paginator = CappedCountPaginator
     list_per_page = 100
     actions = None
+    audit_export = ACTIVITY
 
     class Media:
         css = {"all": ("css/admin_audit.css",)}

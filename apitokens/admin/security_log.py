@@ -10,14 +10,15 @@ from django.utils.html import format_html
 from apitokens.admin.changelist import CappedCountPaginator, NoDigestLookupsMixin, is_ip_address
 from apitokens.admin.display import actor_label, short_time, token_admin_link, user_admin_link
 from apitokens.admin.filters import TokenPublicIdFilter
+from apitokens.audit_export import SECURITY_EVENTS
 from apitokens.event_details import security_event_details
 from apitokens.models import SecurityEvent
-from common.admin import ReadOnlyAdminMixin, SafeLookupsMixin
+from common.admin import AuditExportMixin, ReadOnlyAdminMixin, SafeLookupsMixin
 
 
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(
-    SafeLookupsMixin, NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+    AuditExportMixin, SafeLookupsMixin, NoDigestLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 ):
     """Token lifecycle events. Read-only: the app never edits or deletes them."""
 
@@ -40,6 +41,7 @@ class SecurityEventAdmin(
     paginator = CappedCountPaginator
     list_per_page = 100
     actions = None
+    audit_export = SECURITY_EVENTS
 
     class Media:
         css = {"all": ("css/admin_audit.css",)}

@@ -8,11 +8,12 @@ from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
 from apitokens import selectors
-from apitokens.admin import actions
+from apitokens.admin import actions, lookup
 from apitokens.admin.changelist import NoDigestLookupsMixin
 from apitokens.admin.display import (
     actor_label,
@@ -156,6 +157,10 @@ class APITokenAdmin(
         "recent_activity",
         "security_log",
     )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(lookup.token_lookup)
+        return [path("lookup/", view, name="apitokens_apitoken_lookup"), *super().get_urls()]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return (

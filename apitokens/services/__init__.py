@@ -6,6 +6,7 @@
 - `audit`: the security log, `ClientInfo`, uses of dead and unknown tokens.
 - `exposure`: leak reports and tokens sent in a URL.
 - `policy`: staff's token policy and expiries brought forward to meet it.
+- `staff`: staff tools: find a token by a pasted value, delete all of an account's tokens.
 
 The names below are re-exported so callers can write `services.api_token_revoke(...)`.
 """
@@ -34,6 +35,11 @@ from apitokens.services.exposure import (
     leaked_credentials_report,
 )
 from apitokens.services.policy import api_token_expire_by_policy, token_policy_save
+from apitokens.services.staff import (
+    TokenLookup,
+    account_tokens_revoke_by_staff,
+    api_token_find_by_value,
+)
 from apitokens.services.tokens import (
     EXPOSED_DETAILS,
     TokenChangedMeanwhile,
@@ -57,11 +63,14 @@ __all__ = [
     "LeakReport",
     "TokenChangedMeanwhile",
     "TokenLimitReached",
+    "TokenLookup",
     "TokenNameTaken",
     "TokenNotRegenerable",
+    "account_tokens_revoke_by_staff",
     "api_token_create",
     "api_token_dead_use_record",
     "api_token_expire_by_policy",
+    "api_token_find_by_value",
     "api_token_limit",
     "api_token_name_clash",
     "api_token_overlap_end",

@@ -57,7 +57,7 @@ def security_actor_kind(*, token: APIToken, actor: User) -> str:
 def security_event_record(
     *,
     kind: str,
-    account: User,
+    account: User | None,
     actor_kind: str,
     token: APIToken | None = None,
     actor: User | None = None,
@@ -65,7 +65,7 @@ def security_event_record(
     detail: str = "",
     now: datetime | None = None,
 ) -> SecurityEvent:
-    """Append one row to the security log."""
+    """Append one row to the security log (`account` None: an event of no account)."""
     now = now or timezone.now()
     return SecurityEvent.objects.create(
         kind=kind,

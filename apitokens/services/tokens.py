@@ -131,10 +131,12 @@ def api_token_revoke(
     reason: str = APIToken.RevokedBy.OWNER,
     client: ClientInfo = NO_CLIENT,
     now: datetime | None = None,
+    notify: bool = True,
 ) -> bool:
     """Delete (revoke) a token; it stops authenticating on the next request.
 
     Returns False when it was already deleted (double submit, second tab): nothing changes.
+    `notify=False` leaves the owner's email to the caller (one email for a bulk action).
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -154,7 +156,8 @@ def api_token_revoke(
             detail=EXPOSED_DETAILS.get(reason, ""),
             now=now,
         )
-    notifications.notify_token_deleted(token=token, client=client, now=now, reason=reason)
+    if notify:
+        notifications.notify_token_deleted(token=token, client=client, now=now, reason=reason)
     return True
 
 
