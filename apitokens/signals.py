@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.db import transaction
 from django.http import HttpRequest
 
-from accounts.models import User
+from accounts.models import AccountEvent, User
 from apitokens.models import APIToken
 from apitokens.services.audit import NO_CLIENT, ClientInfo
 from apitokens.services.tokens import api_token_revoke
+from apitokens.webhooks.events import account_event_webhooks_emit
+
+logger = logging.getLogger(__name__)
 
 
 def tokens_revoke_on_claim(
@@ -21,3 +27,12 @@ def tokens_revoke_on_claim(
         api_token_revoke(token=token, actor=None, reason=APIToken.RevokedBy.CLAIMED, client=client)
         for token in tokens
     )
+
+
+def account_event_stream(*, event: AccountEvent, **kwargs: object) -> None:
+    """An account security-log row was written: stream it to the staff webhook endpoints."""
+    try:
+        with transaction.atomic():  # a savepoint: the log row stays should a webhook fail
+            account_event_webhooks_emit(event=event)
+    except Exception:
+        logger.exception("Could not queue the webhooks of account event %s", event.pk)
