@@ -78,9 +78,11 @@ def address_refusal(address: Address, *, allow_private: bool) -> str | None:
         return "a loopback address"
     if address.is_link_local:
         return "a link-local address"
+    if address.is_reserved:
+        return "a reserved address"
     if address.is_private or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local):
         return "a private address"
-    if address.is_reserved or not address.is_global:
+    if not address.is_global:
         return "a reserved address"
     return None
 
@@ -141,7 +143,7 @@ def webhook_url_check(
         addresses = [str(literal)]
     else:
         try:
-            addresses = (resolve or system_resolve)(host, port)
+            addresses = resolve(host, port) if resolve is not None else system_resolve(host, port)
         except (OSError, UnicodeError):
             raise UnsafeWebhookURL(f"The host name {host} could not be resolved.") from None
     if not addresses:

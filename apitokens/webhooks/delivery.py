@@ -25,12 +25,7 @@ from django.tasks import task, task_backends
 from django.utils import timezone
 
 from apitokens.models import WebhookDelivery, WebhookEndpoint
-from apitokens.webhooks.addresses import (
-    Resolver,
-    UnsafeWebhookURL,
-    WebhookTarget,
-    webhook_url_check,
-)
+from apitokens.webhooks.addresses import UnsafeWebhookURL, WebhookTarget, webhook_url_check
 from apitokens.webhooks.signing import webhook_headers
 
 logger = logging.getLogger(__name__)
@@ -185,9 +180,7 @@ def webhook_deliveries_due_send(*, now: datetime | None = None, limit: int = 500
 # --- One attempt ----------------------------------------------------------------------------
 
 
-def webhook_delivery_attempt(
-    *, delivery_id: int, now: datetime | None = None, resolve: Resolver | None = None
-) -> str:
+def webhook_delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> str:
     """Claim the delivery, check its endpoint's URL again, POST it signed, and record the
     outcome: delivered, retried later, or failed for good. Returns the new status."""
     now = now or timezone.now()
@@ -214,7 +207,7 @@ def webhook_delivery_attempt(
             result=AttemptResult(None, 0, "The endpoint is disabled."),
         )
     try:
-        target = webhook_url_check(endpoint.url, resolve=resolve)
+        target = webhook_url_check(endpoint.url)
     except UnsafeWebhookURL as refusal:
         logger.warning(
             "Webhook delivery %s refused: endpoint %s: %s", delivery.pk, endpoint.pk, refusal
