@@ -164,9 +164,12 @@ def test_an_endpoint_failing_for_3_days_is_disabled_and_its_owner_emailed(
     endpoint.refresh_from_db()
     assert not endpoint.enabled
     assert endpoint.disabled_at == later
-    assert WebhookEndpoint.objects.get(pk=endpoint.pk).deliveries.filter(
-        status=WebhookDelivery.Status.RETRYING
-    ).count() == 0
+    assert (
+        WebhookEndpoint.objects.get(pk=endpoint.pk)
+        .deliveries.filter(status=WebhookDelivery.Status.RETRYING)
+        .count()
+        == 0
+    )
     (message,) = mailoutbox
     assert message.to == [user.email]
     assert "disabled" in message.subject
@@ -201,9 +204,7 @@ def test_a_backend_that_can_defer_gets_the_retry_with_run_after(user, local_rece
     with Receiver(statuses=[500]) as receiver:
         make_endpoint(owner=user, url=receiver.url)
         now = timezone.now()
-        (delivery,) = webhook_event_emit(
-            event_type="token.created", account=user, data={}, now=now
-        )
+        (delivery,) = webhook_event_emit(event_type="token.created", account=user, data={}, now=now)
         webhook_delivery_attempt(delivery_id=delivery.pk, now=now)
     (queued,) = task_backends["default"].results
     assert queued.task.run_after == now + timedelta(minutes=1)

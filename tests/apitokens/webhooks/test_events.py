@@ -33,16 +33,16 @@ def sent(event_type):
 
 @pytest.fixture
 def endpoint(user):
-    return make_endpoint(owner=user, url="https://hooks.example.com/x", event_types=ALL_TOKEN_EVENTS)
+    return make_endpoint(
+        owner=user, url="https://hooks.example.com/x", event_types=ALL_TOKEN_EVENTS
+    )
 
 
 def test_created_regenerated_and_deleted_are_emitted_with_the_token_but_never_its_value(
     user, endpoint
 ):
     token, value = create_token(user, name="CI deploy")
-    token, new_value = services.api_token_regenerate(
-        token=token, actor=user, overlap=timedelta(0)
-    )
+    token, new_value = services.api_token_regenerate(token=token, actor=user, overlap=timedelta(0))
     services.api_token_revoke(token=token, actor=user)
     for event_type in ("token.created", "token.regenerated", "token.deleted"):
         (payload,) = sent(event_type)
@@ -153,7 +153,9 @@ def test_an_owner_endpoint_never_streams_the_audit_log(user):
 
 
 def test_leak_reports_reach_the_audit_stream(user):
-    make_endpoint(owner=None, url="https://siem.example.com/in", event_types=("audit.security_event",))
+    make_endpoint(
+        owner=None, url="https://siem.example.com/in", event_types=("audit.security_event",)
+    )
     leak_report_process(
         report=LeakReport(
             submitted=2, well_formed=0, digests=(), client=NO_CLIENT, received_at=timezone.now()
