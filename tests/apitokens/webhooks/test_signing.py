@@ -53,3 +53,12 @@ def test_the_signature_is_the_hmac_of_id_timestamp_and_body():
     signed = f"msg_x.{headers['webhook-timestamp']}.{body}".encode()
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     assert headers["webhook-signature"] == f"v1,{expected}"
+
+
+@pytest.mark.django_db
+def test_the_api_reference_shows_how_to_verify_a_webhook(client):
+    content = client.get("/docs/api/").content.decode()
+    assert 'id="webhooks"' in content
+    assert "openssl dgst -sha256 -mac HMAC" in content
+    assert "webhook.verify(raw_body, headers)" in content
+    assert "token.used_from_new_address" in content
