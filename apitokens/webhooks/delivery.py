@@ -273,8 +273,10 @@ def _endpoint_failure_record(*, endpoint: WebhookEndpoint, now: datetime) -> Non
         # Imported here: the security log's writer queues webhooks through this module.
         from apitokens.models import SecurityEvent
         from apitokens.services.audit import security_event_record
+        from apitokens.webhooks.events import subscription_memo
         from apitokens.webhooks.notify import endpoint_disabled_notify
 
+        subscription_memo.reset()
         endpoint.refresh_from_db()
         logger.warning("Webhook endpoint %s disabled after 3 days of failures", endpoint.pk)
         security_event_record(

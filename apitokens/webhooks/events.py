@@ -68,6 +68,47 @@ def event_payload(*, event_type: str, data: dict, now: datetime) -> str:
     )
 
 
+class SubscriptionMemo:
+    """The event types that some enabled endpoint subscribes to, read at most every
+    MEMO_SECONDS: every security-log row and every activity batch ask, and with no
+    endpoint subscribed they cost no query and no savepoint."""
+
+    MEMO_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._memo: tuple[float, frozenset[str]] | None = None  # (read at, event types)
+
+    def get(self) -> frozenset[str]:
+        memo = self._memo
+        now = time.monotonic()
+        if memo is None or now - memo[0] > self.MEMO_SECONDS:
+            rows = WebhookEndpoint.objects.filter(enabled=True).values_list(
+                "event_types", flat=True
+            )
+            subscribed = frozenset(kind for row in rows for kind in row.split())
+            with self._mutex:
+                self._memo = memo = (now, subscribed)
+        return memo[1]
+
+    def reset(self) -> None:
+        """Drop the memo (an endpoint changed in this process; between tests)."""
+        with self._mutex:
+            self._memo = None
+
+
+subscription_memo = SubscriptionMemo()
+
+
+def subscribed(event_type: str) -> bool:
+    """Whether some enabled endpoint may want `event_type` (memoized, see SubscriptionMemo)."""
+    return event_type in subscription_memo.get()
+
+
+def new_address_subscribed() -> bool:
+    return subscribed("token.used_from_new_address")
+
+
 def subscribed_endpoints(*, event_type: str, account: User | None) -> list[WebhookEndpoint]:
     """The enabled endpoints that receive `event_type` for `account`: the account's own
     (token events only) and staff endpoints."""
@@ -85,6 +126,8 @@ def webhook_event_emit(
 ) -> list[WebhookDelivery]:
     """Queue `event_type` for every endpoint that subscribes to it: one delivery row each,
     sent by the task queue once the current transaction commits."""
+    if not subscribed(event_type):
+        return []
     endpoints = subscribed_endpoints(event_type=event_type, account=account)
     if not endpoints:
         return []
@@ -137,8 +180,19 @@ def security_event_data(event: SecurityEvent) -> dict:
 
 def security_event_webhooks_emit(*, event: SecurityEvent) -> None:
     """The webhook events a new security-log row stands for: its token event, if any, and
-    the audit stream."""
+    the audit stream. No query while no endpoint subscribes to any of them; else in a
+    savepoint, so a failure here never takes the log row with it."""
     event_type = KIND_EVENT_TYPES.get(event.kind)
+    wanted = {"audit.security_event", "token.reported_leaked"}
+    if event_type is not None:
+        wanted.add(event_type)
+    if not wanted & subscription_memo.get():
+        return
+    with transaction.atomic():
+        _security_event_emit(event=event, event_type=event_type)
+
+
+def _security_event_emit(*, event: SecurityEvent, event_type: str | None) -> None:
     if event_type is not None and event.token is not None:
         data = {
             "token": token_data(event.token),
@@ -172,21 +226,22 @@ def security_event_webhooks_emit(*, event: SecurityEvent) -> None:
 
 def account_event_webhooks_emit(*, event: AccountEvent) -> None:
     """Stream a new account security-log row to the staff endpoints that want it."""
-    webhook_event_emit(
-        event_type="audit.account_event",
-        account=event.user,
-        data={
-            "id": event.pk,
-            "kind": event.kind,
-            "description": event.get_kind_display(),
-            "account": account_data(event.user),
-            "ip": event.ip,
-            "user_agent": event.user_agent,
-            "detail": event.detail,
-            "created_at": iso(event.created_at),
-        },
-        now=event.created_at,
-    )
+    if not subscribed("audit.account_event"):
+        return
+    data = {
+        "id": event.pk,
+        "kind": event.kind,
+        "description": event.get_kind_display(),
+        "account": account_data(event.user),
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "detail": event.detail,
+        "created_at": iso(event.created_at),
+    }
+    with transaction.atomic():
+        webhook_event_emit(
+            event_type="audit.account_event", account=event.user, data=data, now=event.created_at
+        )
 
 
 # --- Events no security-log row stands for ---------------------------------------------------
@@ -204,41 +259,6 @@ def token_expiring_emit(*, token: APIToken, reminder: str, now: datetime) -> Non
         },
         now=now,
     )
-
-
-class SubscriptionMemo:
-    """Whether any enabled endpoint wants `token.used_from_new_address`, read at most every
-    MEMO_SECONDS: the activity writer asks on every batch (with no buffer, every request)."""
-
-    MEMO_SECONDS = 10.0
-
-    def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        self._memo: tuple[float, bool] | None = None  # (read at, subscribed)
-
-    def get(self) -> bool:
-        memo = self._memo
-        now = time.monotonic()
-        if memo is None or now - memo[0] > self.MEMO_SECONDS:
-            subscribed = WebhookEndpoint.objects.filter(
-                enabled=True, event_types__contains="token.used_from_new_address"
-            ).exists()
-            with self._mutex:
-                self._memo = memo = (now, subscribed)
-        return memo[1]
-
-    def reset(self) -> None:
-        """Drop the memo (an endpoint changed in this process; between tests)."""
-        with self._mutex:
-            self._memo = None
-
-
-subscription_memo = SubscriptionMemo()
-
-
-def new_address_subscribed() -> bool:
-    """Whether any enabled endpoint wants `token.used_from_new_address` (memoized)."""
-    return subscription_memo.get()
 
 
 def token_new_addresses_emit(*, pairs: list[tuple[int, str, datetime]]) -> None:
