@@ -25,7 +25,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts.login_limiter import verification_email_allowed
 from accounts.models import AccountEvent, User
-from accounts.signals import account_access_ended_by_staff, account_claimed
+from accounts.signals import account_access_ended_by_staff, account_claimed, account_event_recorded
 from accounts.tokens import email_verification_token_generator
 from accounts.two_factor import two_factor_disable
 from common.background import background_after_response
@@ -206,8 +206,9 @@ def account_claim(*, user: User, password: str, request: HttpRequest | None = No
 def account_event_record(
     *, user: User, kind: str, request: HttpRequest | None = None, detail: str = ""
 ) -> AccountEvent:
-    """Append one line to the account's security log, with the request's IP and browser."""
-    return AccountEvent.objects.create(
+    """Append one line to the account's security log, with the request's IP and browser
+    (and tell the layers above: `account_event_recorded`)."""
+    event = AccountEvent.objects.create(
         user=user,
         kind=kind,
         detail=detail[:120],
@@ -217,6 +218,8 @@ def account_event_record(
         if request is not None
         else "",
     )
+    account_event_recorded.send(sender=AccountEvent, event=event)
+    return event
 
 
 def sessions_end_others(*, request: HttpRequest) -> None:

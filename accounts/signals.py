@@ -19,3 +19,7 @@ account_access_end_preview = Signal()
 # holds in its app (apitokens: every active token, one security-log row each, no per-token
 # email: accounts sends the owner one email) and returns how many it removed.
 account_access_ended_by_staff = Signal()
+
+# Sent by `accounts.services.account_event_record` once an AccountEvent row is written, with
+# `event`: apitokens streams it to the staff webhook endpoints that subscribe to the audit log.
+account_event_recorded = Signal()

@@ -11,8 +11,10 @@ class ApiTokensConfig(AppConfig):
             account_access_end_preview,
             account_access_ended_by_staff,
             account_claimed,
+            account_event_recorded,
         )
         from apitokens.signals import (
+            account_event_stream,
             tokens_preview_for_staff_end,
             tokens_revoke_on_claim,
             tokens_revoke_on_staff_end,
@@ -26,4 +28,8 @@ class ApiTokensConfig(AppConfig):
         )
         account_access_end_preview.connect(
             tokens_preview_for_staff_end, dispatch_uid="apitokens.tokens_staff_end_preview"
+        )
+        # Every account security-log row is streamed to staff webhooks that subscribe.
+        account_event_recorded.connect(
+            account_event_stream, dispatch_uid="apitokens.webhooks.account_events"
         )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest
 
-from accounts.models import User
+from accounts.models import AccountEvent, User
 from apitokens.models import APIToken
 from apitokens.services.audit import NO_CLIENT, ClientInfo
 from apitokens.services.staff import account_tokens_revoke_by_staff
 from apitokens.services.tokens import api_token_revoke
+from apitokens.webhooks.events import account_event_webhooks_emit
+
+logger = logging.getLogger(__name__)
 
 
 def tokens_revoke_on_claim(
@@ -37,3 +42,11 @@ def tokens_preview_for_staff_end(*, user: User, **kwargs: object) -> list[str]:
     """The account's active tokens, one line each, for the staff confirmation page."""
     active = user.api_tokens.active().order_by("name", "pk").only("name", "identifier")
     return [f"API token “{token.name}” ({token.identifier})" for token in active]
+
+
+def account_event_stream(*, event: AccountEvent, **kwargs: object) -> None:
+    """An account security-log row was written: stream it to the staff webhook endpoints."""
+    try:
+        account_event_webhooks_emit(event=event)  # in a savepoint: the log row stays
+    except Exception:
+        logger.exception("Could not queue the webhooks of account event %s", event.pk)

@@ -312,3 +312,7 @@ QUICKBOT_SIGNUP_LIMIT = env_int("QUICKBOT_SIGNUP_LIMIT", 10)
 QUICKBOT_SIGNUP_WINDOW_SECONDS = env_int("QUICKBOT_SIGNUP_WINDOW_SECONDS", 3600)
 # Sudo mode: creating, regenerating or editing a token needs a password entered this recently.
 QUICKBOT_SUDO_SECONDS = env_int("QUICKBOT_SUDO_SECONDS", 900)
+# Webhooks (apitokens/webhooks/): each attempt's timeout, and whether a receiver may be on a
+# private or loopback address over plain http:// (a local receiver in development only).
+QUICKBOT_WEBHOOKS_TIMEOUT_SECONDS = env_int("QUICKBOT_WEBHOOKS_TIMEOUT_SECONDS", 5)
+QUICKBOT_WEBHOOKS_ALLOW_PRIVATE = env_bool("QUICKBOT_WEBHOOKS_ALLOW_PRIVATE", default=False)

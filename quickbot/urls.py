@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("account/", include("accounts.urls")),
     path("account/tokens/", include("apitokens.urls")),
+    path("account/webhooks/", include("apitokens.webhooks.urls")),
     path("api/", include("apitokens.api.urls")),
     path("docs/", include("apitokens.docs_urls")),
     path("admin/", admin.site.urls),

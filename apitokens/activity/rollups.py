@@ -9,6 +9,7 @@ one upsert statement per table and batch, whatever the row count.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -17,6 +18,9 @@ from django.db import connection, transaction
 from apitokens.activity.rows import ACTIVITY_COLUMNS
 from apitokens.activity.statements import batches, values_placeholders
 from apitokens.models import TokenActivity, TokenAddress, TokenUsageHour
+from apitokens.webhooks.events import new_address_subscribed, token_new_addresses_emit
+
+logger = logging.getLogger(__name__)
 
 # The counters of an hour row, in this order after token, owner, hour.
 COUNTERS = (
@@ -55,7 +59,32 @@ def rollups_add(rows: Sequence[tuple]) -> None:
     hourly rollups and the per-address facts."""
     hour_rows, address_rows = _rollup_rows(rows, ACTIVITY_COLUMNS)
     usage_hours_upsert(hour_rows, replace=False)
+    new_addresses = new_address_rows(address_rows)
     token_addresses_upsert(address_rows)
+    if new_addresses:
+        try:
+            with transaction.atomic():  # a savepoint: the rows stay should a webhook fail
+                token_new_addresses_emit(pairs=new_addresses)
+        except Exception:
+            logger.exception("Could not queue the token.used_from_new_address webhooks")
+
+
+def new_address_rows(address_rows: Sequence[tuple]) -> list[tuple]:
+    """The (token_id, ip, first_seen_at) of address rows whose token was never used from
+    that address: only looked up while some endpoint subscribes to
+    `token.used_from_new_address` (one query per batch otherwise)."""
+    if not address_rows or not new_address_subscribed():
+        return []
+    known = set(
+        TokenAddress.objects.filter(
+            token_id__in={row[0] for row in address_rows}, ip__in={row[1] for row in address_rows}
+        ).values_list("token_id", "ip")
+    )
+    return [
+        (token_id, ip, first)
+        for token_id, ip, first, _last in address_rows
+        if (token_id, ip) not in known
+    ]
 
 
 def _rollup_rows(rows: Sequence[tuple], columns: Sequence[str]) -> tuple[list[tuple], list[tuple]]:

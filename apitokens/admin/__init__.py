@@ -6,7 +6,7 @@ on a digest are refused. Activity and the security log are read-only. Changelist
 stay cheap at a million activity rows: no full COUNT(*), joins selected up front,
 filters that need no extra query.
 
-One module per admin (`tokens`, `activity`, `security_log`, `policy`), the staff
+One module per admin (`tokens`, `activity`, `security_log`, `policy`, `webhooks`), the staff
 dashboard (`dashboard`), the token actions (`actions`), the list filters (`filters`),
 the changelist machinery (`changelist`) and cell helpers (`display`). Importing this
 package (Django's admin autodiscovery) registers every admin.
@@ -19,6 +19,7 @@ from apitokens.admin.changelist import CappedCountPaginator, EmptyAwareChangeLis
 from apitokens.admin.policy import TokenPolicyAdmin
 from apitokens.admin.security_log import SecurityEventAdmin
 from apitokens.admin.tokens import APITokenAdmin
+from apitokens.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
 
 __all__ = [
     "APITokenAdmin",
@@ -27,4 +28,6 @@ __all__ = [
     "SecurityEventAdmin",
     "TokenActivityAdmin",
     "TokenPolicyAdmin",
+    "WebhookDeliveryAdmin",
+    "WebhookEndpointAdmin",
 ]

@@ -1,5 +1,6 @@
-"""API tokens, their per-request activity, their security log and the site's policy: one module
-each, re-exported here so `from apitokens.models import APIToken` keeps working."""
+"""API tokens, their per-request activity, their security log, the site's policy and
+webhooks: one module each, re-exported here so `from apitokens.models import APIToken`
+keeps working."""
 
 from apitokens.models.activity import TokenActivity, TokenAddress, TokenUsageHour
 from apitokens.models.policy import TokenPolicy
@@ -12,9 +13,11 @@ from apitokens.models.tokens import (
     APITokenQuerySet,
     TokenSuggestionDismissal,
 )
+from apitokens.models.webhooks import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ALL_SCOPES",
+    "EVENT_TYPES",
     "SCOPE_READ",
     "SCOPE_WRITE",
     "APIToken",
@@ -25,4 +28,6 @@ __all__ = [
     "TokenPolicy",
     "TokenSuggestionDismissal",
     "TokenUsageHour",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -29,6 +29,9 @@ class SecurityEvent(models.Model):
         ALLOWLIST_ENFORCED = "allowlist_enforced", "IP allowlist enforced"
         OVERLAP_ENDED = "overlap_ended", "Old value ended"
         LOOKED_UP = "looked_up", "Token looked up by its value"
+        WEBHOOK_ADDED = "webhook_added", "Webhook endpoint added"
+        WEBHOOK_DELETED = "webhook_deleted", "Webhook endpoint deleted"
+        WEBHOOK_DISABLED = "webhook_disabled", "Webhook endpoint disabled after failures"
 
     class Actor(models.TextChoices):
         USER = "user", "the account owner"

@@ -12,6 +12,7 @@ from django.utils import timezone
 from apitokens.models import APIToken
 from apitokens.notifications import sending
 from apitokens.notifications.events import expiry_reminder_message
+from apitokens.webhooks.events import token_expiring_emit
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +88,18 @@ def send_expiry_reminders(*, now: datetime | None = None) -> ReminderRun:
         if message is not None and sending.send_now(message, kind="expiry_reminder"):
             sent += 1
             logger.info("Sent the %s expiry reminder for token %s", kind, token.public_id)
+            _expiring_webhook_emit(token=token, kind=kind, now=now)
         else:
             failed += 1
             APIToken.objects.filter(pk=token.pk, reminders_sent=claimed).update(
                 reminders_sent=previous
             )
     return ReminderRun(sent=sent, failed=failed)
+
+
+def _expiring_webhook_emit(*, token: APIToken, kind: str, now: datetime) -> None:
+    """`token.expiring` goes with the reminder it was claimed with, so once too."""
+    try:
+        token_expiring_emit(token=token, reminder=kind, now=now)
+    except Exception:
+        logger.exception("Could not queue the token.expiring webhook of token %s", token.pk)

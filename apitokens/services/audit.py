@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from apitokens import notifications
 from apitokens.models import APIToken, SecurityEvent
+from apitokens.webhooks.events import security_event_webhooks_emit
 from common.clientip import client_ip
 
 logger = logging.getLogger(__name__)
@@ -63,11 +64,14 @@ def security_event_record(
     actor: User | None = None,
     client: ClientInfo = NO_CLIENT,
     detail: str = "",
+    count: int = 1,
     now: datetime | None = None,
 ) -> SecurityEvent:
-    """Append one row to the security log (`account` None: an event of no account)."""
+    """Append one row to the security log (`account` None: an event of no account), and
+    queue the webhook events it stands for (the token event of its kind, and the staff
+    endpoints' audit stream)."""
     now = now or timezone.now()
-    return SecurityEvent.objects.create(
+    event = SecurityEvent.objects.create(
         kind=kind,
         account=account,
         actor_kind=actor_kind,
@@ -78,9 +82,15 @@ def security_event_record(
         ip=client.ip,
         user_agent=client.user_agent,
         detail=detail[:255],
+        count=count,
         created_at=now,
         last_seen_at=now,
     )
+    try:
+        security_event_webhooks_emit(event=event)  # in a savepoint: the log row stays
+    except Exception:
+        logger.exception("Could not queue the webhooks of security event %s", event.pk)
+    return event
 
 
 # --- Uses of dead tokens and unknown tokens ------------------------------------------------
@@ -147,13 +157,12 @@ def unknown_tokens_record(
     ).update(count=F("count") + count, last_seen_at=Greatest(F("last_seen_at"), Value(now)))
     if bumped:
         return
-    SecurityEvent.objects.create(
+    security_event_record(
         kind=SecurityEvent.Kind.UNKNOWN_TOKENS,
         account=None,
         actor_kind=SecurityEvent.Actor.CLIENT,
-        ip=ip,
+        client=ClientInfo(ip=ip),
         count=count,
         detail="Well-formed tokens that match no QuickBot token",
-        created_at=now,
-        last_seen_at=now,
+        now=now,
     )

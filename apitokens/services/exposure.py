@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apitokens import tokens
 from apitokens.models import APIToken, SecurityEvent
-from apitokens.services.audit import ClientInfo
+from apitokens.services.audit import ClientInfo, security_event_record
 from apitokens.services.tokens import api_token_revoke
 from common.background import background_after_response
 
@@ -106,14 +106,12 @@ def leak_report_process(*, report: LeakReport) -> int:
 
 def _leak_report_record(*, report: LeakReport, revoked: int) -> None:
     client, now = report.client, report.received_at
-    SecurityEvent.objects.create(
+    security_event_record(
         kind=SecurityEvent.Kind.LEAK_REPORT,
         account=None,
         actor_kind=SecurityEvent.Actor.CLIENT,
-        ip=client.ip,
-        user_agent=client.user_agent,
+        client=client,
         count=report.submitted,
         detail=f"{report.submitted} submitted, {report.well_formed} well-formed, {revoked} revoked",
-        created_at=now,
-        last_seen_at=now,
+        now=now,
     )
