@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from apitokens.models.tokens import APIToken
+from apitokens.models.tokens import SAFE_METHODS, APIToken
 
 
 class TokenActivity(models.Model):
@@ -55,6 +55,13 @@ class TokenActivity(models.Model):
             # "Has this token used this IP before?" (suspicious-event rules): one probe.
             models.Index(
                 fields=["token", "ip", "created_at"], name="apitokens_activity_tok_ip_idx"
+            ),
+            # "Did this token make a write request lately?" (the read-only suggestion): only
+            # writes are indexed, so a busy read-only caller costs nothing here.
+            models.Index(
+                fields=["token", "created_at"],
+                condition=~models.Q(method__in=sorted(SAFE_METHODS)),
+                name="apitokens_activity_write_idx",
             ),
         ]
 
