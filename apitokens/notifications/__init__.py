@@ -1,7 +1,7 @@
 """Emails to a token's owner, by sub-domain:
 
-- `events`: one token's lifecycle (created, regenerated, expiry changed, deleted or
-  exposed, a dead token used) and the expiry reminder's message;
+- `events`: one token's lifecycle (created, regenerated, expiry changed, paused or
+  resumed, deleted or exposed, a dead token used) and the expiry reminder's message;
 - `reminders`: when a token is due for an expiry reminder, and the command's run;
 - `digests`: the weekly stale-token digest and its run;
 - `context`: what every such email shows alike (greeting, times, links);
@@ -33,7 +33,9 @@ from apitokens.notifications.events import (
     notify_token_created,
     notify_token_deleted,
     notify_token_expiry_changed,
+    notify_token_paused,
     notify_token_regenerated,
+    notify_token_resumed,
 )
 from apitokens.notifications.reminders import (
     REMINDER_WINDOWS,
@@ -57,7 +59,9 @@ __all__ = [
     "notify_token_created",
     "notify_token_deleted",
     "notify_token_expiry_changed",
+    "notify_token_paused",
     "notify_token_regenerated",
+    "notify_token_resumed",
     "send_expiry_reminders",
     "send_now",
     "send_stale_digests",

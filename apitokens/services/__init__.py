@@ -3,6 +3,7 @@
 - `tokens`: create (within the per-account cap), revoke, regenerate.
 - `changes`: rename, permissions and IP allowlist of a live token.
 - `audit`: the security log, `ClientInfo`, uses of dead and unknown tokens.
+- `pause`: pause and resume a token (the API refuses a paused one).
 - `exposure`: leak reports and tokens sent in a URL.
 - `policy`: staff's token policy and expiries brought forward to meet it.
 
@@ -32,6 +33,7 @@ from apitokens.services.exposure import (
     leak_report_process,
     leaked_credentials_report,
 )
+from apitokens.services.pause import api_token_pause, api_token_resume
 from apitokens.services.policy import api_token_expire_by_policy, token_policy_save
 from apitokens.services.tokens import (
     EXPOSED_DETAILS,
@@ -62,8 +64,10 @@ __all__ = [
     "api_token_expire_by_policy",
     "api_token_limit",
     "api_token_name_clash",
+    "api_token_pause",
     "api_token_regenerate",
     "api_token_rename",
+    "api_token_resume",
     "api_token_revoke",
     "api_token_update_allowed_ips",
     "api_token_update_scopes",
