@@ -53,6 +53,8 @@ class ApiCall:
     flagged: bool = False
     used_previous_value: bool = False
     rate: limits.RateLimitState | None = None
+    # What the view needs, set by `@token_required` when the token lacks it (the 403's header).
+    accepted_permissions: tuple[str, ...] = ()
 
 
 def authenticate_bearer(request: HttpRequest) -> ApiCall:
