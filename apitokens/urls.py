@@ -30,6 +30,8 @@ urlpatterns = [
     path("<public_id:public_id>/delete/", changes.token_delete, name="delete"),
     path("<public_id:public_id>/regenerate/", changes.token_regenerate, name="regenerate"),
     path("<public_id:public_id>/edit/", changes.token_edit, name="edit"),
+    path("<public_id:public_id>/pause/", changes.token_pause, name="pause"),
+    path("<public_id:public_id>/resume/", changes.token_resume, name="resume"),
     path("<public_id:public_id>/first-request/", detail.token_first_request, name="first_request"),
     path("<public_id:public_id>/", detail.token_detail, name="detail"),
 ]

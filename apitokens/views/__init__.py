@@ -1,9 +1,9 @@
-"""Account settings > API Tokens: list, create (value shown once), edit, regenerate, delete,
-and each token's own page.
+"""Account settings > API Tokens: list, create (value shown once), edit, regenerate, pause,
+resume, delete, and each token's own page.
 
 - `listing`: the API Tokens page and the "Create Token" form;
 - `detail`: a token's page and the show-once modal's first-request line;
-- `changes`: edit, regenerate, delete;
+- `changes`: edit, regenerate, delete, pause and resume;
 - `base`: the typed request, the htmx-aware login check, the owner-scoped lookup and
   the modal answers they share.
 
@@ -14,7 +14,13 @@ Nothing here is cacheable: a response may carry a token value.
 
 from __future__ import annotations
 
-from apitokens.views.changes import token_delete, token_edit, token_regenerate
+from apitokens.views.changes import (
+    token_delete,
+    token_edit,
+    token_pause,
+    token_regenerate,
+    token_resume,
+)
 from apitokens.views.detail import token_detail, token_first_request
 from apitokens.views.listing import (
     TokenRow,
@@ -37,6 +43,8 @@ __all__ = [
     "token_first_request",
     "token_list",
     "token_new",
+    "token_pause",
     "token_regenerate",
+    "token_resume",
     "token_rows",
 ]

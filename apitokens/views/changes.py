@@ -1,14 +1,14 @@
-"""Changing one of the user's tokens from its modal: edit (name, permissions, IP
-allowlist), regenerate its value (shown once), delete it."""
+"""Changing one of the user's tokens: edit (name, permissions, IP allowlist), regenerate
+its value (shown once) and delete it from their modals; pause and resume it from its page."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.sudo import sudo_required
 from apitokens.forms import TokenEditForm, TokenRegenerateForm, name_taken_error
@@ -18,6 +18,7 @@ from apitokens.services.changes import (
     api_token_update_allowed_ips,
     api_token_update_scopes,
 )
+from apitokens.services.pause import api_token_pause, api_token_resume
 from apitokens.services.tokens import (
     TokenNameTaken,
     TokenNotRegenerable,
@@ -28,6 +29,7 @@ from apitokens.views.base import (
     LIST_TEMPLATE,
     HtmxHttpRequest,
     already_deleted,
+    close_modal,
     done,
     email_unverified,
     login_required_htmx,
@@ -136,3 +138,53 @@ def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     if request.htmx:
         return render(request, f"{LIST_TEMPLATE}#delete-modal", context)
     return render(request, "apitokens/token_delete.html", context)
+
+
+@never_cache
+@login_required_htmx
+@require_POST
+def token_pause(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """Pause a token: the API refuses it until it is resumed. Like Delete, it only takes
+    access away, so it needs no sudo: an owner who suspects a leak acts at once."""
+    token = owned_token(request, public_id)
+    if token.is_revoked:
+        return already_deleted(request, token)
+    if api_token_pause(token=token, actor=request.user, client=ClientInfo.from_request(request)):
+        messages.success(
+            request,
+            f"Token ‘{token.name}’ paused. Applications using it get “401 token_paused” until "
+            "you resume it.",
+        )
+    else:
+        token.refresh_from_db(fields=["revoked_at"])
+        if token.is_revoked:
+            return already_deleted(request, token)
+        messages.info(request, f"Token ‘{token.name}’ was already paused.")
+    return _back_to_token(request, token)
+
+
+@never_cache
+@login_required_htmx
+@require_POST
+@sudo_required
+def token_resume(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """Resume a paused token: it works again from the next request (sudo: it gives access
+    back, as Regenerate and Edit can)."""
+    token = owned_token(request, public_id)
+    if token.is_revoked:
+        return already_deleted(request, token)
+    if api_token_resume(token=token, actor=request.user, client=ClientInfo.from_request(request)):
+        messages.success(request, f"Token ‘{token.name}’ resumed. It works again.")
+    else:
+        token.refresh_from_db(fields=["revoked_at"])
+        if token.is_revoked:
+            return already_deleted(request, token)
+        messages.info(request, f"Token ‘{token.name}’ was not paused.")
+    return _back_to_token(request, token)
+
+
+def _back_to_token(request: HtmxHttpRequest, token) -> HttpResponse:
+    """htmx: the messages, and the token's page reads itself again; else back to the page."""
+    if request.htmx:
+        return close_modal(request)
+    return redirect("apitokens:detail", public_id=token.public_id)
