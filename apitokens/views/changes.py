@@ -7,8 +7,10 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.sudo import sudo_required
 from apitokens.forms import TokenEditForm, TokenRegenerateForm, name_taken_error
@@ -29,7 +31,6 @@ from apitokens.views.base import (
     LIST_TEMPLATE,
     HtmxHttpRequest,
     already_deleted,
-    close_modal,
     done,
     email_unverified,
     login_required_htmx,
@@ -184,7 +185,8 @@ def token_resume(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 
 def _back_to_token(request: HtmxHttpRequest, token) -> HttpResponse:
-    """htmx: the messages, and the token's page reads itself again; else back to the page."""
+    """Back to the token's page, which shows the message (htmx: the browser loads it, as a
+    refresh of the page in place would answer #messages empty)."""
     if request.htmx:
-        return close_modal(request)
+        return HttpResponseClientRedirect(reverse("apitokens:detail", args=[token.public_id]))
     return redirect("apitokens:detail", public_id=token.public_id)

@@ -59,13 +59,14 @@ def test_pause_without_javascript_goes_back_to_the_token_page_with_a_message(
     assert stored(token).paused_by == user
 
 
-def test_htmx_pause_sends_the_message_and_refreshes_the_page(user_client, token):
+def test_htmx_pause_loads_the_token_page_which_shows_the_message(user_client, token):
     response = user_client.post(pause_url(token), headers=HTMX)
 
     assert response.status_code == HTTPStatus.OK
-    assert "tokensChanged" in response["HX-Trigger"]
-    assert "paused" in response.content.decode()
+    page = reverse("apitokens:detail", args=[token.public_id])
+    assert response["HX-Redirect"] == page
     assert stored(token).is_paused
+    assert "paused. Applications using it" in user_client.get(page).content.decode()
 
 
 def test_resume_without_javascript_restores_the_token(user_client, token):
@@ -80,15 +81,22 @@ def test_resume_without_javascript_restores_the_token(user_client, token):
     assert not stored(token).is_paused
 
 
+def _page_after(client, url: str, headers: dict) -> str:
+    """The token page the browser lands on after the POST, with its message."""
+    response = client.post(url, headers=headers)
+    landing = response["HX-Redirect"] if headers else response.url
+    return client.get(landing).content.decode()
+
+
 @pytest.mark.parametrize("headers", [{}, HTMX])
 def test_double_submit_changes_once_and_says_so(user_client, token, headers):
-    user_client.post(pause_url(token), headers=headers)
-    again = user_client.post(pause_url(token), headers=headers, follow=not headers)
-    user_client.post(resume_url(token), headers=headers)
-    resumed_again = user_client.post(resume_url(token), headers=headers, follow=not headers)
+    _page_after(user_client, pause_url(token), headers)
+    again = _page_after(user_client, pause_url(token), headers)
+    _page_after(user_client, resume_url(token), headers)
+    resumed_again = _page_after(user_client, resume_url(token), headers)
 
-    assert "was already paused" in again.content.decode()
-    assert "was not paused" in resumed_again.content.decode()
+    assert "was already paused" in again
+    assert "was not paused" in resumed_again
     kinds = list(SecurityEvent.objects.filter(token=token).values_list("kind", flat=True))
     assert kinds.count(SecurityEvent.Kind.PAUSED) == 1
     assert kinds.count(SecurityEvent.Kind.RESUMED) == 1
