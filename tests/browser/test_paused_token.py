@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from apitokens import services
 from apitokens.models import APIToken
 from tests.apitokens.factories import create_token
-from tests.browser.checks import WIDTHS, layout_problems
+from tests.browser.checks import WIDTHS, axe_violations, describe_violations, layout_problems
 
 pytestmark = pytest.mark.browser
 
@@ -58,6 +58,8 @@ def test_a_paused_token_is_marked_on_the_list_and_its_page(
         assert len({round(box["y"]) for box in boxes}) == 1
         for box in boxes:
             assert box["x"] >= card["x"] and box["x"] + box["width"] <= card["x"] + card["width"]
+        if width in (375, 1280):
+            assert describe_violations("paused token page", axe_violations(page)) == []
     finally:
         context.close()
 
