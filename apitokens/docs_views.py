@@ -19,6 +19,7 @@ def api_reference(request: HttpRequest) -> HttpResponse:
         "docs/api.html",
         {
             "base_url": request.build_absolute_uri("/").rstrip("/"),
+            "site_url": settings.QUICKBOT_SITE_URL.rstrip("/"),
             "errors": [
                 {"status": status, "error": error, "when": when, "action": action}
                 for status, error, when, action in ERROR_CATALOGUE

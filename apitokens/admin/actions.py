@@ -1,6 +1,7 @@
-"""The token list's two staff actions, each a confirmation page then a service call:
-delete (revoke) the selected tokens, and bring their expiry forward to a date (token
-policy). Both need the revoke permission (`APITokenAdmin.has_revoke_permission`)."""
+"""The token list's staff actions: delete (revoke) the selected tokens and bring their
+expiry forward to a date (token policy), each a confirmation page then a service call; pause
+and resume them, at once (both are undone as easily). All need the revoke permission
+(`APITokenAdmin.has_revoke_permission`)."""
 
 from __future__ import annotations
 
@@ -131,3 +132,59 @@ def expire_selected(
         rows=[(token, policy.breach_reasons(token, current_policy, now)) for token in usable],
         left_alone=len(selected) - len(usable),
     )
+
+
+@admin.action(description="Pause selected tokens", permissions=["revoke"])
+def pause_selected(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> HttpResponse | None:
+    """Pause each selected token that is not deleted through the service (security log,
+    owner emailed); paused or deleted ones are left alone."""
+    tokens = queryset.filter(revoked_at__isnull=True, paused_at__isnull=True)
+    client = services.ClientInfo.from_request(request)
+    paused = 0
+    for token in tokens.select_related("owner").order_by("pk"):
+        if services.api_token_pause(token=token, actor=request.user, client=client):
+            paused += 1
+            model_admin.log_change(request, token, "Paused by staff.")
+    if paused:
+        model_admin.message_user(
+            request,
+            f"Paused {paused} token{_plural(paused)}: the API refuses them until they are "
+            "resumed. Their owners were emailed.",
+            messages.SUCCESS,
+        )
+    else:
+        model_admin.message_user(
+            request,
+            "Nothing to do: the selected tokens are already paused or deleted.",
+            messages.INFO,
+        )
+    return None
+
+
+@admin.action(description="Resume selected tokens", permissions=["revoke"])
+def resume_selected(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> HttpResponse | None:
+    """Resume each selected paused token that is not deleted through the service (security
+    log, owner emailed); the others are left alone."""
+    tokens = queryset.filter(revoked_at__isnull=True, paused_at__isnull=False)
+    client = services.ClientInfo.from_request(request)
+    resumed = 0
+    for token in tokens.select_related("owner").order_by("pk"):
+        if services.api_token_resume(token=token, actor=request.user, client=client):
+            resumed += 1
+            model_admin.log_change(request, token, "Resumed by staff.")
+    if resumed:
+        model_admin.message_user(
+            request,
+            f"Resumed {resumed} token{_plural(resumed)}: they work again. Their owners were "
+            "emailed.",
+            messages.SUCCESS,
+        )
+    else:
+        model_admin.message_user(
+            request, "Nothing to do: none of the selected tokens is paused.", messages.INFO
+        )
+    return None

@@ -54,6 +54,15 @@ class TokenStatusFilter(NarrowingFilter):
         return queryset.revoked()
 
 
+class PausedFilter(NarrowingFilter):
+    title = "paused"
+    parameter_name = "paused"
+    options = (("yes", "Paused"), ("no", "Not paused"))
+
+    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+        return queryset.filter(paused_at__isnull=value != "yes")
+
+
 class OwnerIsStaffFilter(admin.BooleanFieldListFilter):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

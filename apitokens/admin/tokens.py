@@ -25,6 +25,7 @@ from apitokens.admin.display import (
 from apitokens.admin.filters import (
     LastUsedFilter,
     OwnerIsStaffFilter,
+    PausedFilter,
     PolicyBreachFilter,
     StaleFilter,
     TokenStatusFilter,
@@ -80,12 +81,14 @@ class APITokenAdmin(
         "owner_link",
         "identifier_display",
         "status_badge",
+        "paused",
         "created",
         "last_used",
         "requests_24h",
     )
     list_filter = (
         TokenStatusFilter,
+        PausedFilter,
         ("created_at", admin.DateFieldListFilter),
         LastUsedFilter,
         StaleFilter,
@@ -98,7 +101,12 @@ class APITokenAdmin(
     raw_id_fields = ("owner", "revoked_by")
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
-    actions = (actions.revoke_selected, actions.expire_selected)
+    actions = (
+        actions.revoke_selected,
+        actions.expire_selected,
+        actions.pause_selected,
+        actions.resume_selected,
+    )
 
     class Media:
         css = {"all": ("css/admin_audit.css",)}
@@ -115,6 +123,8 @@ class APITokenAdmin(
                     "permissions",
                     "allowlist_display",
                     "status_badge",
+                    "paused_since",
+                    "paused_by_display",
                 )
             },
         ),
@@ -144,6 +154,8 @@ class APITokenAdmin(
         "permissions",
         "allowlist_display",
         "status_badge",
+        "paused_since",
+        "paused_by_display",
         "created_date",
         "expires",
         "last_used_date",
@@ -204,6 +216,20 @@ class APITokenAdmin(
         return format_html(
             '<span class="audit-badge audit-badge-{}">{}</span>', status, status.capitalize()
         )
+
+    @admin.display(description="paused", boolean=True, ordering="paused_at")
+    def paused(self, token: APIToken) -> bool:
+        return token.is_paused
+
+    @admin.display(description="paused since")
+    def paused_since(self, token: APIToken) -> str:
+        return short_time(token.paused_at, seconds=True) if token.paused_at else "—"
+
+    @admin.display(description="paused by")
+    def paused_by_display(self, token: APIToken) -> str:
+        if token.paused_by_id is None:
+            return "—"
+        return user_admin_link(token.paused_by_id, token.paused_by.email)
 
     # The portal's words: owners see "Permissions" and "Deleted", so staff read the same.
     @admin.display(description="permissions")

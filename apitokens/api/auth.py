@@ -5,8 +5,9 @@ its path or method (the middleware calls it before URL resolution): a URL carryi
 token is refused and every real token in it deleted. Then, for a token view,
 `authenticate_bearer(request)`, in order: the Authorization header's shape and checksum
 (offline, no query); the owner's hourly count started (`limits.hourly_start`, which sends it
-ahead on Redis), the token lookup and the token's IP allowlist, then the count admitted or
-cancelled; the per-address bad-credential limit for every refusal. A refused known token is
+ahead on Redis), the token lookup, the token's IP allowlist and its pause, then the count
+admitted or cancelled; the per-address bad-credential limit for every refusal but a paused
+token's. A refused known token is
 recorded as a use of a dead token (security log, owner's email); an unknown one leaves a
 per-address trace (`usage.unknown_token_seen`).
 """
@@ -52,6 +53,8 @@ class ApiCall:
     flagged: bool = False
     used_previous_value: bool = False
     rate: limits.RateLimitState | None = None
+    # What the view needs, set by `@token_required` when the token lacks it (the 403's header).
+    accepted_permissions: tuple[str, ...] = ()
 
 
 def authenticate_bearer(request: HttpRequest) -> ApiCall:
@@ -95,6 +98,9 @@ def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None
             # Refused before the count is admitted: a refused address never spends the
             # owner's hourly requests.
             result = lookup.AuthResult(result.token, "address", result.used_previous_value)
+        elif result.ok and result.token.paused_at is not None:
+            # After the allowlist, so a paused token never answers more than a live one would.
+            result = lookup.AuthResult(result.token, "paused", result.used_previous_value)
         if result.ok:
             state = pending.admit(result.token.owner)  # None: the counters did not answer
         else:
@@ -103,6 +109,16 @@ def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None
     call.used_previous_value = result.used_previous_value
     if result.reason == "address":
         _refuse_address(call, epoch)
+        return
+    if result.reason == "paused":
+        # The owner's own token, held back on purpose: neither a bad credential (an app
+        # still running must not get its address blocked for the account's other tokens)
+        # nor a counted request; an address already blocked learns no more than a 429.
+        retry_after = limits.bad_auth_blocked(call.ip, epoch)
+        if retry_after is not None:
+            call.refusal = errors.too_many_bad_credentials(retry_after)
+        else:
+            call.refusal = errors.token_paused(result.token.public_id)
         return
     if not result.ok:
         _refuse(request, call, result, epoch)

@@ -46,12 +46,10 @@ def token_required(
                 # unauthenticated request through: it never is, but stay closed.
                 return api_error(HTTPStatus.UNAUTHORIZED, "missing_token", "Authentication needed.")
             granted = token.scopes.split()
-            missing = [
-                scope
-                for scope in required_scopes(request.method or "GET", extra)
-                if scope not in granted
-            ]
+            needed = required_scopes(request.method or "GET", extra)
+            missing = [scope for scope in needed if scope not in granted]
             if missing:
+                call.accepted_permissions = needed
                 needed = " ".join(missing)
                 description = (
                     f"This token lacks the '{needed}' permission. Edit the token's "

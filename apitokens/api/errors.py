@@ -8,8 +8,10 @@ from functools import lru_cache
 from http import HTTPStatus
 
 from django.http import HttpResponse
+from django.urls import reverse
 
 from apitokens.api import internals
+from common import mail
 
 REALM = 'Bearer realm="QuickBot API"'
 DOCS_ERRORS = "/docs/api/#errors"
@@ -62,6 +64,21 @@ def invalid_token(description: str) -> HttpResponse:
     return api_error(
         HTTPStatus.UNAUTHORIZED,
         "invalid_token",
+        description,
+        challenge=bearer_challenge("invalid_token", description),
+    )
+
+
+def token_paused(public_id: str) -> HttpResponse:
+    """401: a known token its owner (or staff) paused; the detail says where to resume it."""
+    page = mail.site_url(reverse("apitokens:detail", args=[public_id]))
+    description = (
+        "This token is paused: QuickBot refuses it until it is resumed. Resume it on its page "
+        f"in Account settings > API Tokens: {page}"
+    )
+    return api_error(
+        HTTPStatus.UNAUTHORIZED,
+        "token_paused",
         description,
         challenge=bearer_challenge("invalid_token", description),
     )

@@ -20,9 +20,9 @@ from apitokens import tokens
 from apitokens.api import internals
 from apitokens.models import APIToken
 
-# "address": a usable token presented from outside its IP allowlist (set by the API's
-# allowlist check, apitokens.api.auth, not by the lookup).
-AuthFailure = Literal["malformed", "unknown", "revoked", "expired", "inactive", "address"]
+# "address": a usable token presented from outside its IP allowlist; "paused": a usable token
+# its owner or staff paused (both set by apitokens.api.auth after the lookup, not by it).
+AuthFailure = Literal["malformed", "unknown", "revoked", "expired", "inactive", "address", "paused"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,12 @@
 
 Like `django.contrib.auth`'s middleware, this is request/response plumbing around one call:
 `auth.authenticate_bearer(request)` before a view marked by `@token_required` (or, when a
-token is sent, `@token_optional`), then the rate-limit headers and the usage record after
-it. Before that, every request under /api/ (any path, any method, known or not) passes
-`auth.refuse_credentials_in_url`, so a token in its URL is refused and deleted. Portal pages
-never see a bearer token: for them this middleware does nothing, so the session-based
-`request.user` stays as AuthenticationMiddleware made it. The session is never read or
-written here and no API response sets a cookie.
+token is sent, `@token_optional`), then the rate-limit, permission and expiry headers and
+the usage record after it. Before that, every request under /api/ (any path, any method,
+known or not) passes `auth.refuse_credentials_in_url`, so a token in its URL is refused and
+deleted. Portal pages never see a bearer token: for them this middleware does nothing, so
+the session-based `request.user` stays as AuthenticationMiddleware made it. The session is
+never read or written here and no API response sets a cookie.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import lru_cache
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
@@ -22,6 +23,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from apitokens.api import errors, usage
 from apitokens.api.auth import ApiCall, authenticate_bearer, refuse_credentials_in_url
+from apitokens.models import ALL_SCOPES
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,17 @@ def _add_headers(response: HttpResponse, call: ApiCall) -> None:
     token = call.token
     if token is None:
         return
-    if call.ok and token.expires_at is not None:
-        headers["QuickBot-Token-Expiration"] = errors.format_moment(token.expires_at)
+    if call.ok:
+        headers["QuickBot-Token-Permissions"] = permissions_header(token.scopes)
+        if call.accepted_permissions:
+            headers["QuickBot-Accepted-Permissions"] = ", ".join(call.accepted_permissions)
+        if token.expires_at is not None:
+            headers["QuickBot-Token-Expiration"] = errors.format_moment(token.expires_at)
     headers["Cache-Control"] = "no-store"
+
+
+@lru_cache(maxsize=16)
+def permissions_header(scopes: str) -> str:
+    """A token's permissions as its header says them: known ones, in a stable order."""
+    granted = scopes.split()
+    return ", ".join(scope for scope in ALL_SCOPES if scope in granted)

@@ -35,9 +35,17 @@ ERROR_CATALOGUE: tuple[tuple[int, str, str, str], ...] = (
         "Copy the complete token again, or create a new one in Account settings > API Tokens.",
     ),
     (
+        401,
+        "token_paused",
+        "The token (or its previous value during a regenerate overlap) is paused by its owner "
+        "or QuickBot staff; nothing else about it changed. The detail links the token's page.",
+        "Resume it on its page in Account settings > API Tokens.",
+    ),
+    (
         403,
         "insufficient_scope",
-        "The token lacks a permission: reading needs read, changing needs write.",
+        "The token lacks a permission: reading needs read, changing needs write. The "
+        "QuickBot-Accepted-Permissions header names what the endpoint needs.",
         "Edit the token's permissions in Account settings > API Tokens.",
     ),
     (
@@ -91,9 +99,13 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _error_response(description: str, *, challenge: bool = False, retry: bool = False) -> dict:
+def _error_response(
+    description: str, *, challenge: bool = False, retry: bool = False, permissions: bool = False
+) -> dict:
     response: dict = {"description": description, "content": {_JSON: {"schema": _ref("Error")}}}
     headers = {}
+    if permissions:
+        headers.update(_PERMISSION_HEADERS)
     if challenge:
         headers["WWW-Authenticate"] = {
             "description": 'RFC 6750 challenge, e.g. Bearer realm="QuickBot API", '
@@ -120,19 +132,28 @@ _RATE_HEADERS = {
         "RateLimit-Policy",
         "RateLimit",
         "QuickBot-Token-Expiration",
+        "QuickBot-Token-Permissions",
     )
+}
+# A 403: the token's permissions, and (insufficient_scope only) what the endpoint needs.
+_PERMISSION_HEADERS = {
+    name: {"$ref": f"#/components/headers/{name}"}
+    for name in ("QuickBot-Token-Permissions", "QuickBot-Accepted-Permissions")
 }
 
 
 def _authenticated_errors(*, write: bool = False) -> dict:
     responses = {
         "400": _error_response("Malformed request or Authorization header.", challenge=True),
-        "401": _error_response("Missing, unknown, deleted or expired token.", challenge=True),
+        "401": _error_response(
+            "Missing, unknown, deleted, expired or paused (token_paused) token.", challenge=True
+        ),
         "403": _error_response(
             f"The token lacks the {'write' if write else 'read'} permission "
             "(insufficient_scope), or the request comes from outside the token's IP "
             "allowlist (ip_not_allowed).",
             challenge=True,
+            permissions=True,
         ),
         "405": _error_response("Method not allowed (see the Allow header)."),
         "429": _error_response("Hourly limit used, or too many bad credentials.", retry=True),
@@ -318,6 +339,16 @@ _HEADERS = {
     "RateLimit": ('IETF draft state, e.g. "hourly";r=999;t=3540.', "string"),
     "QuickBot-Token-Expiration": (
         "When the calling token expires, e.g. 2026-03-01 12:00:00 UTC (absent: never).",
+        "string",
+    ),
+    "QuickBot-Token-Permissions": (
+        "The calling token's permissions, comma-separated in a stable order: read, write or "
+        "read, write (on every response to a valid token; absent on 401 and ip_not_allowed).",
+        "string",
+    ),
+    "QuickBot-Accepted-Permissions": (
+        "On 403 insufficient_scope: the permissions the endpoint needs for this method, e.g. "
+        "write.",
         "string",
     ),
 }

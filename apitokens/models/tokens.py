@@ -138,6 +138,10 @@ class APIToken(models.Model):
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
 
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_at is not None
+
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
 

@@ -1,7 +1,7 @@
 """Emails to a token's owner, by sub-domain:
 
-- `events`: one token's lifecycle (created, regenerated, expiry changed, deleted or
-  exposed, a dead token used) and the expiry reminder's message;
+- `events`: one token's lifecycle (created, regenerated, expiry changed, paused or
+  resumed, deleted or exposed, a dead token used) and the expiry reminder's message;
 - `reminders`: when a token is due for an expiry reminder, and the command's run;
 - `digests`: the weekly stale-token digest and its run;
 - `overlaps`: the warning an hour before a regenerate's overlap ends while its old value is
@@ -36,7 +36,9 @@ from apitokens.notifications.events import (
     notify_token_created,
     notify_token_deleted,
     notify_token_expiry_changed,
+    notify_token_paused,
     notify_token_regenerated,
+    notify_token_resumed,
 )
 from apitokens.notifications.overlaps import (
     OVERLAP_WARNING_AHEAD,
@@ -69,8 +71,10 @@ __all__ = [
     "notify_token_created",
     "notify_token_deleted",
     "notify_token_expiry_changed",
+    "notify_token_paused",
     "notify_token_regenerated",
     "overlap_warning_message",
+    "notify_token_resumed",
     "send_expiry_reminders",
     "send_now",
     "send_overlap_warnings",

@@ -1,5 +1,5 @@
 """The emails about one token's lifecycle: created, regenerated (and its overlap ended
-early), expiry changed, deleted
+early), expiry changed, paused, resumed, deleted
 (or deleted because its value was exposed), a dead token used, and the expiry reminder's
 message. Each is built after commit and sent on the mail thread (`sending.dispatch`)."""
 
@@ -114,6 +114,30 @@ def notify_token_expiry_changed(
     )
 
 
+def notify_token_paused(*, token: APIToken, client: Origin, now: datetime, by_staff: bool) -> None:
+    """Tell the owner a token was paused (the API refuses it until it is resumed)."""
+    dispatch(
+        "paused",
+        lambda: _event_message(
+            "paused", token=token, client=client, now=now, extra={"by": _changed_by(by_staff)}
+        ),
+    )
+
+
+def notify_token_resumed(*, token: APIToken, client: Origin, now: datetime, by_staff: bool) -> None:
+    """Tell the owner a paused token was resumed (it works again)."""
+    dispatch(
+        "resumed",
+        lambda: _event_message(
+            "resumed", token=token, client=client, now=now, extra={"by": _changed_by(by_staff)}
+        ),
+    )
+
+
+def _changed_by(by_staff: bool) -> str:
+    return "a QuickBot staff member" if by_staff else "you (or someone signed in to your account)"
+
+
 def notify_token_deleted(
     *, token: APIToken, client: Origin, now: datetime, reason: str = APIToken.RevokedBy.OWNER
 ) -> None:
@@ -201,6 +225,8 @@ _SUBJECTS = {
     "regenerated": "API token “{name}” regenerated",
     "overlap_ended": "The old value of API token “{name}” stopped working",
     "deleted": "API token “{name}” deleted",
+    "paused": "API token “{name}” paused",
+    "resumed": "API token “{name}” resumed",
     "dead_token_used": "Someone used your old API token “{name}”",
     "exposed": "API token “{name}” deleted: {how}",
     "expiry_reminder": "API token “{name}” expires {remaining}",

@@ -4,6 +4,7 @@
   overlap.
 - `changes`: rename, permissions and IP allowlist of a live token.
 - `audit`: the security log, `ClientInfo`, uses of dead and unknown tokens.
+- `pause`: pause and resume a token (the API refuses a paused one).
 - `exposure`: leak reports and tokens sent in a URL.
 - `policy`: staff's token policy and expiries brought forward to meet it.
 - `staff`: staff tools: find a token by a pasted value, delete all of an account's tokens.
@@ -34,6 +35,7 @@ from apitokens.services.exposure import (
     leak_report_process,
     leaked_credentials_report,
 )
+from apitokens.services.pause import api_token_pause, api_token_resume
 from apitokens.services.policy import api_token_expire_by_policy, token_policy_save
 from apitokens.services.staff import (
     TokenLookup,
@@ -74,8 +76,10 @@ __all__ = [
     "api_token_limit",
     "api_token_name_clash",
     "api_token_overlap_end",
+    "api_token_pause",
     "api_token_regenerate",
     "api_token_rename",
+    "api_token_resume",
     "api_token_revoke",
     "api_token_update_allowed_ips",
     "api_token_update_scopes",

@@ -1,9 +1,9 @@
-"""Account settings > API Tokens: list, create (value shown once), edit, regenerate, delete,
-and each token's own page.
+"""Account settings > API Tokens: list, create (value shown once), edit, regenerate, pause,
+resume, delete, and each token's own page.
 
 - `listing`: the API Tokens page and the "Create Token" form;
 - `detail`: a token's page and the show-once modal's first-request line;
-- `changes`: edit, regenerate, delete, end a regenerate's overlap now;
+- `changes`: edit, regenerate, delete, pause and resume, end a regenerate's overlap now;
 - `base`: the typed request, the htmx-aware login check, the owner-scoped lookup and
   the modal answers they share.
 
@@ -18,7 +18,9 @@ from apitokens.views.changes import (
     token_delete,
     token_edit,
     token_overlap_end,
+    token_pause,
     token_regenerate,
+    token_resume,
 )
 from apitokens.views.detail import token_detail, token_first_request
 from apitokens.views.listing import (
@@ -43,6 +45,8 @@ __all__ = [
     "token_list",
     "token_overlap_end",
     "token_new",
+    "token_pause",
     "token_regenerate",
+    "token_resume",
     "token_rows",
 ]

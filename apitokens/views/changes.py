@@ -1,6 +1,6 @@
-"""Changing one of the user's tokens from its modal: edit (name, permissions, IP
-allowlist), regenerate its value (shown once), delete it; and, from the token's page, end a
-regenerate's overlap now."""
+"""Changing one of the user's tokens: edit (name, permissions, IP allowlist), regenerate
+its value (shown once) and delete it from their modals; pause and resume it, and end a
+regenerate's overlap now, from its page."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.sudo import sudo_required
 from apitokens import allowlist
@@ -20,6 +22,7 @@ from apitokens.services.changes import (
     api_token_update_allowed_ips,
     api_token_update_scopes,
 )
+from apitokens.services.pause import api_token_pause, api_token_resume
 from apitokens.services.suggestions import SuggestionOutdated, api_token_delete_suggestion_check
 from apitokens.services.tokens import (
     TokenNameTaken,
@@ -192,4 +195,55 @@ def token_overlap_end(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
             f"The old value of ‘{token.name}’ was no longer working, or the token changed "
             "meanwhile: nothing was changed.",
         )
+    return redirect("apitokens:detail", public_id=token.public_id)
+
+
+@never_cache
+@login_required_htmx
+@require_POST
+def token_pause(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """Pause a token: the API refuses it until it is resumed. Like Delete, it only takes
+    access away, so it needs no sudo: an owner who suspects a leak acts at once."""
+    token = owned_token(request, public_id)
+    if token.is_revoked:
+        return already_deleted(request, token)
+    if api_token_pause(token=token, actor=request.user, client=ClientInfo.from_request(request)):
+        messages.success(
+            request,
+            f"Token ‘{token.name}’ paused. Applications using it get “401 token_paused” until "
+            "you resume it.",
+        )
+    else:
+        token.refresh_from_db(fields=["revoked_at"])
+        if token.is_revoked:
+            return already_deleted(request, token)
+        messages.info(request, f"Token ‘{token.name}’ was already paused.")
+    return _back_to_token(request, token)
+
+
+@never_cache
+@login_required_htmx
+@require_POST
+@sudo_required
+def token_resume(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """Resume a paused token: it works again from the next request (sudo: it gives access
+    back, as Regenerate and Edit can)."""
+    token = owned_token(request, public_id)
+    if token.is_revoked:
+        return already_deleted(request, token)
+    if api_token_resume(token=token, actor=request.user, client=ClientInfo.from_request(request)):
+        messages.success(request, f"Token ‘{token.name}’ resumed. It works again.")
+    else:
+        token.refresh_from_db(fields=["revoked_at"])
+        if token.is_revoked:
+            return already_deleted(request, token)
+        messages.info(request, f"Token ‘{token.name}’ was not paused.")
+    return _back_to_token(request, token)
+
+
+def _back_to_token(request: HtmxHttpRequest, token) -> HttpResponse:
+    """Back to the token's page, which shows the message (htmx: the browser loads it, as a
+    refresh of the page in place would answer #messages empty)."""
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("apitokens:detail", args=[token.public_id]))
     return redirect("apitokens:detail", public_id=token.public_id)

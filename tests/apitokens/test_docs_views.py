@@ -41,6 +41,8 @@ def test_api_reference_is_public_and_complete(client):
         "RateLimit-Policy",
         "Retry-After",
         "QuickBot-Token-Expiration",
+        "QuickBot-Token-Permissions",
+        "QuickBot-Accepted-Permissions",
     ):
         assert header in page
     for _, error, _, _ in ERROR_CATALOGUE:

@@ -23,6 +23,7 @@ from apitokens.api.limits.hourly import (
     usage_for,
 )
 from apitokens.api.limits.per_address import (
+    bad_auth_blocked,
     bad_auth_count,
     bad_auth_hit,
     credential_report_hit,
@@ -34,6 +35,7 @@ __all__ = [
     "HourlyCount",
     "RateLimitState",
     "RateLimitUnavailable",
+    "bad_auth_blocked",
     "bad_auth_count",
     "bad_auth_hit",
     "counter_store",

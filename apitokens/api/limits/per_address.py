@@ -88,6 +88,20 @@ def bad_auth_hit(ip: str | None, now: float | None = None) -> int | None:
     return retry_after if count > limit else None
 
 
+def bad_auth_blocked(ip: str | None, now: float | None = None) -> int | None:
+    """Seconds to wait when the address is over its bad-credential allowance, without
+    counting a failure (near the limit every failure is synced, so the shared count holds);
+    None when it is not, or the counters do not answer."""
+    now = time.time() if now is None else now
+    key, retry_after = bad_auth_key(ip, now)
+    try:
+        count = counters().get_int(key)
+    except Exception:
+        note_unavailable()
+        return None
+    return retry_after if count > settings.QUICKBOT_BAD_AUTH_LIMIT else None
+
+
 def bad_auth_count(ip: str | None, now: float | None = None) -> int:
     """The address's shared failure count in the current window (what staff and tests see)."""
     return counters().get_int(bad_auth_key(ip, time.time() if now is None else now)[0])

@@ -44,6 +44,8 @@ def busy_token(user):
         last_used_ip="2001:db8::1",
         reminders_sent="7d",
         allowed_ips="203.0.113.7\n2001:db8::/32",
+        paused_at=timezone.now(),
+        paused_by=user,
     )
     user.api_hourly_limit = 250
     user.last_login = timezone.now()

@@ -46,6 +46,7 @@ def test_error_codes_in_catalogue_are_the_ones_the_api_sends():
         "missing_token",
         "unsupported_scheme",
         "invalid_token",
+        "token_paused",
         "insufficient_scope",
         "ip_not_allowed",
         "conflict",
@@ -71,3 +72,26 @@ def test_revocation_endpoint_is_documented_without_authentication():
     schema = openapi_spec()["components"]["schemas"]["CredentialReport"]
     assert schema["properties"]["credentials"]["maxItems"] == 1000
     assert set(operation["responses"]) == {"202", "400", "405", "429"}
+
+
+def test_permission_headers_are_documented_where_the_api_sends_them():
+    spec = openapi_spec()
+    headers = spec["components"]["headers"]
+    assert {"QuickBot-Token-Permissions", "QuickBot-Accepted-Permissions"} <= set(headers)
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            responses = operation["responses"]
+            if "403" not in responses:
+                continue
+            forbidden = responses["403"]["headers"]
+            assert "QuickBot-Accepted-Permissions" in forbidden, path
+            assert "QuickBot-Token-Permissions" in forbidden, path
+            for status in ("200", "201"):
+                if status in responses:
+                    assert "QuickBot-Token-Permissions" in responses[status]["headers"], path
+                    assert "QuickBot-Accepted-Permissions" not in responses[status]["headers"]
+
+
+def test_the_paused_error_is_documented_on_the_401():
+    operation = openapi_spec()["paths"]["/api/v1/me/"]["get"]
+    assert "token_paused" in operation["responses"]["401"]["description"]

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from apitokens.models import SCOPE_READ, SCOPE_WRITE
-from apitokens.services import api_token_revoke
+from apitokens.services import api_token_pause, api_token_revoke
 from tests.accounts.factories import UserFactory
 from tests.apitokens.factories import create_token
 
@@ -82,6 +82,8 @@ class Account:
         )
         deleted, self.deleted = create_token(self.owner, "Deleted", scopes=(SCOPE_READ,))
         api_token_revoke(token=deleted, actor=self.owner)
+        paused, self.paused = create_token(self.owner, "Paused", scopes=(SCOPE_READ,))
+        api_token_pause(token=paused, actor=self.owner)
 
     def send(self, path: str, *, value: str | None, address: str, method: str = "get"):
         headers = {"Authorization": f"Bearer {value}"} if value is not None else {}
@@ -126,6 +128,10 @@ def _invalid_token(account: Account, address: str):
     return account.send(ME, value=account.deleted, address=address)
 
 
+def _token_paused(account: Account, address: str):
+    return account.send(ME, value=account.paused, address=address)
+
+
 def _bad_header(account: Account, address: str):
     return account.send(ME, value=f"{account.full} extra", address=address)
 
@@ -152,6 +158,7 @@ KINDS: dict[str, tuple[Callable, HTTPStatus, str | None]] = {
     "ip_not_allowed": (_ip_not_allowed, HTTPStatus.FORBIDDEN, "ip_not_allowed"),
     "missing_token": (_missing_token, HTTPStatus.UNAUTHORIZED, "missing_token"),
     "invalid_token": (_invalid_token, HTTPStatus.UNAUTHORIZED, "invalid_token"),
+    "token_paused": (_token_paused, HTTPStatus.UNAUTHORIZED, "token_paused"),
     "bad_header": (_bad_header, HTTPStatus.BAD_REQUEST, "invalid_request"),
     "token_in_url": (_token_in_url, HTTPStatus.BAD_REQUEST, "invalid_request"),
     "address_blocked": (_address_blocked, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited"),

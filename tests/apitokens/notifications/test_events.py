@@ -113,7 +113,15 @@ def test_a_user_agent_cannot_add_lines_to_the_email(user, django_capture_on_comm
     assert "Device:     x IP address: 10.0.0.1" in message.body
 
 
-NOTIFICATIONS = ["created", "regenerated", "deleted", "exposed", "dead_token_used"]
+NOTIFICATIONS = [
+    "created",
+    "regenerated",
+    "paused",
+    "resumed",
+    "deleted",
+    "exposed",
+    "dead_token_used",
+]
 
 
 @pytest.mark.django_db
@@ -131,6 +139,11 @@ def test_no_token_email_links_a_name_or_user_agent(kind, django_capture_on_commi
             services.api_token_regenerate(
                 token=token, actor=owner, client=EVIL, overlap=timedelta(hours=1)
             )
+        elif kind == "paused":
+            services.api_token_pause(token=token, actor=owner, client=EVIL)
+        elif kind == "resumed":
+            services.api_token_pause(token=token, actor=owner)
+            services.api_token_resume(token=token, actor=owner, client=EVIL)
         elif kind == "deleted":
             services.api_token_revoke(token=token, actor=owner, client=EVIL)
         elif kind == "exposed":

@@ -1,0 +1,92 @@
+"""Pause and resume a token: while paused the API refuses it with its own error
+(`token_paused`); its value, permissions, allowlist and expiry stay as they are. Each
+change writes its security-log row and emails the owner; doing it twice changes nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from apitokens import notifications
+from apitokens.models import APIToken, SecurityEvent
+from apitokens.services.audit import (
+    NO_CLIENT,
+    ClientInfo,
+    security_actor_kind,
+    security_event_record,
+)
+
+
+def api_token_pause(
+    *,
+    token: APIToken,
+    actor: User,
+    client: ClientInfo = NO_CLIENT,
+    now: datetime | None = None,
+) -> bool:
+    """Pause a token that is not deleted: the API refuses it from the next request.
+
+    Returns False when nothing changed (already paused, or deleted meanwhile): no event,
+    no email.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        updated = APIToken.objects.filter(
+            pk=token.pk, revoked_at__isnull=True, paused_at__isnull=True
+        ).update(paused_at=now, paused_by=actor)
+        if not updated:
+            return False
+        token.paused_at, token.paused_by = now, actor
+        actor_kind = security_actor_kind(token=token, actor=actor)
+        security_event_record(
+            kind=SecurityEvent.Kind.PAUSED,
+            account=token.owner,
+            actor_kind=actor_kind,
+            actor=actor,
+            token=token,
+            client=client,
+            now=now,
+        )
+    notifications.notify_token_paused(
+        token=token, client=client, now=now, by_staff=actor_kind == SecurityEvent.Actor.STAFF
+    )
+    return True
+
+
+def api_token_resume(
+    *,
+    token: APIToken,
+    actor: User,
+    client: ClientInfo = NO_CLIENT,
+    now: datetime | None = None,
+) -> bool:
+    """Resume a paused token that is not deleted: it works again from the next request.
+
+    Returns False when nothing changed (not paused, or deleted meanwhile): no event, no
+    email.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        updated = APIToken.objects.filter(
+            pk=token.pk, revoked_at__isnull=True, paused_at__isnull=False
+        ).update(paused_at=None, paused_by=None)
+        if not updated:
+            return False
+        token.paused_at, token.paused_by = None, None
+        actor_kind = security_actor_kind(token=token, actor=actor)
+        security_event_record(
+            kind=SecurityEvent.Kind.RESUMED,
+            account=token.owner,
+            actor_kind=actor_kind,
+            actor=actor,
+            token=token,
+            client=client,
+            now=now,
+        )
+    notifications.notify_token_resumed(
+        token=token, client=client, now=now, by_staff=actor_kind == SecurityEvent.Actor.STAFF
+    )
+    return True
