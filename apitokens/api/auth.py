@@ -5,8 +5,9 @@ its path or method (the middleware calls it before URL resolution): a URL carryi
 token is refused and every real token in it deleted. Then, for a token view,
 `authenticate_bearer(request)`, in order: the Authorization header's shape and checksum
 (offline, no query); the owner's hourly count started (`limits.hourly_start`, which sends it
-ahead on Redis), the token lookup and the token's IP allowlist, then the count admitted or
-cancelled; the per-address bad-credential limit for every refusal. A refused known token is
+ahead on Redis), the token lookup and the token's IP allowlist (a report-only list serves a
+request from outside it and marks its activity row), then the count admitted or cancelled;
+the per-address bad-credential limit for every refusal. A refused known token is
 recorded as a use of a dead token (security log, owner's email); an unknown one leaves a
 per-address trace (`usage.unknown_token_seen`).
 """
@@ -51,6 +52,8 @@ class ApiCall:
     ok: bool = False
     flagged: bool = False
     used_previous_value: bool = False
+    # Served from outside the token's report-only allowlist: enforced, it would be refused.
+    outside_allowlist: bool = False
     rate: limits.RateLimitState | None = None
 
 
@@ -92,9 +95,13 @@ def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None
             return
         allowed_ips = result.token.allowed_ips if result.ok else ""
         if allowed_ips and not allowlist.address_allowed(allowed_ips, call.ip):
-            # Refused before the count is admitted: a refused address never spends the
-            # owner's hourly requests.
-            result = lookup.AuthResult(result.token, "address", result.used_previous_value)
+            if result.token.allowlist_report_only:
+                # Report only: served and counted as usual, its activity row marked.
+                call.outside_allowlist = True
+            else:
+                # Refused before the count is admitted: a refused address never spends the
+                # owner's hourly requests.
+                result = lookup.AuthResult(result.token, "address", result.used_previous_value)
         if result.ok:
             state = pending.admit(result.token.owner)  # None: the counters did not answer
         else:

@@ -1,7 +1,7 @@
 """Actions that change API tokens, by sub-domain; each writes its security-log row.
 
 - `tokens`: create (within the per-account cap), revoke, regenerate.
-- `changes`: rename, permissions and IP allowlist of a live token.
+- `changes`: rename, permissions and IP allowlist (its mode too) of a live token.
 - `audit`: the security log, `ClientInfo`, uses of dead and unknown tokens.
 - `exposure`: leak reports and tokens sent in a URL.
 - `policy`: staff's token policy and expiries brought forward to meet it.
@@ -20,6 +20,7 @@ from apitokens.services.audit import (
     unknown_tokens_record,
 )
 from apitokens.services.changes import (
+    api_token_allowlist_enforce,
     api_token_rename,
     api_token_update_allowed_ips,
     api_token_update_scopes,
@@ -57,6 +58,7 @@ __all__ = [
     "TokenLimitReached",
     "TokenNameTaken",
     "TokenNotRegenerable",
+    "api_token_allowlist_enforce",
     "api_token_create",
     "api_token_dead_use_record",
     "api_token_expire_by_policy",

@@ -11,7 +11,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.sudo import sudo_required
-from apitokens.forms import TokenEditForm, TokenRegenerateForm, name_taken_error
+from apitokens.forms import (
+    ALLOWLIST_ENFORCE,
+    ALLOWLIST_REPORT_ONLY,
+    TokenEditForm,
+    TokenRegenerateForm,
+    name_taken_error,
+)
 from apitokens.services.audit import ClientInfo
 from apitokens.services.changes import (
     api_token_rename,
@@ -51,7 +57,14 @@ def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         user=request.user,
         instance_pk=token.pk,
         current_ip=client_ip(request),
-        initial={"name": token.name, "scopes": token.scope_list, "allowed_ips": token.allowed_ips},
+        initial={
+            "name": token.name,
+            "scopes": token.scope_list,
+            "allowed_ips": token.allowed_ips,
+            "allowlist_report_only": (
+                ALLOWLIST_REPORT_ONLY if token.allowlist_report_only else ALLOWLIST_ENFORCE
+            ),
+        },
     )
     if request.method == "POST" and form.is_valid():
         client = ClientInfo.from_request(request)
@@ -69,6 +82,7 @@ def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
                 api_token_update_allowed_ips(
                     token=token,
                     allowed_ips=form.cleaned_data["allowed_ips"],
+                    report_only=form.cleaned_data["allowlist_report_only"],
                     actor=request.user,
                     client=client,
                 )
