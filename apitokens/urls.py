@@ -30,6 +30,11 @@ urlpatterns = [
     path("<public_id:public_id>/delete/", changes.token_delete, name="delete"),
     path("<public_id:public_id>/regenerate/", changes.token_regenerate, name="regenerate"),
     path("<public_id:public_id>/edit/", changes.token_edit, name="edit"),
+    path(
+        "<public_id:public_id>/enforce-allowlist/",
+        changes.token_allowlist_enforce,
+        name="enforce_allowlist",
+    ),
     path("<public_id:public_id>/first-request/", detail.token_first_request, name="first_request"),
     path("<public_id:public_id>/", detail.token_detail, name="detail"),
 ]

@@ -3,7 +3,7 @@ and each token's own page.
 
 - `listing`: the API Tokens page and the "Create Token" form;
 - `detail`: a token's page and the show-once modal's first-request line;
-- `changes`: edit, regenerate, delete;
+- `changes`: edit, regenerate, delete, enforce a report-only allowlist;
 - `base`: the typed request, the htmx-aware login check, the owner-scoped lookup and
   the modal answers they share.
 
@@ -14,7 +14,12 @@ Nothing here is cacheable: a response may carry a token value.
 
 from __future__ import annotations
 
-from apitokens.views.changes import token_delete, token_edit, token_regenerate
+from apitokens.views.changes import (
+    token_allowlist_enforce,
+    token_delete,
+    token_edit,
+    token_regenerate,
+)
 from apitokens.views.detail import token_detail, token_first_request
 from apitokens.views.listing import (
     TokenRow,
@@ -31,6 +36,7 @@ __all__ = [
     "UsageSummary",
     "last_used_text",
     "rate_limit_usage",
+    "token_allowlist_enforce",
     "token_delete",
     "token_detail",
     "token_edit",

@@ -1,14 +1,15 @@
 """Changing one of the user's tokens from its modal: edit (name, permissions, IP
-allowlist), regenerate its value (shown once), delete it."""
+allowlist and its mode), regenerate its value (shown once), delete it; and, from its page,
+enforce a report-only allowlist."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.sudo import sudo_required
 from apitokens.forms import (
@@ -20,6 +21,7 @@ from apitokens.forms import (
 )
 from apitokens.services.audit import ClientInfo
 from apitokens.services.changes import (
+    api_token_allowlist_enforce,
     api_token_rename,
     api_token_update_allowed_ips,
     api_token_update_scopes,
@@ -34,6 +36,7 @@ from apitokens.views.base import (
     LIST_TEMPLATE,
     HtmxHttpRequest,
     already_deleted,
+    close_modal,
     done,
     email_unverified,
     login_required_htmx,
@@ -150,3 +153,29 @@ def token_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     if request.htmx:
         return render(request, f"{LIST_TEMPLATE}#delete-modal", context)
     return render(request, "apitokens/token_delete.html", context)
+
+
+@never_cache
+@login_required_htmx
+@require_POST
+@sudo_required
+def token_allowlist_enforce(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """ "Enforce now" on a token's page: its report-only allowlist refuses other addresses
+    from the next request. A second click, or a list already enforced, says so."""
+    token = owned_token(request, public_id)
+    if token.is_revoked:
+        return already_deleted(request, token)
+    enforced = api_token_allowlist_enforce(
+        token=token, actor=request.user, client=ClientInfo.from_request(request)
+    )
+    if enforced:
+        messages.success(
+            request,
+            f"Token ‘{token.name}’: its IP allowlist is enforced. Requests from other "
+            "addresses are refused from now on.",
+        )
+    else:
+        messages.info(request, f"Token ‘{token.name}’ has no report-only IP allowlist to enforce.")
+    if request.htmx:
+        return close_modal(request)
+    return redirect("apitokens:detail", public_id=token.public_id)

@@ -22,6 +22,7 @@ def add_activity(
     method: str = "GET",
     path: str = "/api/v1/me/",
     flagged: bool = False,
+    outside_allowlist: bool = False,
 ) -> list[TokenActivity]:
     """`count` requests made with `token`, the first at `at`, then every `step`, with their
     hourly rollups and address facts (as the activity writer adds them)."""
@@ -37,6 +38,7 @@ def add_activity(
             user_agent="curl/8.5.0",
             duration_ms=12,
             flagged=flagged,
+            outside_allowlist=outside_allowlist,
         )
         for index in range(count)
     )
