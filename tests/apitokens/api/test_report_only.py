@@ -150,3 +150,15 @@ def test_buffered_rows_carry_the_mark_through_the_writer(client, user, settings)
     assert any("outside_allowlist" in query["sql"] for query in captured.captured_queries)
     marks = dict(TokenActivity.objects.filter(token=token).values_list("ip", "outside_allowlist"))
     assert marks == {"198.51.100.9": True, "203.0.113.9": False}
+
+
+@pytest.mark.usefixtures("_unbuffered_activity")
+@pytest.mark.django_db
+def test_the_activity_endpoint_says_which_requests_were_outside(client, user):
+    _, raw = report_only_token(user)
+    client.get(ME, headers=bearer(raw), REMOTE_ADDR="198.51.100.9")
+    client.get(ME, headers=bearer(raw), REMOTE_ADDR="203.0.113.9")
+    response = client.get("/api/v1/activity/", headers=bearer(raw), REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == HTTPStatus.OK
+    marks = {row["ip"]: row["outside_allowlist"] for row in response.json()["activity"]}
+    assert marks == {"198.51.100.9": True, "203.0.113.9": False}
