@@ -36,7 +36,6 @@ from apitokens.views.base import (
     LIST_TEMPLATE,
     HtmxHttpRequest,
     already_deleted,
-    close_modal,
     done,
     email_unverified,
     login_required_htmx,
@@ -176,6 +175,4 @@ def token_allowlist_enforce(request: HtmxHttpRequest, public_id: str) -> HttpRes
         )
     else:
         messages.info(request, f"Token ‘{token.name}’ has no report-only IP allowlist to enforce.")
-    if request.htmx:
-        return close_modal(request)
     return redirect("apitokens:detail", public_id=token.public_id)
