@@ -77,7 +77,12 @@ def breach_condition(policy: TokenPolicy, now: datetime) -> Q:
     elif policy.expiry_required:
         breach |= Q(expires_at__isnull=True)
     if policy.allowlist_required:
-        breach |= Q(allowed_ips="") | Q(allowed_ips__in=_unrestricted_allowlists())
+        # A report-only list refuses nothing: only an enforced one meets the policy.
+        breach |= (
+            Q(allowed_ips="")
+            | Q(allowlist_report_only=True)
+            | Q(allowed_ips__in=_unrestricted_allowlists())
+        )
     return breach
 
 
@@ -107,4 +112,6 @@ def breach_reasons(token: APIToken, policy: TokenPolicy, now: datetime) -> list[
         reasons.append("has no IP allowlist")
     elif policy.allowlist_required and allowlist.allowlist_unrestricted(token.allowed_ips):
         reasons.append("has an IP allowlist that restricts nothing")
+    elif policy.allowlist_required and token.allowlist_report_only:
+        reasons.append("has an IP allowlist in report-only mode (it refuses nothing)")
     return reasons

@@ -43,6 +43,11 @@ urlpatterns = [
     path("<public_id:public_id>/end-overlap/", changes.token_overlap_end, name="end_overlap"),
     path("<public_id:public_id>/pause/", changes.token_pause, name="pause"),
     path("<public_id:public_id>/resume/", changes.token_resume, name="resume"),
+    path(
+        "<public_id:public_id>/enforce-allowlist/",
+        changes.token_allowlist_enforce,
+        name="enforce_allowlist",
+    ),
     path("<public_id:public_id>/first-request/", detail.token_first_request, name="first_request"),
     path("<public_id:public_id>/", detail.token_detail, name="detail"),
 ]

@@ -21,6 +21,7 @@ from apitokens.admin.changelist import (
 from apitokens.admin.display import short_time, token_admin_link, user_admin_link
 from apitokens.admin.filters import (
     MethodFilter,
+    OutsideAllowlistFilter,
     OwnerFilter,
     StatusClassFilter,
     TokenPublicIdFilter,
@@ -47,7 +48,14 @@ class TokenActivityAdmin(
         "flagged_badge",
         "duration",
     )
-    list_filter = (StatusClassFilter, MethodFilter, "flagged", TokenPublicIdFilter, OwnerFilter)
+    list_filter = (
+        StatusClassFilter,
+        MethodFilter,
+        "flagged",
+        OutsideAllowlistFilter,
+        TokenPublicIdFilter,
+        OwnerFilter,
+    )
     date_hierarchy = "created_at"
     search_fields = ("ip", "path", "token__identifier", "owner__email")
     search_help_text = (
@@ -107,6 +115,11 @@ class TokenActivityAdmin(
     def flagged_badge(self, activity: TokenActivity) -> str:
         # A badge where something is wrong and nothing elsewhere: the admin's boolean icons
         # put a green tick on the dead-token request and a red cross on every normal one.
+        if activity.outside_allowlist and not activity.flagged:
+            return format_html(
+                '<span class="audit-badge audit-badge-warning" title="{}">Outside allowlist</span>',
+                "Served from outside the token's report-only IP allowlist",
+            )
         if not activity.flagged:
             return ""
         return format_html(

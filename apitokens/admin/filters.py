@@ -126,6 +126,18 @@ class StatusClassFilter(NarrowingFilter):
         return queryset.filter(selectors.STATUS_CLASSES[value][1])
 
 
+class OutsideAllowlistFilter(NarrowingFilter):
+    """Requests served from outside a report-only allowlist: an enforced one would have
+    refused them."""
+
+    title = "IP allowlist"
+    parameter_name = "outside_allowlist"
+    options = (("yes", "Outside allowlist (report only)"),)
+
+    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+        return queryset.filter(outside_allowlist=True)
+
+
 class MethodFilter(NarrowingFilter):
     """A fixed list: the default filter would run SELECT DISTINCT over every row."""
 

@@ -255,8 +255,15 @@ class APITokenAdmin(
         entries = token.allowed_ip_list
         if not entries:
             return "Any address"
-        return format_html_join(
+        listed = format_html_join(
             ", ", '<span class="audit-mono">{}</span>', ((entry,) for entry in entries)
+        )
+        if not token.allowlist_report_only:
+            return listed
+        return format_html(
+            '{} <span class="audit-badge audit-badge-warning" title="{}">Report only</span>',
+            listed,
+            "Requests from other addresses are served and recorded, not refused",
         )
 
     @admin.display(description="requests (24 h)")

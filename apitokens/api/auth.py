@@ -5,9 +5,10 @@ its path or method (the middleware calls it before URL resolution): a URL carryi
 token is refused and every real token in it deleted. Then, for a token view,
 `authenticate_bearer(request)`, in order: the Authorization header's shape and checksum
 (offline, no query); the owner's hourly count started (`limits.hourly_start`, which sends it
-ahead on Redis), the token lookup, the token's IP allowlist and its pause, then the count
-admitted or cancelled; the per-address bad-credential limit for every refusal but a paused
-token's. A refused known token is
+ahead on Redis), the token lookup, the token's IP allowlist (a report-only list serves a
+request from outside it and marks its activity row) and its pause, then the count admitted or
+cancelled; the per-address bad-credential limit for every refusal but a paused token's. A
+refused known token is
 recorded as a use of a dead token (security log, owner's email); an unknown one leaves a
 per-address trace (`usage.unknown_token_seen`).
 """
@@ -52,6 +53,8 @@ class ApiCall:
     ok: bool = False
     flagged: bool = False
     used_previous_value: bool = False
+    # Served from outside the token's report-only allowlist: enforced, it would be refused.
+    outside_allowlist: bool = False
     rate: limits.RateLimitState | None = None
     # What the view needs, set by `@token_required` when the token lacks it (the 403's header).
     accepted_permissions: tuple[str, ...] = ()
@@ -95,10 +98,14 @@ def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None
             return
         allowed_ips = result.token.allowed_ips if result.ok else ""
         if allowed_ips and not allowlist.address_allowed(allowed_ips, call.ip):
-            # Refused before the count is admitted: a refused address never spends the
-            # owner's hourly requests.
-            result = lookup.AuthResult(result.token, "address", result.used_previous_value)
-        elif result.ok and result.token.paused_at is not None:
+            if result.token.allowlist_report_only:
+                # Report only: served and counted as usual, its activity row marked.
+                call.outside_allowlist = True
+            else:
+                # Refused before the count is admitted: a refused address never spends the
+                # owner's hourly requests.
+                result = lookup.AuthResult(result.token, "address", result.used_previous_value)
+        if result.ok and result.token.paused_at is not None:
             # After the allowlist, so a paused token never answers more than a live one would.
             result = lookup.AuthResult(result.token, "paused", result.used_previous_value)
         if result.ok:

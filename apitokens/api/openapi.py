@@ -257,6 +257,11 @@ _SCHEMAS = {
                 "description": "The request used a deleted or expired token.",
             },
             "used_previous_value": {"type": "boolean"},
+            "outside_allowlist": {
+                "type": "boolean",
+                "description": "Served from outside the token's report-only IP allowlist: "
+                "an enforced list would have refused it.",
+            },
         },
     },
     "CredentialReport": {

@@ -66,6 +66,7 @@ def request_record(request: HttpRequest, response: HttpResponse, call, started: 
                 duration_ms=int((time.perf_counter() - started) * 1000),
                 flagged=call.flagged,
                 used_previous_value=call.used_previous_value,
+                outside_allowlist=call.outside_allowlist,
                 now=call.now,
             )
         )

@@ -305,6 +305,7 @@ def activity_list(request: HttpRequest) -> JsonResponse:
                     "duration_ms": row.duration_ms,
                     "flagged": row.flagged,
                     "used_previous_value": row.used_previous_value,
+                    "outside_allowlist": row.outside_allowlist,
                 }
                 for row in page.rows
             ],

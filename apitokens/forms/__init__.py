@@ -2,10 +2,13 @@
 tokens.py (the forms). Re-exported here for the views and tests."""
 
 from apitokens.forms.fields import (
+    ALLOWLIST_ENFORCE,
+    ALLOWLIST_REPORT_ONLY,
     NAME_EXAMPLES,
     NAME_MAX_LENGTH,
     NAME_MIN_LENGTH,
     NO_EXAMPLE,
+    AllowlistModeField,
     IPAllowlistField,
     ScopesField,
     TokenNameField,
@@ -23,10 +26,13 @@ from apitokens.forms.tokens import (
 )
 
 __all__ = [
+    "ALLOWLIST_ENFORCE",
+    "ALLOWLIST_REPORT_ONLY",
     "NAME_EXAMPLES",
     "NAME_MAX_LENGTH",
     "NAME_MIN_LENGTH",
     "NO_EXAMPLE",
+    "AllowlistModeField",
     "IPAllowlistField",
     "PolicyExpiryForm",
     "ScopesField",

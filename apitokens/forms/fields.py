@@ -187,6 +187,50 @@ class IPAllowlistField(forms.CharField):
             ) from None
 
 
+ALLOWLIST_ENFORCE = "enforce"
+ALLOWLIST_REPORT_ONLY = "report_only"
+
+
+class AllowlistModeField(forms.ChoiceField):
+    """Whether the IP allowlist refuses other addresses or only reports them; cleans to
+    True for report only. Not sent (an old form, a script): enforce."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("label", "When a request comes from another address")
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("initial", ALLOWLIST_ENFORCE)
+        kwargs.setdefault(
+            "help_text",
+            "Report only lets you try a list on real traffic first: such requests are served "
+            "and listed on the token's page as “Would have been refused”.",
+        )
+        super().__init__(
+            choices=(
+                (ALLOWLIST_ENFORCE, "Enforce: refuse it"),
+                (
+                    ALLOWLIST_REPORT_ONLY,
+                    "Report only (log requests from other addresses, refuse none)",
+                ),
+            ),
+            widget=forms.RadioSelect,
+            error_messages={"invalid_choice": "Choose Enforce or Report only."},
+            **kwargs,
+        )
+
+    def clean(self, value) -> bool:
+        return super().clean(value) == ALLOWLIST_REPORT_ONLY
+
+
+def report_only_policy_error() -> forms.ValidationError:
+    """The error for a report-only list where the token policy requires an allowlist: only
+    an enforced one meets it."""
+    return forms.ValidationError(
+        "The token policy requires an enforced IP allowlist: choose “Enforce” (report only "
+        "refuses nothing).",
+        code="report_only_not_allowed",
+    )
+
+
 def name_taken_error(name: str, existing: str | None = None) -> forms.ValidationError:
     """The error for a name another active token of the same owner already has, or one that
     looks the same (`existing`, when it is spelled differently)."""

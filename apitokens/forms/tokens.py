@@ -11,11 +11,13 @@ from django.utils import dateformat, timezone
 from accounts.models import User
 from apitokens import expiry
 from apitokens.forms.fields import (
+    AllowlistModeField,
     IPAllowlistField,
     ScopesField,
     TokenNameField,
     _TokenNameUniqueMixin,
     name_examples_for,
+    report_only_policy_error,
     too_many_tokens_error,
 )
 from apitokens.models import SCOPE_READ, TokenPolicy
@@ -46,6 +48,7 @@ class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
     )
     scopes = ScopesField(initial=[SCOPE_READ])
     allowed_ips = IPAllowlistField()
+    allowlist_report_only = AllowlistModeField()
 
     def __init__(
         self,
@@ -95,7 +98,7 @@ class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
         elif self.policy.expiry_required:
             notes.append("every token must expire, so “No expiration” is not offered")
         if self.policy.allowlist_required:
-            notes.append("new tokens need an IP allowlist")
+            notes.append("new tokens need an IP allowlist, enforced (not report only)")
         return notes
 
     @property
@@ -107,6 +110,7 @@ class TokenCreateForm(_TokenNameUniqueMixin, forms.Form):
 
     def clean(self) -> dict:
         cleaned_data = super().clean()
+        _check_report_only(self, self.policy)
         # A hint before the rest is checked; api_token_create enforces the cap under its lock.
         limit = api_token_limit()
         if self.user.api_tokens.active().count() >= limit:
@@ -139,6 +143,7 @@ class TokenEditForm(_TokenNameUniqueMixin, forms.Form):
     name = TokenNameField()
     scopes = ScopesField(help_text="Read is enough for scripts that only fetch data.")
     allowed_ips = IPAllowlistField()
+    allowlist_report_only = AllowlistModeField()
 
     def __init__(
         self, *args, user: User, instance_pk: int, current_ip: str | None = None, **kwargs
@@ -148,6 +153,20 @@ class TokenEditForm(_TokenNameUniqueMixin, forms.Form):
         self.instance_pk = instance_pk
         self.fields["name"].suggest(name_examples_for(user))
         self.fields["allowed_ips"].set_current_ip(current_ip)
+
+    def clean(self) -> dict:
+        cleaned_data = super().clean()
+        if cleaned_data.get("allowlist_report_only"):
+            _check_report_only(self, TokenPolicy.current())
+        return cleaned_data
+
+
+def _check_report_only(form: forms.Form, policy: TokenPolicy) -> None:
+    """A report-only list does not meet a policy that requires an allowlist (it refuses
+    nothing): say so on the mode's choice. An empty list has no mode to refuse."""
+    data = form.cleaned_data
+    if policy.allowlist_required and data.get("allowlist_report_only") and data.get("allowed_ips"):
+        form.add_error("allowlist_report_only", report_only_policy_error())
 
 
 class TokenRegenerateForm(forms.Form):

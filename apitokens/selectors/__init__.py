@@ -24,6 +24,7 @@ from apitokens.selectors.activity import (
     token_activity,
     token_activity_page,
     token_new_ips,
+    token_outside_allowlist_count,
 )
 from apitokens.selectors.alerts import (
     ACCOUNT_ALERT_WINDOW,
@@ -113,6 +114,7 @@ __all__ = [
     "token_activity",
     "token_activity_page",
     "token_new_ips",
+    "token_outside_allowlist_count",
     "token_request_total",
     "token_requests_recorded",
     "tokens_breaking_policy",

@@ -93,9 +93,11 @@ def activity_query(
     status_class: str | None = None,
     status: int | None = None,
     since: datetime | None = None,
+    outside_allowlist: bool = False,
 ) -> QuerySet:
     """Activity rows newest first (time, id) with their token's name and ids: one account's
-    or one token's, optionally one of STATUS_CLASSES or one exact status, from `since` on."""
+    or one token's, optionally one of STATUS_CLASSES or one exact status, from `since` on,
+    only those served from outside a report-only allowlist (`outside_allowlist`)."""
     queryset = TokenActivity.objects.all()
     if owner is not None:
         queryset = queryset.filter(owner_id=owner.pk)
@@ -107,6 +109,8 @@ def activity_query(
         queryset = queryset.filter(status=status)
     if since is not None:
         queryset = queryset.filter(created_at__gte=since)
+    if outside_allowlist:
+        queryset = queryset.filter(outside_allowlist=True)
     return queryset.select_related("token").only(*ACTIVITY_FIELDS).order_by("-created_at", "-id")
 
 
@@ -178,6 +182,7 @@ def activity_page(
     status_class: str | None = None,
     status: int | None = None,
     since: datetime | None = None,
+    outside_allowlist: bool = False,
     older_than: ActivityPosition | None = None,
     newer_than: ActivityPosition | None = None,
     size: int,
@@ -188,7 +193,12 @@ def activity_page(
     newest). With `bounded_by_rollups` (one token, at most a status class), raw rows are
     read only within the hours whose rollups hold the page."""
     queryset = activity_query(
-        owner=owner, token=token, status_class=status_class, status=status, since=since
+        owner=owner,
+        token=token,
+        status_class=status_class,
+        status=status,
+        since=since,
+        outside_allowlist=outside_allowlist,
     )
 
     def window(**cursor: datetime | None) -> Q | None:
@@ -219,6 +229,7 @@ def activity_page(
                 status_class=status_class,
                 status=status,
                 since=since,
+                outside_allowlist=outside_allowlist,
                 size=size,
                 bounded_by_rollups=bounded_by_rollups,
             )
@@ -243,21 +254,33 @@ def token_activity_page(
     *,
     token: APIToken,
     status_class: str | None = None,
+    outside_allowlist_since: datetime | None = None,
     older_than: str | None = None,
     newer_than: str | None = None,
     size: int = 25,
 ) -> ActivityPage:
     """A page of the token's activity for its page: cursors as the page's links carry
-    them (`activity_cursor`); a bad one shows the newest page."""
+    them (`activity_cursor`); a bad one shows the newest page. With
+    `outside_allowlist_since`, only the requests `token_outside_allowlist_count` counts
+    (the rollups do not count them, so the token index and the time bound the read)."""
     newer = parse_activity_cursor(newer_than)
+    outside = outside_allowlist_since is not None
     return activity_page(
         token=token,
         status_class=status_class,
+        since=outside_allowlist_since,
+        outside_allowlist=outside,
         newer_than=newer,
         older_than=None if newer else parse_activity_cursor(older_than),
         size=size,
-        bounded_by_rollups=True,
+        bounded_by_rollups=not outside,
     )
+
+
+def token_outside_allowlist_count(*, token: APIToken, since: datetime) -> int:
+    """Requests served from outside the token's report-only allowlist from `since` on:
+    those an enforced list would have refused. One count over the token's time index."""
+    return activity_query(token=token, since=since, outside_allowlist=True).order_by().count()
 
 
 def token_new_ips(

@@ -2,7 +2,7 @@
 
 - `tokens`: create (within the per-account cap), revoke, regenerate, end a regenerate's
   overlap.
-- `changes`: rename, permissions and IP allowlist of a live token.
+- `changes`: rename, permissions and IP allowlist (its mode too) of a live token.
 - `audit`: the security log, `ClientInfo`, uses of dead and unknown tokens.
 - `pause`: pause and resume a token (the API refuses a paused one).
 - `exposure`: leak reports and tokens sent in a URL.
@@ -23,6 +23,7 @@ from apitokens.services.audit import (
     unknown_tokens_record,
 )
 from apitokens.services.changes import (
+    api_token_allowlist_enforce,
     api_token_rename,
     api_token_update_allowed_ips,
     api_token_update_scopes,
@@ -69,6 +70,7 @@ __all__ = [
     "TokenNameTaken",
     "TokenNotRegenerable",
     "account_tokens_revoke_by_staff",
+    "api_token_allowlist_enforce",
     "api_token_create",
     "api_token_dead_use_record",
     "api_token_expire_by_policy",

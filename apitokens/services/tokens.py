@@ -44,6 +44,10 @@ def api_token_name_clash(*, owner: User, name: str, exclude_pk: int | None = Non
     return next((other for other in names if name_skeleton(other) == skeleton), None)
 
 
+# The created event's detail for a token whose allowlist starts in report-only mode.
+REPORT_ONLY_DETAIL = "IP allowlist in report-only mode: requests from other addresses are served"
+
+
 def api_token_limit() -> int:
     """How many active tokens one account may hold."""
     return settings.QUICKBOT_MAX_TOKENS_PER_USER
@@ -57,13 +61,15 @@ def api_token_create(
     expires_at: datetime | None = None,
     lifetime_days: int | None = None,
     allowed_ips: str = "",
+    allowlist_report_only: bool = False,
     client: ClientInfo = NO_CLIENT,
     now: datetime | None = None,
 ) -> tuple[APIToken, str]:
     """Create a token and return it with its plaintext value, which is never stored.
 
     `allowed_ips` is a normalised allowlist (`allowlist.allowlist_normalize`), "" for any
-    address.
+    address; `allowlist_report_only` serves requests from other addresses and marks them
+    instead of refusing them (ignored for an empty list).
 
     Raises TokenLimitReached when `user` already has `api_token_limit()` active tokens, and
     TokenNameTaken when an active token of `user` already has that name.
@@ -89,6 +95,7 @@ def api_token_create(
                 expires_at=expires_at,
                 lifetime_days=lifetime_days,
                 allowed_ips=allowed_ips,
+                allowlist_report_only=allowlist_report_only and bool(allowed_ips),
             )
             security_event_record(
                 kind=SecurityEvent.Kind.CREATED,
@@ -97,6 +104,7 @@ def api_token_create(
                 actor=user,
                 token=token,
                 client=client,
+                detail=REPORT_ONLY_DETAIL if token.allowlist_report_only else "",
                 now=now,
             )
     except IntegrityError as error:

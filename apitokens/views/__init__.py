@@ -3,7 +3,8 @@ resume, delete, and each token's own page.
 
 - `listing`: the API Tokens page and the "Create Token" form;
 - `detail`: a token's page and the show-once modal's first-request line;
-- `changes`: edit, regenerate, delete, pause and resume, end a regenerate's overlap now;
+- `changes`: edit, regenerate, delete, pause and resume, end a regenerate's overlap now,
+  enforce a report-only allowlist;
 - `base`: the typed request, the htmx-aware login check, the owner-scoped lookup and
   the modal answers they share.
 
@@ -15,6 +16,7 @@ Nothing here is cacheable: a response may carry a token value.
 from __future__ import annotations
 
 from apitokens.views.changes import (
+    token_allowlist_enforce,
     token_delete,
     token_edit,
     token_overlap_end,
@@ -38,6 +40,7 @@ __all__ = [
     "UsageSummary",
     "last_used_text",
     "rate_limit_usage",
+    "token_allowlist_enforce",
     "token_delete",
     "token_detail",
     "token_edit",

@@ -1,6 +1,6 @@
-"""Changing one of the user's tokens: edit (name, permissions, IP allowlist), regenerate
-its value (shown once) and delete it from their modals; pause and resume it, and end a
-regenerate's overlap now, from its page."""
+"""Changing one of the user's tokens: edit (name, permissions, IP allowlist and its mode),
+regenerate its value (shown once) and delete it from their modals; from its page, pause and
+resume it, end a regenerate's overlap now, and enforce a report-only allowlist."""
 
 from __future__ import annotations
 
@@ -15,9 +15,16 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.sudo import sudo_required
 from apitokens import allowlist
-from apitokens.forms import TokenEditForm, TokenRegenerateForm, name_taken_error
+from apitokens.forms import (
+    ALLOWLIST_ENFORCE,
+    ALLOWLIST_REPORT_ONLY,
+    TokenEditForm,
+    TokenRegenerateForm,
+    name_taken_error,
+)
 from apitokens.services.audit import ClientInfo
 from apitokens.services.changes import (
+    api_token_allowlist_enforce,
     api_token_rename,
     api_token_update_allowed_ips,
     api_token_update_scopes,
@@ -54,7 +61,14 @@ def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     token = owned_token(request, public_id)
     if token.is_revoked:
         return already_deleted(request, token)
-    initial = {"name": token.name, "scopes": token.scope_list, "allowed_ips": token.allowed_ips}
+    initial = {
+        "name": token.name,
+        "scopes": token.scope_list,
+        "allowed_ips": token.allowed_ips,
+        "allowlist_report_only": (
+            ALLOWLIST_REPORT_ONLY if token.allowlist_report_only else ALLOWLIST_ENFORCE
+        ),
+    }
     # "Edit first" on an allowlist suggestion opens the form with the list filled in.
     if request.method != "POST" and (suggested := _suggested_allowlist(request)):
         initial["allowed_ips"] = suggested
@@ -81,6 +95,7 @@ def token_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
                 api_token_update_allowed_ips(
                     token=token,
                     allowed_ips=form.cleaned_data["allowed_ips"],
+                    report_only=form.cleaned_data["allowlist_report_only"],
                     actor=request.user,
                     client=client,
                 )
@@ -246,4 +261,28 @@ def _back_to_token(request: HtmxHttpRequest, token) -> HttpResponse:
     refresh of the page in place would answer #messages empty)."""
     if request.htmx:
         return HttpResponseClientRedirect(reverse("apitokens:detail", args=[token.public_id]))
+    return redirect("apitokens:detail", public_id=token.public_id)
+
+
+@never_cache
+@login_required_htmx
+@require_POST
+@sudo_required
+def token_allowlist_enforce(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """ "Enforce now" on a token's page: its report-only allowlist refuses other addresses
+    from the next request. A second click, or a list already enforced, says so."""
+    token = owned_token(request, public_id)
+    if token.is_revoked:
+        return already_deleted(request, token)
+    enforced = api_token_allowlist_enforce(
+        token=token, actor=request.user, client=ClientInfo.from_request(request)
+    )
+    if enforced:
+        messages.success(
+            request,
+            f"Token ‘{token.name}’: its IP allowlist is enforced. Requests from other "
+            "addresses are refused from now on.",
+        )
+    else:
+        messages.info(request, f"Token ‘{token.name}’ has no report-only IP allowlist to enforce.")
     return redirect("apitokens:detail", public_id=token.public_id)

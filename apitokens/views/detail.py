@@ -3,6 +3,8 @@ show-once modal's wait for the token's first request."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -17,6 +19,11 @@ from apitokens.views.listing import last_used_text, previous_value_until, time_a
 
 ACTIVITY_PAGE_SIZE = 25
 CHART_DAYS = 30
+# The activity filter "Would have been refused" (`?status=outside`) and the count beside a
+# report-only allowlist cover the same days as the chart.
+OUTSIDE_FILTER = "outside"
+OUTSIDE_LABEL = "Would have been refused"
+REPORT_ONLY_DAYS = CHART_DAYS
 # audit.css draws the chart's axis labels at 26 chart units on phones (the chart shrinks).
 CHART_LABEL_UNITS = 26
 
@@ -43,27 +50,45 @@ def daily_chart(daily: list) -> charts.BarChart:
 def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """One of the user's tokens (deleted ones too): details, during a regenerate's overlap who
     still sends the old value, requests per day for 30 days, recent activity filterable by
-    status with new IPs highlighted, and its security log."""
+    status (or the requests a report-only allowlist would have refused) with new IPs
+    highlighted, and its security log."""
     token = get_object_or_404(
         request.user.api_tokens.select_related("revoked_by"), public_id=public_id
     )
     now = timezone.now()
-    status_class = request.GET.get("status", "")
-    if status_class not in selectors.STATUS_CLASSES:
-        status_class = ""
+    status_filter = request.GET.get("status", "")
+    outside = status_filter == OUTSIDE_FILTER
+    status_class = status_filter if status_filter in selectors.STATUS_CLASSES else ""
+    if not (outside or status_class):
+        status_filter = ""
+    report_since = now - timedelta(days=REPORT_ONLY_DAYS)
     # Keyset pages (time, id): ?older=<cursor> or ?newer=<cursor>; a bad one is the newest.
     activity = selectors.token_activity_page(
         token=token,
         status_class=status_class or None,
+        outside_allowlist_since=report_since if outside else None,
         older_than=request.GET.get("older"),
         newer_than=request.GET.get("newer"),
         size=ACTIVITY_PAGE_SIZE,
     )
     new_ips = selectors.token_new_ips(token=token, now=now)
     dead_use = selectors.dead_token_alert(token=token, now=now)
-    activity_total, recorded_since = selectors.token_requests_recorded(
-        token=token, status_class=status_class or None
+    report_only = token.allowlist_report_only and bool(token.allowed_ips)
+    # One count for the badge's line and the filtered list's total, so they agree.
+    would_refuse = (
+        selectors.token_outside_allowlist_count(token=token, since=report_since)
+        if report_only or outside
+        else None
     )
+    if outside:
+        activity_total, recorded_since = would_refuse, report_since
+    else:
+        activity_total, recorded_since = selectors.token_requests_recorded(
+            token=token, status_class=status_class or None
+        )
+    status_choices = [(key, label) for key, (label, _q) in selectors.STATUS_CLASSES.items()]
+    if token.allowed_ips or outside:
+        status_choices.append((OUTSIDE_FILTER, OUTSIDE_LABEL))
     context = {
         "token": token,
         "status": token.status(now),
@@ -74,7 +99,12 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
             row.pk for row in activity.rows if row.ip and new_ips.get(row.ip) == row.created_at
         },
         "status_class": status_class,
-        "status_choices": [(key, label) for key, (label, _q) in selectors.STATUS_CLASSES.items()],
+        "status_filter": status_filter,
+        "outside_filter": outside,
+        "status_choices": status_choices,
+        "report_only": report_only,
+        "would_refuse": would_refuse,
+        "report_only_days": REPORT_ONLY_DAYS,
         "new_ips": new_ips,
         "new_ip_list": [(ip, seen, time_ago(seen, now)) for ip, seen in new_ips.items()],
         "last_used": last_used_text(token.last_used_at, now),

@@ -180,6 +180,7 @@ def token_new(request: HtmxHttpRequest) -> HttpResponse:
                     expires_at=form.cleaned_data["expires_at"],
                     lifetime_days=form.cleaned_data["lifetime_days"],
                     allowed_ips=form.cleaned_data["allowed_ips"],
+                    allowlist_report_only=form.cleaned_data["allowlist_report_only"],
                     client=ClientInfo.from_request(request),
                 )
             except TokenLimitReached as error:

@@ -24,6 +24,7 @@ def add_activity(
     flagged: bool = False,
     used_previous_value: bool = False,
     user_agent: str = "curl/8.5.0",
+    outside_allowlist: bool = False,
 ) -> list[TokenActivity]:
     """`count` requests made with `token`, the first at `at`, then every `step`, with their
     hourly rollups and address facts (as the activity writer adds them)."""
@@ -40,6 +41,7 @@ def add_activity(
             duration_ms=12,
             flagged=flagged,
             used_previous_value=used_previous_value,
+            outside_allowlist=outside_allowlist,
         )
         for index in range(count)
     )

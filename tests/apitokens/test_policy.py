@@ -140,3 +140,26 @@ def test_without_a_policy_the_form_is_unchanged(user):
     form = TokenCreateForm(user=user)
     assert form.policy_notes == []
     assert expiry.EXPIRY_NONE in [value for value, _ in form.fields["expiry"].choices]
+
+
+@pytest.mark.django_db
+def test_a_report_only_allowlist_breaks_a_policy_requiring_one(user):
+    report_only, _ = create_token(
+        user, "Report job", allowed_ips="203.0.113.0/24", allowlist_report_only=True
+    )
+    enforced, _ = create_token(user, "Office job", allowed_ips="203.0.113.0/24")
+    required = TokenPolicy(allowlist_required=True)
+    now = enforced.created_at
+
+    breaking = APIToken.objects.filter(policy.breach_condition(required, now))
+
+    # Treated as a token without an allowlist: listed as breaking, with the reason.
+    assert set(breaking) == {report_only}
+    assert policy.breach_reasons(report_only, required, now) == [
+        "has an IP allowlist in report-only mode (it refuses nothing)"
+    ]
+    assert policy.breach_reasons(enforced, required, now) == []
+    assert not APIToken.objects.filter(policy.breach_condition(TokenPolicy(), now)).exists()
+    # Enforcing it meets the policy.
+    services.api_token_allowlist_enforce(token=report_only, actor=user)
+    assert not APIToken.objects.filter(policy.breach_condition(required, now)).exists()

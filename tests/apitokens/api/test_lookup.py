@@ -46,6 +46,7 @@ def busy_token(user):
         allowed_ips="203.0.113.7\n2001:db8::/32",
         paused_at=timezone.now(),
         paused_by=user,
+        allowlist_report_only=True,
     )
     user.api_hourly_limit = 250
     user.last_login = timezone.now()
@@ -105,6 +106,20 @@ def test_every_verdict_is_the_same_on_both_lookups(user, lookup_mode):
     }
     assert verdicts["old value"].used_previous_value
     assert verdicts["live"].token == live
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lookup_mode", [True, False], ids=["fast", "orm"], indirect=True)
+def test_the_one_lookup_brings_the_report_only_mode(user, lookup_mode):
+    token, raw = create_token(user, allowed_ips="203.0.113.7", allowlist_report_only=True)
+    _, enforced_raw = create_token(user, allowed_ips="203.0.113.7")
+    with CaptureQueriesContext(connection) as captured:
+        report_only = lookup.authenticate_token(raw).token
+        enforced = lookup.authenticate_token(enforced_raw).token
+    assert len(captured.captured_queries) == 2  # one statement per lookup, nothing deferred
+    assert report_only.allowlist_report_only is True
+    assert enforced.allowlist_report_only is False
+    assert "allowlist_report_only" in captured.captured_queries[0]["sql"]
 
 
 @pytest.mark.django_db

@@ -219,3 +219,23 @@ def test_pausing_applies_from_the_very_next_request(client, user):
     services.api_token_pause(token=token, actor=user)
 
     assert_paused_refusal(client.get(ME, headers=bearer(raw)), token)
+
+
+@pytest.mark.usefixtures("_unbuffered_activity")
+@pytest.mark.parametrize("lookup_mode", [True, False], ids=["fast", "orm"], indirect=True)
+def test_a_paused_token_with_a_report_only_allowlist_is_refused_from_outside_it_too(
+    client, user, lookup_mode
+):
+    # A report-only list serves an outside address; the pause must still refuse it.
+    token, raw = create_token(
+        user, "Report only", allowed_ips="203.0.113.0/24", allowlist_report_only=True
+    )
+    services.api_token_pause(token=token, actor=user)
+
+    outside = client.get(ME, headers=bearer(raw), REMOTE_ADDR="198.51.100.9")
+    inside = client.get(ME, headers=bearer(raw), REMOTE_ADDR="203.0.113.7")
+
+    assert_paused_refusal(outside, token)
+    assert_paused_refusal(inside, token)
+    marked = TokenActivity.objects.filter(token=token).order_by("id")
+    assert [row.outside_allowlist for row in marked] == [True, False]

@@ -80,6 +80,13 @@ class Account:
         _, self.fenced = create_token(
             self.owner, "Office only", scopes=(SCOPE_READ,), allowed_ips="203.0.113.0/24"
         )
+        _, self.report_only = create_token(
+            self.owner,
+            "Office, report only",
+            scopes=(SCOPE_READ,),
+            allowed_ips="203.0.113.0/24",
+            allowlist_report_only=True,
+        )
         deleted, self.deleted = create_token(self.owner, "Deleted", scopes=(SCOPE_READ,))
         api_token_revoke(token=deleted, actor=self.owner)
         paused, self.paused = create_token(self.owner, "Paused", scopes=(SCOPE_READ,))
@@ -120,6 +127,10 @@ def _ip_not_allowed(account: Account, address: str):
     return account.send(ME, value=account.fenced, address=address)
 
 
+def _report_only_outside(account: Account, address: str):
+    return account.send(ME, value=account.report_only, address=address)
+
+
 def _missing_token(account: Account, address: str):
     return account.send(ME, value=None, address=address)
 
@@ -156,6 +167,7 @@ KINDS: dict[str, tuple[Callable, HTTPStatus, str | None]] = {
     "not_found": (_not_found, HTTPStatus.NOT_FOUND, "not_found"),
     "method_not_allowed": (_method_not_allowed, HTTPStatus.METHOD_NOT_ALLOWED, None),
     "ip_not_allowed": (_ip_not_allowed, HTTPStatus.FORBIDDEN, "ip_not_allowed"),
+    "report_only_outside": (_report_only_outside, HTTPStatus.OK, None),
     "missing_token": (_missing_token, HTTPStatus.UNAUTHORIZED, "missing_token"),
     "invalid_token": (_invalid_token, HTTPStatus.UNAUTHORIZED, "invalid_token"),
     "token_paused": (_token_paused, HTTPStatus.UNAUTHORIZED, "token_paused"),
