@@ -64,6 +64,7 @@ def request_record(request: HttpRequest, response: HttpResponse, call, started: 
                 duration_ms=int((time.perf_counter() - started) * 1000),
                 flagged=call.flagged,
                 used_previous_value=call.used_previous_value,
+                request_id=request.request_id,
                 now=call.now,
             )
         )
