@@ -39,6 +39,8 @@ _CURSOR_MAX_LENGTH = 40
 # A legacy cursor: base64 of an ISO time with offset, "|" and an id.
 _LEGACY_CURSOR_MAX_LENGTH = 96
 _MAX_ID = 2**63
+# The rows one request ID can find (it is one request's; a proxy may reuse its IDs).
+_REQUEST_ID_ROWS = 100
 
 
 class ActivityPosition(NamedTuple):
@@ -93,10 +95,17 @@ def activity_query(
     status_class: str | None = None,
     status: int | None = None,
     since: datetime | None = None,
+    request_id: str | None = None,
 ) -> QuerySet:
     """Activity rows newest first (time, id) with their token's name and ids: one account's
-    or one token's, optionally one of STATUS_CLASSES or one exact status, from `since` on."""
+    or one token's, optionally one of STATUS_CLASSES or one exact status, from `since` on,
+    or the request with one QuickBot-Request-Id."""
     queryset = TokenActivity.objects.all()
+    if request_id is not None:
+        # The rows with this ID first, through its index: asked in one query, SQLite (without
+        # statistics) walks the token's or the owner's index instead, every row of it.
+        matching = TokenActivity.objects.filter(request_id=request_id).values_list("pk")
+        queryset = queryset.filter(pk__in=[pk for (pk,) in matching[:_REQUEST_ID_ROWS]])
     if owner is not None:
         queryset = queryset.filter(owner_id=owner.pk)
     if token is not None:
@@ -178,6 +187,7 @@ def activity_page(
     status_class: str | None = None,
     status: int | None = None,
     since: datetime | None = None,
+    request_id: str | None = None,
     older_than: ActivityPosition | None = None,
     newer_than: ActivityPosition | None = None,
     size: int,
@@ -188,7 +198,12 @@ def activity_page(
     newest). With `bounded_by_rollups` (one token, at most a status class), raw rows are
     read only within the hours whose rollups hold the page."""
     queryset = activity_query(
-        owner=owner, token=token, status_class=status_class, status=status, since=since
+        owner=owner,
+        token=token,
+        status_class=status_class,
+        status=status,
+        since=since,
+        request_id=request_id,
     )
 
     def window(**cursor: datetime | None) -> Q | None:
@@ -219,6 +234,7 @@ def activity_page(
                 status_class=status_class,
                 status=status,
                 since=since,
+                request_id=request_id,
                 size=size,
                 bounded_by_rollups=bounded_by_rollups,
             )
@@ -243,20 +259,24 @@ def token_activity_page(
     *,
     token: APIToken,
     status_class: str | None = None,
+    request_id: str | None = None,
     older_than: str | None = None,
     newer_than: str | None = None,
     size: int = 25,
 ) -> ActivityPage:
     """A page of the token's activity for its page: cursors as the page's links carry
-    them (`activity_cursor`); a bad one shows the newest page."""
+    them (`activity_cursor`); a bad one shows the newest page. With `request_id`, the
+    token's request(s) with that QuickBot-Request-Id (through its index, not the rollups)."""
     newer = parse_activity_cursor(newer_than)
     return activity_page(
         token=token,
         status_class=status_class,
+        request_id=request_id,
         newer_than=newer,
         older_than=None if newer else parse_activity_cursor(older_than),
         size=size,
-        bounded_by_rollups=True,
+        # The rollups count no request IDs: they would bound the search to the latest hours.
+        bounded_by_rollups=request_id is None,
     )
 
 

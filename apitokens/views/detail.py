@@ -13,8 +13,13 @@ from django.views.decorators.http import require_safe
 from apitokens import charts, selectors
 from apitokens.views.base import LIST_TEMPLATE, HtmxHttpRequest, login_required_htmx, owned_token
 from apitokens.views.listing import last_used_text, previous_value_until, time_ago
+from common.request_id import request_id_valid
 
 ACTIVITY_PAGE_SIZE = 25
+REQUEST_ID_INVALID = (
+    "That is not a request ID: copy the QuickBot-Request-Id header of the response "
+    "(req_ and 22 letters, digits, - or _)."
+)
 CHART_DAYS = 30
 # audit.css draws the chart's axis labels at 26 chart units on phones (the chart shrinks).
 CHART_LABEL_UNITS = 26
@@ -49,14 +54,24 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     status_class = request.GET.get("status", "")
     if status_class not in selectors.STATUS_CLASSES:
         status_class = ""
-    # Keyset pages (time, id): ?older=<cursor> or ?newer=<cursor>; a bad one is the newest.
-    activity = selectors.token_activity_page(
-        token=token,
-        status_class=status_class or None,
-        older_than=request.GET.get("older"),
-        newer_than=request.GET.get("newer"),
-        size=ACTIVITY_PAGE_SIZE,
-    )
+    # Owner-scoped by the token: another account's request ID finds nothing here.
+    request_id = request_id_typed = request.GET.get("request_id", "").strip()
+    request_id_problem = ""
+    if request_id and not request_id_valid(request_id):
+        # Never queried (a NUL is a database error on PostgreSQL); shown back cut short.
+        request_id, request_id_problem = "", REQUEST_ID_INVALID
+    if request_id_problem:
+        activity = selectors.ActivityPage(rows=[], older=None, newer=None)
+    else:
+        # Keyset pages (time, id): ?older=<cursor> or ?newer=<cursor>; a bad one is the newest.
+        activity = selectors.token_activity_page(
+            token=token,
+            status_class=status_class or None,
+            request_id=request_id or None,
+            older_than=request.GET.get("older"),
+            newer_than=request.GET.get("newer"),
+            size=ACTIVITY_PAGE_SIZE,
+        )
     new_ips = selectors.token_new_ips(token=token, now=now)
     dead_use = selectors.dead_token_alert(token=token, now=now)
     activity_total, recorded_since = selectors.token_requests_recorded(
@@ -72,6 +87,9 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
             row.pk for row in activity.rows if row.ip and new_ips.get(row.ip) == row.created_at
         },
         "status_class": status_class,
+        "request_id": request_id,
+        "request_id_typed": request_id_typed[:100].replace("\x00", ""),
+        "request_id_problem": request_id_problem,
         "status_choices": [(key, label) for key, (label, _q) in selectors.STATUS_CLASSES.items()],
         "new_ips": new_ips,
         "new_ip_list": [(ip, seen, time_ago(seen, now)) for ip, seen in new_ips.items()],
