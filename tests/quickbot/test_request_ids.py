@@ -148,3 +148,15 @@ def test_a_newline_in_the_proxy_header_never_reaches_the_response(settings):
     response = Client().get("/api/v1/me/", HTTP_X_REQUEST_ID="abc\r\nSet-Cookie: a=b")
     assert FRESH_ID.fullmatch(response[REQUEST_ID_HEADER])
     assert "Set-Cookie" not in response.headers
+
+
+def test_a_pages_server_error_shows_the_id_to_quote(user_client):
+    client = Client(raise_request_exception=False)
+    client.cookies = user_client.cookies
+    with mock.patch("apitokens.views.listing.render", side_effect=RuntimeError("boom")):
+        response = client.get("/account/tokens/")
+    assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert response["Content-Type"].startswith("text/html")
+    request_id = response[REQUEST_ID_HEADER]
+    assert f"quote this request ID: <code>{request_id}</code>" in response.text
+    assert "boom" not in response.text
