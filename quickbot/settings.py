@@ -285,6 +285,8 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # One line per request (quickbot/middleware.py); LOG_ACCESS=0 leaves it to the proxy.
+        "quickbot.access": {"level": "INFO" if env_bool("LOG_ACCESS", default=True) else "WARNING"},
     },
 }
 

@@ -31,9 +31,9 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
-def logging_settings(log_format: str | None) -> dict:
+def logging_settings(log_format: str | None, **variables: str) -> dict:
     """settings.LOGGING as quickbot/settings.py builds it under LOG_FORMAT=`log_format`."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LOCAL_RUN": "1"}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LOCAL_RUN": "1", **variables}
     if log_format is not None:
         env["LOG_FORMAT"] = log_format
     done = subprocess.run(
@@ -270,3 +270,10 @@ def test_the_access_line_is_skipped_below_info(client):
     finally:
         access.setLevel(logging.NOTSET)
     assert not [line for line in captured.lines() if " quickbot.access " in line]
+
+
+def test_log_access_off_leaves_the_access_line_out():
+    assert logging_settings(None)["loggers"]["quickbot.access"]["level"] == "INFO"
+    assert logging_settings(None, LOG_ACCESS="0")["loggers"]["quickbot.access"]["level"] == (
+        "WARNING"
+    )
