@@ -9,6 +9,8 @@ same security-log events the real services would write.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -120,6 +122,8 @@ def demo_data_seed(*, user: User, now: datetime | None = None, seed: int = 2026)
             if deleted_at is not None:
                 _sample_delete(token=token, user=user, at=deleted_at)
                 rows += _dead_uses(token=token, now=now, rng=rng)
+            for index, row in enumerate(rows):
+                row.request_id = _request_id(token, row.created_at, index)
             TokenActivity.objects.bulk_create(rows, batch_size=2000)
             activity.rollups_add(activity.activity_rows(rows))
             used = [row for row in rows if not row.flagged]
@@ -216,6 +220,13 @@ def _requests(
             )
         )
     return rows
+
+
+def _request_id(token: APIToken, moment: datetime, index: int = 0) -> str:
+    # Shaped like common.request_id's; derived, not drawn from `rng`: the rest of the demo
+    # stays what the seed made it.
+    digest = hashlib.sha256(f"{token.public_id} {moment.isoformat()} {index}".encode())
+    return "req_" + base64.urlsafe_b64encode(digest.digest()).decode()[:22]
 
 
 def _pick_path(rng: random.Random) -> tuple[str, str]:

@@ -1,5 +1,6 @@
-"""No log line carries a token value: `TokenRedactingFilter` rewrites a record whose message
-or traceback holds one (`tokens.redact_tokens` shows it as its identifier, qb_AbCd…wXyZ).
+"""No log line carries a token value: `TokenRedactingFilter` rewrites a record whose message,
+traceback or request path (quickbot/logs.py) holds one (`tokens.redact_tokens` shows it as
+its identifier, qb_AbCd…wXyZ).
 
 Installed on the handlers of settings.LOGGING (every Django logger, the development server's
 request log) and on gunicorn's error and access logs (quickbot/gunicorn_conf.py). Pure
@@ -24,7 +25,7 @@ class TokenRedactingFilter(logging.Filter):
 
 
 def redact_record(record: logging.LogRecord) -> None:
-    """Rewrite `record` in place when its message, traceback or stack holds a token value."""
+    """Rewrite `record` in place when its message, traceback, stack or path holds a token value."""
     try:
         message = record.getMessage()
     except Exception:  # noqa: BLE001 - a broken record is the handler's to report, not ours
@@ -40,3 +41,6 @@ def redact_record(record: logging.LogRecord) -> None:
         record.exc_text = redact_tokens(record.exc_text)
     if record.stack_info:
         record.stack_info = redact_tokens(record.stack_info)
+    path = getattr(record, "path", None)
+    if isinstance(path, str):
+        record.path = redact_tokens(path)

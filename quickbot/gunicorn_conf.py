@@ -13,8 +13,9 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 timeout = 30
 graceful_timeout = 30
-# Request logging is left to the proxy and to TokenActivity. Should an operator turn the
-# access log on (--access-logfile), its lines are redacted like the error log's.
+# gunicorn's own access log stays off: the portal writes one line per request, with its
+# request ID (quickbot/middleware.py, LOG_ACCESS). Should an operator turn it on
+# (--access-logfile), its lines are redacted like the error log's.
 accesslog = None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn refuses a header line over 8190 bytes with its own HTML page; let up to 16 KB

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, whichever middleware makes it, carries the request's ID.
+    "quickbot.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -237,13 +239,26 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # --- Logging ---------------------------------------------------------------------------
 # Every handler redacts token values (a 404's path, runserver's request line, a traceback):
-# apitokens/log_redaction.py. A handler added here needs the "redact_tokens" filter too.
+# apitokens/log_redaction.py. A handler added here needs the "redact_tokens" filter too, after
+# "request_context" (the request's ID, method, path and user on each line: quickbot/logs.py).
+# LOG_FORMAT=json writes one JSON object per line (for a log collector); plain by default.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+_LOG_FILTERS = ["request_context", "redact_tokens"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_tokens": {"()": "apitokens.log_redaction.TokenRedactingFilter"}},
+    "filters": {
+        "request_context": {"()": "quickbot.logs.RequestContextFilter"},
+        "redact_tokens": {"()": "apitokens.log_redaction.TokenRedactingFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "()": "quickbot.logs.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {"()": "quickbot.logs.JsonFormatter"},
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
             "format": "[{server_time}] {message}",
@@ -253,14 +268,14 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_tokens"],
+            "formatter": LOG_FORMAT,
+            "filters": _LOG_FILTERS,
         },
-        # Django's own handler for runserver's request log, with the filter added.
+        # Django's own handler for runserver's request log, with the filters added.
         "django.server": {
             "class": "logging.StreamHandler",
-            "formatter": "django.server",
-            "filters": ["redact_tokens"],
+            "formatter": "json" if LOG_FORMAT == "json" else "django.server",
+            "filters": _LOG_FILTERS,
         },
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
@@ -270,6 +285,8 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # One line per request (quickbot/middleware.py); LOG_ACCESS=0 leaves it to the proxy.
+        "quickbot.access": {"level": "INFO" if env_bool("LOG_ACCESS", default=True) else "WARNING"},
     },
 }
 

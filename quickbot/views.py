@@ -7,13 +7,15 @@ from http import HTTPStatus
 
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from apitokens.api.errors import api_error
+from common.request_id import request_id_current
 
 logger = logging.getLogger(__name__)
 
@@ -93,4 +95,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
             "server_error",
             "Something went wrong on our side. Try again in a moment.",
         )
-    return defaults.server_error(request)
+    # Django's own handler renders the page without a context; this one adds the request's ID.
+    html = loader.get_template(defaults.ERROR_500_TEMPLATE_NAME).render(
+        {"request_id": request_id_current()}
+    )
+    return HttpResponseServerError(html)

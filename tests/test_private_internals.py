@@ -19,6 +19,7 @@ PRIVATE = {
     "instances without __init__": r"\.__new__\(",
     "health check flag": r"health_check_done",
     "driver connection": r"connection\.connection\b",
+    "a lazy object's state": r"\._wrapped\b",
 }
 SOURCES = sorted(
     path
@@ -48,6 +49,7 @@ def test_internals_docstring_names_every_private_use():
         "__new__",
         "set_cached_value",
         "health_check_done",
+        "SimpleLazyObject._wrapped",
         "Django 6.1",
     ):
         assert name in docstring, name

@@ -29,6 +29,7 @@ from apitokens.admin.filters import (
 from apitokens.audit_export import ACTIVITY
 from apitokens.models import APIToken, TokenActivity
 from common.admin import AuditExportMixin, ReadOnlyAdminMixin
+from common.request_id import request_id_valid
 
 
 @admin.register(TokenActivity)
@@ -57,10 +58,10 @@ class TokenActivityAdmin(
         OwnerFilter,
     )
     date_hierarchy = "created_at"
-    search_fields = ("ip", "path", "token__identifier", "owner__email")
+    search_fields = ("ip", "path", "token__identifier", "owner__email", "request_id")
     search_help_text = (
-        "An IP address, an exact path (/api/v1/me/), a token identifier (qb_…), "
-        "an owner's email, or words from a token name."
+        "An IP address, an exact path (/api/v1/me/), a request ID (req_…), a token "
+        "identifier (qb_…), an owner's email, or words from a token name."
     )
     list_select_related = ("token", "owner")
     raw_id_fields = ("token", "owner")
@@ -91,6 +92,8 @@ class TokenActivityAdmin(
             return queryset.filter(ip=term), False
         if term.startswith("/"):
             return queryset.filter(path=term), False
+        if term.startswith("req_"):
+            return queryset.filter(request_id=term), False
         # Resolve tokens and owners first (small tables), so the activity query filters on
         # an indexed foreign key instead of joining while it walks the time index.
         if term.startswith("qb_"):
@@ -100,6 +103,9 @@ class TokenActivityAdmin(
             owner_model = TokenActivity._meta.get_field("owner").related_model
             owner_ids = owner_model.objects.filter(email__iexact=term).values_list("pk")
             return queryset.filter(owner_id__in=list(owner_ids[:SEARCH_MATCH_LIMIT])), False
+        # A trusted proxy's request ID has no prefix: one probe of its index tells it apart.
+        if request_id_valid(term) and TokenActivity.objects.filter(request_id=term).exists():
+            return queryset.filter(request_id=term), False
         token_ids = APIToken.objects.filter(name__icontains=term).values_list("pk")
         return queryset.filter(token_id__in=list(token_ids[:SEARCH_MATCH_LIMIT])), False
 

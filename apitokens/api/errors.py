@@ -1,4 +1,5 @@
-"""The API's one error shape, `{"error", "detail", "docs"}`, and its RFC 6750 challenges."""
+"""The API's one error shape, `{"error", "detail", "docs", "request_id"}`, and its RFC 6750
+challenges."""
 
 from __future__ import annotations
 
@@ -12,14 +13,22 @@ from django.urls import reverse
 
 from apitokens.api import internals
 from common import mail
+from common.request_id import request_id_current
 
 REALM = 'Bearer realm="QuickBot API"'
 DOCS_ERRORS = "/docs/api/#errors"
 
 
 @lru_cache(maxsize=512)
-def _error_body(error: str, detail: str) -> bytes:
-    return json.dumps({"error": error, "detail": detail, "docs": DOCS_ERRORS}).encode()
+def _error_body_start(error: str, detail: str) -> bytes:
+    # Everything but the request's ID and the closing brace: the same for every request.
+    body = json.dumps({"error": error, "detail": detail, "docs": DOCS_ERRORS}).encode()
+    return body[:-1] + b', "request_id": "'
+
+
+def _error_body(error: str, detail: str, request_id: str) -> bytes:
+    # A request ID is [A-Za-z0-9._-] only (common.request_id): nothing in it needs escaping.
+    return _error_body_start(error, detail) + request_id.encode() + b'"}'
 
 
 def api_error(
@@ -30,9 +39,12 @@ def api_error(
     challenge: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> HttpResponse:
-    """A JSON error in the API's one shape: {"error", "detail", "docs"}, never cached."""
+    """A JSON error in the API's one shape: {"error", "detail", "docs", "request_id"} (the
+    ID of the request being handled, as its QuickBot-Request-Id header), never cached."""
     response = HttpResponse(
-        _error_body(error, detail), status=status, content_type="application/json"
+        _error_body(error, detail, request_id_current()),
+        status=status,
+        content_type="application/json",
     )
     if challenge is not None:
         response["WWW-Authenticate"] = challenge

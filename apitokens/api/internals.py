@@ -27,6 +27,9 @@ What is used, and why:
       (a dropped connection is reopened and the read retried once), so CONN_HEALTH_CHECKS
       costs no extra `SELECT 1` round trip on the API path.
    The figures behind each choice are in docs/performance.md.
+3. `SimpleLazyObject._wrapped` (`loaded_user_id`): the log lines of a request name its user
+   only when something already loaded it; asking `request.user` would read the session and
+   the user (two queries) on a page that never needed them.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, models
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject, empty
 
 from apitokens.models import APIToken
 
@@ -45,6 +49,17 @@ from apitokens.models import APIToken
 def mark_response_logged(response: HttpResponse) -> None:
     """Keep `django.request` from logging this (expected, client-caused) error response."""
     response._has_been_logged = True
+
+
+def loaded_user_id(request: HttpRequest) -> int | None:
+    """The id of the request's user if it is signed in and already loaded (the API's token
+    owner, a page's user once asked for); None otherwise, without loading it."""
+    user = request.__dict__.get("user")
+    if isinstance(user, SimpleLazyObject):
+        user = user._wrapped
+        if user is empty:
+            return None
+    return getattr(user, "pk", None)
 
 
 class _Plan:

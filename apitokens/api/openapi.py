@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from common.request_id import REQUEST_ID_HEADER
+
 ERROR_CATALOGUE: tuple[tuple[int, str, str, str], ...] = (
     # (status, error, when, what to do)
     (
@@ -103,7 +105,7 @@ def _error_response(
     description: str, *, challenge: bool = False, retry: bool = False, permissions: bool = False
 ) -> dict:
     response: dict = {"description": description, "content": {_JSON: {"schema": _ref("Error")}}}
-    headers = {}
+    headers: dict = {REQUEST_ID_HEADER: _header_ref(REQUEST_ID_HEADER)}
     if permissions:
         headers.update(_PERMISSION_HEADERS)
     if challenge:
@@ -117,14 +119,18 @@ def _error_response(
             "description": "Seconds to wait.",
             "schema": {"type": "integer"},
         }
-    if headers:
-        response["headers"] = headers
+    response["headers"] = headers
     return response
 
 
+def _header_ref(name: str) -> dict:
+    return {"$ref": f"#/components/headers/{name}"}
+
+
 _RATE_HEADERS = {
-    name: {"$ref": f"#/components/headers/{name}"}
+    name: _header_ref(name)
     for name in (
+        REQUEST_ID_HEADER,
         "X-RateLimit-Limit",
         "X-RateLimit-Remaining",
         "X-RateLimit-Used",
@@ -171,11 +177,17 @@ _DATE_TIME = {"type": "string", "format": "date-time"}
 _SCHEMAS = {
     "Error": {
         "type": "object",
-        "required": ["error", "detail", "docs"],
+        "required": ["error", "detail", "docs", "request_id"],
         "properties": {
             "error": {"type": "string", "examples": ["invalid_token"]},
             "detail": {"type": "string", "examples": ["This token has been deleted."]},
             "docs": {"type": "string", "examples": ["/docs/api/#errors"]},
+            "request_id": {
+                "type": "string",
+                "description": "The request's ID, as its QuickBot-Request-Id header: quote "
+                "this ID when you contact support.",
+                "examples": ["req_7mGv2sLq0XcZbN4yTe9WfA"],
+            },
         },
     },
     "Token": {
@@ -262,6 +274,13 @@ _SCHEMAS = {
                 "description": "Served from outside the token's report-only IP allowlist: "
                 "an enforced list would have refused it.",
             },
+            "request_id": _nullable(
+                {
+                    "type": "string",
+                    "description": "The QuickBot-Request-Id of the response (null for requests "
+                    "recorded before request IDs).",
+                }
+            ),
         },
     },
     "CredentialReport": {
@@ -332,6 +351,11 @@ _SCHEMAS = {
 }
 
 _HEADERS = {
+    REQUEST_ID_HEADER: (
+        "This request's ID, on every response (errors too; their body repeats it as "
+        "request_id): quote this ID when you contact support. Up to 64 of [A-Za-z0-9._-].",
+        "string",
+    ),
     "X-RateLimit-Limit": ("Requests allowed per hour for the account.", "integer"),
     "X-RateLimit-Remaining": ("Requests left in the current window.", "integer"),
     "X-RateLimit-Used": (
@@ -375,8 +399,9 @@ def openapi_spec() -> dict:
         "info": {
             "title": "QuickBot API",
             "version": "1.0.0",
-            "description": "Authenticate with `Authorization: Bearer <token>`. "
-            "Full reference: /docs/api/.",
+            "description": "Authenticate with `Authorization: Bearer <token>`. Every "
+            "response carries a QuickBot-Request-Id header (error bodies repeat it as "
+            "request_id): quote this ID when you contact support. Full reference: /docs/api/.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -409,7 +434,10 @@ def openapi_spec() -> dict:
                     "summary": "The calling token deletes itself",
                     "description": "For a script that knows its token leaked. Needs write.",
                     "responses": {
-                        "204": {"description": "Deleted; the token stops working at once."},
+                        "204": {
+                            "description": "Deleted; the token stops working at once.",
+                            "headers": {REQUEST_ID_HEADER: _header_ref(REQUEST_ID_HEADER)},
+                        },
                         **_authenticated_errors(write=True),
                     },
                 }
@@ -430,6 +458,7 @@ def openapi_spec() -> dict:
                     "responses": {
                         "202": {
                             "description": "Report accepted.",
+                            "headers": {REQUEST_ID_HEADER: _header_ref(REQUEST_ID_HEADER)},
                             "content": {_JSON: {"schema": _ref("CredentialReportAccepted")}},
                         },
                         "400": _error_response("The body is not the documented JSON object."),
@@ -485,6 +514,12 @@ def openapi_spec() -> dict:
                             "in": "query",
                             "description": "ISO 8601 date or date-time.",
                             "schema": {"type": "string", "format": "date-time"},
+                        },
+                        {
+                            "name": "request_id",
+                            "in": "query",
+                            "description": "Only the request with this QuickBot-Request-Id.",
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
                         },
                         {
                             "name": "limit",

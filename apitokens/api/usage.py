@@ -67,6 +67,7 @@ def request_record(request: HttpRequest, response: HttpResponse, call, started: 
                 flagged=call.flagged,
                 used_previous_value=call.used_previous_value,
                 outside_allowlist=call.outside_allowlist,
+                request_id=request.request_id,
                 now=call.now,
             )
         )

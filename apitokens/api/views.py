@@ -20,6 +20,7 @@ from apitokens.api.jsonbody import InvalidJsonBody, parse_json_body
 from apitokens.api.openapi import openapi_spec
 from apitokens.models import SCOPE_WRITE, APIToken, SecurityEvent
 from common.clientip import client_ip
+from common.request_id import request_id_valid
 
 ACTIVITY_PAGE_DEFAULT = 50
 _PUBLIC_ID = re.compile(r"[0-9A-Za-z]{1,32}")
@@ -233,12 +234,12 @@ def _activity_filters(
     query = request.GET
     problems: list[str] = []
     filters: dict = {}
-    known = {"token", "status", "since", "limit", "cursor"}
+    known = {"token", "status", "since", "request_id", "limit", "cursor"}
     unknown = sorted(set(query) - known)
     if unknown:
         problems.append(
             f"{', '.join(unknown)[:100]}: unknown parameter; use token, status, since, "
-            "limit or cursor"
+            "request_id, limit or cursor"
         )
     if "token" in query:
         public_id = query["token"]
@@ -255,6 +256,13 @@ def _activity_filters(
             problems.append("status: expected an HTTP status code between 100 and 599")
         else:
             filters["status"] = int(text)
+    if "request_id" in query:
+        if not request_id_valid(query["request_id"]):  # never queried: a NUL breaks PostgreSQL
+            problems.append(
+                "request_id: expected a QuickBot-Request-Id (up to 64 letters, digits, ., - or _)"
+            )
+        else:
+            filters["request_id"] = query["request_id"]
     if "since" in query:
         try:
             filters["since"] = _parse_since(query["since"])
@@ -306,6 +314,7 @@ def activity_list(request: HttpRequest) -> JsonResponse:
                     "flagged": row.flagged,
                     "used_previous_value": row.used_previous_value,
                     "outside_allowlist": row.outside_allowlist,
+                    "request_id": row.request_id or None,
                 }
                 for row in page.rows
             ],

@@ -39,6 +39,8 @@ _CURSOR_MAX_LENGTH = 40
 # A legacy cursor: base64 of an ISO time with offset, "|" and an id.
 _LEGACY_CURSOR_MAX_LENGTH = 96
 _MAX_ID = 2**63
+# The rows one request ID can find (it is one request's; a proxy may reuse its IDs).
+_REQUEST_ID_ROWS = 100
 
 
 class ActivityPosition(NamedTuple):
@@ -94,11 +96,18 @@ def activity_query(
     status: int | None = None,
     since: datetime | None = None,
     outside_allowlist: bool = False,
+    request_id: str | None = None,
 ) -> QuerySet:
     """Activity rows newest first (time, id) with their token's name and ids: one account's
     or one token's, optionally one of STATUS_CLASSES or one exact status, from `since` on,
-    only those served from outside a report-only allowlist (`outside_allowlist`)."""
+    only those served from outside a report-only allowlist (`outside_allowlist`), or the
+    request with one QuickBot-Request-Id."""
     queryset = TokenActivity.objects.all()
+    if request_id is not None:
+        # The rows with this ID first, through its index: asked in one query, SQLite (without
+        # statistics) walks the token's or the owner's index instead, every row of it.
+        matching = TokenActivity.objects.filter(request_id=request_id).values_list("pk")
+        queryset = queryset.filter(pk__in=[pk for (pk,) in matching[:_REQUEST_ID_ROWS]])
     if owner is not None:
         queryset = queryset.filter(owner_id=owner.pk)
     if token is not None:
@@ -183,6 +192,7 @@ def activity_page(
     status: int | None = None,
     since: datetime | None = None,
     outside_allowlist: bool = False,
+    request_id: str | None = None,
     older_than: ActivityPosition | None = None,
     newer_than: ActivityPosition | None = None,
     size: int,
@@ -199,6 +209,7 @@ def activity_page(
         status=status,
         since=since,
         outside_allowlist=outside_allowlist,
+        request_id=request_id,
     )
 
     def window(**cursor: datetime | None) -> Q | None:
@@ -230,6 +241,7 @@ def activity_page(
                 status=status,
                 since=since,
                 outside_allowlist=outside_allowlist,
+                request_id=request_id,
                 size=size,
                 bounded_by_rollups=bounded_by_rollups,
             )
@@ -255,6 +267,7 @@ def token_activity_page(
     token: APIToken,
     status_class: str | None = None,
     outside_allowlist_since: datetime | None = None,
+    request_id: str | None = None,
     older_than: str | None = None,
     newer_than: str | None = None,
     size: int = 25,
@@ -262,7 +275,9 @@ def token_activity_page(
     """A page of the token's activity for its page: cursors as the page's links carry
     them (`activity_cursor`); a bad one shows the newest page. With
     `outside_allowlist_since`, only the requests `token_outside_allowlist_count` counts
-    (the rollups do not count them, so the token index and the time bound the read)."""
+    (the rollups do not count them, so the token index and the time bound the read). With
+    `request_id`, the token's request(s) with that QuickBot-Request-Id (through its index,
+    not the rollups)."""
     newer = parse_activity_cursor(newer_than)
     outside = outside_allowlist_since is not None
     return activity_page(
@@ -270,10 +285,12 @@ def token_activity_page(
         status_class=status_class,
         since=outside_allowlist_since,
         outside_allowlist=outside,
+        request_id=request_id,
         newer_than=newer,
         older_than=None if newer else parse_activity_cursor(older_than),
         size=size,
-        bounded_by_rollups=not outside,
+        # The rollups count neither flag nor request ID: they would bound the read wrongly.
+        bounded_by_rollups=not outside and request_id is None,
     )
 
 

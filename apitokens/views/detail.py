@@ -16,8 +16,13 @@ from apitokens import charts, selectors
 from apitokens.selectors.suggestions import token_suggestions
 from apitokens.views.base import LIST_TEMPLATE, HtmxHttpRequest, login_required_htmx, owned_token
 from apitokens.views.listing import last_used_text, previous_value_until, time_ago
+from common.request_id import request_id_valid
 
 ACTIVITY_PAGE_SIZE = 25
+REQUEST_ID_INVALID = (
+    "That is not a request ID: copy the QuickBot-Request-Id header of the response "
+    "(req_ and 22 letters, digits, - or _)."
+)
 CHART_DAYS = 30
 # The activity filter "Would have been refused" (`?status=outside`) and the count beside a
 # report-only allowlist cover the same days as the chart.
@@ -62,15 +67,25 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     if not (outside or status_class):
         status_filter = ""
     report_since = now - timedelta(days=REPORT_ONLY_DAYS)
-    # Keyset pages (time, id): ?older=<cursor> or ?newer=<cursor>; a bad one is the newest.
-    activity = selectors.token_activity_page(
-        token=token,
-        status_class=status_class or None,
-        outside_allowlist_since=report_since if outside else None,
-        older_than=request.GET.get("older"),
-        newer_than=request.GET.get("newer"),
-        size=ACTIVITY_PAGE_SIZE,
-    )
+    # Owner-scoped by the token: another account's request ID finds nothing here.
+    request_id = request_id_typed = request.GET.get("request_id", "").strip()
+    request_id_problem = ""
+    if request_id and not request_id_valid(request_id):
+        # Never queried (a NUL is a database error on PostgreSQL); shown back cut short.
+        request_id, request_id_problem = "", REQUEST_ID_INVALID
+    if request_id_problem:
+        activity = selectors.ActivityPage(rows=[], older=None, newer=None)
+    else:
+        # Keyset pages (time, id): ?older=<cursor> or ?newer=<cursor>; a bad one is the newest.
+        activity = selectors.token_activity_page(
+            token=token,
+            status_class=status_class or None,
+            outside_allowlist_since=report_since if outside else None,
+            request_id=request_id or None,
+            older_than=request.GET.get("older"),
+            newer_than=request.GET.get("newer"),
+            size=ACTIVITY_PAGE_SIZE,
+        )
     new_ips = selectors.token_new_ips(token=token, now=now)
     dead_use = selectors.dead_token_alert(token=token, now=now)
     report_only = token.allowlist_report_only and bool(token.allowed_ips)
@@ -105,6 +120,9 @@ def token_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         "report_only": report_only,
         "would_refuse": would_refuse,
         "report_only_days": REPORT_ONLY_DAYS,
+        "request_id": request_id,
+        "request_id_typed": request_id_typed[:100].replace("\x00", ""),
+        "request_id_problem": request_id_problem,
         "new_ips": new_ips,
         "new_ip_list": [(ip, seen, time_ago(seen, now)) for ip, seen in new_ips.items()],
         "last_used": last_used_text(token.last_used_at, now),

@@ -204,7 +204,7 @@ class TestApiErrorsOutsideTheViews:
     def assert_api_error(response, status: int, error: str) -> None:
         assert response.status_code == status
         assert response["Content-Type"] == "application/json"
-        assert set(response.json()) == {"error", "detail", "docs"}
+        assert set(response.json()) == {"error", "detail", "docs", "request_id"}
         assert response.json()["error"] == error
         assert response["Cache-Control"] == "no-store"
         assert "Set-Cookie" not in response.headers

@@ -43,7 +43,9 @@ def test_stale_instance_bookkeeping_never_resurrects_deleted_token(user):
         return middleware.process_view(request, view_that_races, (), {}) or view_that_races(request)
 
     middleware = ApiTokenMiddleware(get_response)
-    response = middleware(RequestFactory().get(ME, headers=bearer(raw)))
+    request = RequestFactory().get(ME, headers=bearer(raw))
+    request.request_id = "req_racing"  # as RequestIdMiddleware, first in MIDDLEWARE, sets it
+    response = middleware(request)
     assert response.status_code == HTTPStatus.OK
     token.refresh_from_db()
     assert token.revoked_at is not None

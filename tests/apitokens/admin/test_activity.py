@@ -12,7 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apitokens.models import TokenActivity
 from tests.apitokens.activity_factories import add_activity
+from tests.apitokens.factories import create_token
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +131,68 @@ def test_out_of_range_date_hierarchy_values_are_refused_without_a_server_error(
     response = admin_client.get(ACTIVITY_LIST, query)
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"].endswith("?e=1")
+
+
+# --- Search by request ID ------------------------------------------------------------------
+
+
+def _with_request_ids(rows, *request_ids: str) -> None:
+    for row, request_id in zip(rows, request_ids, strict=False):
+        TokenActivity.objects.filter(pk=row.pk).update(request_id=request_id)
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("req_AbCdEfGhIjKlMnOpQrStUv", 1),
+        ("  req_AbCdEfGhIjKlMnOpQrStUv  ", 1),
+        ("req_abcdefghijklmnopqrstuv", 0),  # exact: another letter case is another ID
+        ("req_AbCdEfGhIjKl", 0),  # exact: no prefix match
+        ("7b0e4c9a-2f41-4d8e-9c1a-5e6f7a8b9c0d", 2),  # a trusted proxy's ID, twice
+        ("req_\x00", 5),  # Django's search form refuses a NUL: the whole list, no error
+        ("req_" + "x" * 5000, 0),
+    ],
+)
+def test_staff_find_activity_by_exact_request_id(admin_client, user, term, expected):
+    token, _raw = create_token(user, "Traced")
+    rows = add_activity(token, count=5, at=timezone.now() - timedelta(hours=1))
+    _with_request_ids(
+        rows,
+        "req_AbCdEfGhIjKlMnOpQrStUv",
+        "req_other-request-id-000",
+        "7b0e4c9a-2f41-4d8e-9c1a-5e6f7a8b9c0d",
+        "7b0e4c9a-2f41-4d8e-9c1a-5e6f7a8b9c0d",
+    )
+    response = admin_client.get(ACTIVITY_LIST, {"q": term})
+    assert response.status_code == HTTPStatus.OK
+    assert response.context["cl"].result_count == expected
+
+
+def test_a_token_name_that_is_no_request_id_is_still_searched_by_name(admin_client, user):
+    token, _raw = create_token(user, "nightly-export")
+    add_activity(token, count=2, at=timezone.now() - timedelta(hours=1))
+    response = admin_client.get(ACTIVITY_LIST, {"q": "nightly-export"})
+    assert response.context["cl"].result_count == 2
+
+
+def test_the_request_id_search_uses_its_index(admin_client, user):
+    token, _raw = create_token(user, "Planned")
+    _with_request_ids(add_activity(token, at=timezone.now()), "req_AbCdEfGhIjKlMnOpQrStUv")
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(ACTIVITY_LIST, {"q": "req_AbCdEfGhIjKlMnOpQrStUv"})
+    # The page's rows and the date bar's first and last day: each through the index.
+    listings = [
+        query["sql"]
+        for query in queries.captured_queries
+        if "request_id" in query["sql"] and "ORDER BY" in query["sql"]
+    ]
+    assert len(listings) == 3
+    plan_prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+    for listing in listings:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # A few test rows: a table scan costs less than any index; rule it out.
+                cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(plan_prefix + listing)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+        assert "apitokens_activity_reqid_idx" in plan, listing

@@ -40,7 +40,7 @@ def assert_api_400(response, *words: str) -> dict:
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert response["Content-Type"] == "application/json"
     payload = response.json()
-    assert set(payload) == {"error", "detail", "docs"}
+    assert set(payload) == {"error", "detail", "docs", "request_id"}
     assert payload["error"] == "invalid_request"
     for word in words:
         assert word in payload["detail"]

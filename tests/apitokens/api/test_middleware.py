@@ -78,7 +78,7 @@ def assert_error_shape(response, status: int, error: str) -> dict:
     assert response.status_code == status
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"error", "detail", "docs"}
+    assert set(body) == {"error", "detail", "docs", "request_id"}
     assert body["error"] == error
     assert body["docs"] == "/docs/api/#errors"
     return body

@@ -43,7 +43,7 @@ def assert_paused_refusal(response, token: APIToken) -> None:
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"error", "detail", "docs"}
+    assert set(body) == {"error", "detail", "docs", "request_id"}
     assert body["error"] == "token_paused"
     assert body["docs"] == "/docs/api/#errors"
     page = f"http://127.0.0.1:8000/account/tokens/{token.public_id}/"

@@ -24,6 +24,7 @@ from django.utils import timezone
 from apitokens import services, tokens
 from apitokens.models import APIToken, SecurityEvent, TokenActivity, TokenPolicy
 from tests.apitokens.factories import create_token
+from tests.request_ids import comparable
 
 URL = "/api/v1/credentials/revoke"
 
@@ -51,20 +52,12 @@ def mistyped(value):
     return body
 
 
-def _comparable(response):
-    return (
-        response.status_code,
-        response.content,
-        sorted((name, value) for name, value in response.items()),
-    )
-
-
 @pytest.mark.django_db
 def test_answer_is_identical_for_matching_and_non_matching_values(client, user):
     _, raw = create_token(user, "Real")
     matching = report(client, [raw, "not a token", mistyped(raw)])
     other = report(client, [unknown_value(), "not a token", mistyped(raw)])
-    assert _comparable(matching) == _comparable(other)
+    assert comparable(matching) == comparable(other)
     assert matching.json()["well_formed"] == 1
     assert "set-cookie" not in {name.lower() for name in matching.headers}
 
@@ -106,7 +99,7 @@ def test_malformed_bodies_get_the_api_json_400(client, body, words):
     response = client.post(URL, body, content_type="application/json")
     assert response.status_code == HTTPStatus.BAD_REQUEST
     payload = response.json()
-    assert set(payload) == {"error", "detail", "docs"}
+    assert set(payload) == {"error", "detail", "docs", "request_id"}
     assert payload["error"] == "invalid_request"
     assert words in payload["detail"]
     assert not SecurityEvent.objects.filter(kind=SecurityEvent.Kind.LEAK_REPORT).exists()
@@ -160,7 +153,7 @@ def assert_error_shape(response, status: int, error: str) -> dict:
     assert response.status_code == status
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"error", "detail", "docs"}
+    assert set(body) == {"error", "detail", "docs", "request_id"}
     assert body["error"] == error
     assert body["docs"] == "/docs/api/#errors"
     return body

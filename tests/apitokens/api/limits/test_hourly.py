@@ -54,7 +54,7 @@ def test_limit_is_admitted_exactly_then_refused_without_work(client, user, setti
     assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
     body = response.json()
     assert body["error"] == "rate_limited"
-    assert set(body) == {"error", "detail", "docs"}
+    assert set(body) == {"error", "detail", "docs", "request_id"}
     assert int(response["Retry-After"]) == 3600
     assert response["X-RateLimit-Remaining"] == "0"
     token.refresh_from_db()
