@@ -67,7 +67,7 @@ activity_write_lag_seconds = Histogram(
 )
 counter_store_fail_opens = Counter(
     "quickbot_counter_store_fail_opens",
-    "API requests served without counting because the rate-limit counters did not answer",
+    "Times the rate-limit counters did not answer and the API went on without counting",
 )
 task_failures = Counter(
     "quickbot_task_failures",
