@@ -39,8 +39,12 @@ migrate: $(STAMP) ## Apply database migrations
 demo: migrate ## Create (or refresh) the demo account and its sample tokens
 	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)
 
-run: demo ## Set up everything, then serve on http://127.0.0.1:8000
+# The task worker (e-mails, leak reports) runs beside the development server; when either
+# stops (Ctrl-C stops both), the other is stopped too.
+run: demo ## Set up everything, then serve on http://127.0.0.1:8000 (and run the task worker)
 	@$(PY) -m common.console_mail
+	@QUICKBOT_SITE_URL="$${QUICKBOT_SITE_URL:-http://$(HOST):$(PORT)}" $(PY) manage.py tasks_worker --worker-id "make-run-$(PORT)" & worker=$$!; \
+	trap 'pkill -TERM -P $$worker 2>/dev/null; kill $$worker 2>/dev/null; wait $$worker' EXIT; \
 	QUICKBOT_SITE_URL="$${QUICKBOT_SITE_URL:-http://$(HOST):$(PORT)}" $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP) ## Run the whole test suite in parallel (browser tests use /usr/bin/chromium)

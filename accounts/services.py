@@ -2,9 +2,9 @@
 account, password reset emails, the security log's rows, ending other sessions, and
 staff ending every session of an account (with its API tokens, through a signal).
 
-Every email leaves through `common.mail` (after commit, on the mail thread) with links
-built from QUICKBOT_SITE_URL, so neither the answer nor its timing tells whether an
-address has an account.
+Every email is a task (`common.tasks`): the request queues it, the task worker builds and
+sends it with links from QUICKBOT_SITE_URL, so neither the answer nor its timing tells
+whether an address has an account.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
+from django.tasks import task
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -28,9 +29,9 @@ from accounts.models import AccountEvent, User
 from accounts.signals import account_access_ended_by_staff, account_claimed, account_event_recorded
 from accounts.tokens import email_verification_token_generator
 from accounts.two_factor import two_factor_disable
-from common.background import background_after_response
 from common.clientip import client_ip
-from common.mail import mail_dispatch, mail_send_now, site_url, templated_message
+from common.mail import mail_dispatch, mail_send_or_raise, site_url, templated_message
+from common.tasks import task_enqueue
 
 
 def seconds_in_words(seconds: int) -> str:
@@ -76,49 +77,67 @@ def account_signup(*, email: str, display_name: str, password: str) -> User | No
 
 
 def email_verification_send(*, user: User) -> bool:
-    """Email a fresh verification link (at most 3 an hour per address); False if withheld."""
+    """Queue an email with a fresh verification link (at most 3 an hour per address; the
+    link is made by the task worker, never stored); False if withheld."""
     if not verification_email_allowed(email=user.email):
         return False
+    task_enqueue(email_verification_email_send, user_id=user.pk)
+    return True
+
+
+def signup_existing_notify(*, user: User) -> bool:
+    """Queue an email telling an account's owner that someone tried to sign up with their
+    address, with links to log in or reset the password (and to verify, if not done yet)."""
+    if not verification_email_allowed(email=user.email):
+        return False
+    task_enqueue(signup_existing_email_send, user_id=user.pk)
+    return True
+
+
+@task
+def email_verification_email_send(*, user_id: int) -> None:
+    """The task: email the account a fresh verification link, if it is still unverified."""
+    user = User.objects.filter(pk=user_id, email_verified_at__isnull=True).first()
+    if user is None:
+        return
     context = {
         "email": user.email,
         "verify_url": _verify_url(user),
         "link_lifetime": seconds_in_words(settings.QUICKBOT_EMAIL_VERIFICATION_SECONDS),
     }
-    mail_dispatch(
-        "email_verification",
-        lambda: templated_message(
-            to=context["email"],
+    mail_send_or_raise(
+        templated_message(
+            to=user.email,
             subject="Confirm your email address for QuickBot",
             template="accounts/email/verify_email.txt",
             context=context,
         ),
+        kind="email_verification",
     )
-    return True
 
 
-def signup_existing_notify(*, user: User) -> bool:
-    """Tell an account's owner that someone tried to sign up with their address, with
-    links to log in or reset the password (and to verify, if not done yet)."""
-    if not verification_email_allowed(email=user.email):
-        return False
-    verify_url = "" if user.email_verified else _verify_url(user)
+@task
+def signup_existing_email_send(*, user_id: int) -> None:
+    """The task: tell an active account's owner that someone tried to sign up with it."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return
     context = {
         "email": user.email,
         "login_url": site_url(reverse("accounts:login")),
         "reset_url": site_url(reverse("accounts:password_reset")),
-        "verify_url": verify_url,
+        "verify_url": "" if user.email_verified else _verify_url(user),
         "link_lifetime": seconds_in_words(settings.QUICKBOT_EMAIL_VERIFICATION_SECONDS),
     }
-    mail_dispatch(
-        "signup_existing",
-        lambda: templated_message(
-            to=context["email"],
+    mail_send_or_raise(
+        templated_message(
+            to=user.email,
             subject="Someone tried to sign up to QuickBot with your email address",
             template="accounts/email/signup_existing.txt",
             context=context,
         ),
+        kind="signup_existing",
     )
-    return True
 
 
 def email_verify(*, user: User, now: datetime | None = None) -> bool:
@@ -133,17 +152,16 @@ def email_verify(*, user: User, now: datetime | None = None) -> bool:
 
 
 def password_reset_request(*, email: str) -> None:
-    """Hand `email` to the background thread, known address or not: the account lookup,
-    the reset link and the email all happen there once the response has been sent, so an
-    address with an account costs the request exactly what an unknown one does."""
-    background_after_response(
-        lambda: _password_reset_email_send(email=email), kind="password reset email"
-    )
+    """Queue `email` for the task worker, known address or not: the account lookup, the
+    reset link and the email all happen there, so an address with an account costs the
+    request exactly what an unknown one does (one queued task)."""
+    task_enqueue(password_reset_email_send, email=email)
 
 
-def _password_reset_email_send(*, email: str) -> None:
-    # On the background thread: a reset link to the active account with this address and
-    # a usable password, if there is one.
+@task
+def password_reset_email_send(*, email: str) -> None:
+    """The task: a reset link to the active account with this address and a usable
+    password, if there is one."""
     user = User.objects.filter(email__iexact=email, is_active=True).first()
     if user is None or not user.has_usable_password():
         return
@@ -164,7 +182,7 @@ def _password_reset_email_send(*, email: str) -> None:
         template="accounts/email/password_reset_email.txt",
         context=context,
     )
-    mail_send_now(message, kind="password_reset")
+    mail_send_or_raise(message, kind="password_reset")
 
 
 def account_claim(*, user: User, password: str, request: HttpRequest | None = None) -> bool:

@@ -2,8 +2,9 @@
 
 Interleaved pairs of requests, one for an address with an account and one without, through
 the full Django stack in this process (Django's test client, Argon2 as in production, a
-fresh SQLite file, the background mail thread on). The mail backend sleeps like a slow SMTP
-server (--smtp-ms), so an email sent inside the request would show up in the timings.
+fresh SQLite file, the emails queued as tasks in the database, as in production, and run
+between pairs by the task worker's loop). The mail backend sleeps like a slow SMTP server
+(--smtp-ms), so an email sent inside the request would show up in the timings.
 Prints each form's medians, their difference and how often the existing account was the
 slower of a pair (about half the time when nothing leaks).
 
@@ -12,7 +13,7 @@ slower of a pair (about half the time when nothing leaks).
 `--http` measures what an attacker sees instead: gunicorn with the production settings
 (quickbot/gunicorn_conf.py, DEBUG off, one sync worker) on DATABASE_URL (PostgreSQL;
 migrated first), requests over HTTP on one kept-alive connection, with --gap-ms between
-requests so background work of one request has finished before the next is timed:
+requests (no task worker runs: the requests only queue their emails):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/qb_bench \
         .venv/bin/python bench/account_email_timing.py --http [--pairs 60]
@@ -45,7 +46,6 @@ def configure(smtp_ms: float, database: str) -> None:
             "REDIS_URL": "",
             "SQLITE_PATH": database,
             "EMAIL_BACKEND": "bench.account_email_timing.SlowSmtpBackend",
-            "QUICKBOT_EMAIL_ASYNC": "1",
             "QUICKBOT_PASSWORD_RESET_EMAILS_PER_HOUR": "1000000",
             "QUICKBOT_SIGNUP_LIMIT": "1000000",
             "LOG_LEVEL": "ERROR",
@@ -107,7 +107,6 @@ def http_environment(smtp_ms: float) -> dict[str, str]:
         "CSRF_COOKIE_SECURE": "0",
         "SECURE_HSTS_SECONDS": "0",
         "EMAIL_BACKEND": "bench.account_email_timing.SlowSmtpBackend",
-        "QUICKBOT_EMAIL_ASYNC": "1",
         "QUICKBOT_PASSWORD_RESET_EMAILS_PER_HOUR": "1000000",
         "QUICKBOT_SIGNUP_LIMIT": "1000000",
         "BENCH_SMTP_SECONDS": str(smtp_ms / 1000),
@@ -199,9 +198,9 @@ def main() -> None:
         configure(args.smtp_ms, str(Path(folder) / "bench.sqlite3"))
         from django.core.management import call_command
         from django.test import Client
+        from django_tasks_db.management.commands.db_worker import Worker
 
         from accounts.models import User
-        from common.mail import mail_wait_for_pending
 
         call_command("migrate", verbosity=0)
         User.objects.create_user("known@example.com", "a-long-password-for-bench-1")
@@ -219,7 +218,16 @@ def main() -> None:
                 email = "known@example.com" if side == "existing" else f"new{index}@example.com"
                 data = {"email": email, "password1": password, "password2": password}
                 signup[side].append(timed_post(client, "/account/signup/", data))
-            mail_wait_for_pending(timeout=60)
+            Worker(  # the queued emails, sent as the task worker would, between pairs
+                queue_names=["*"],
+                interval=0,
+                batch=True,
+                backend_name="default",
+                startup_delay=False,
+                max_tasks=None,
+                worker_id="bench",
+                excluded_queue_names=[],
+            ).run()
         print(f"{args.pairs} interleaved pairs, mail backend sleeping {args.smtp_ms} ms per send")
         report("password reset", reset["existing"], reset["unknown"])
         report("sign-up", signup["existing"], signup["unknown"])

@@ -1,7 +1,7 @@
 """Does the leak report's response time tell whether a reported value matched a token?
 
 Interleaved pairs over HTTP under gunicorn (the production settings, one sync worker, a
-fresh SQLite file, the background thread on, emails kept in memory): one report holds the
+fresh SQLite file, the report queued as a task, emails kept in memory): one report holds the
 value of an active token (a fresh one per pair, since a match deletes it), the other a
 well-formed value that matches nothing. Prints the medians, their difference and how often
 the match was the slower of a pair (about half the time when nothing leaks).
@@ -45,7 +45,6 @@ def environment(root: Path, database: str) -> dict[str, str]:
         SECURE_SSL_REDIRECT="0",
         SQLITE_PATH=database,
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-        QUICKBOT_EMAIL_ASYNC="1",
         QUICKBOT_CREDENTIAL_REPORT_LIMIT="100000000",
         LOG_LEVEL="ERROR",
     )

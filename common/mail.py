@@ -1,11 +1,11 @@
-"""Email from QuickBot: sent after the current transaction commits, on the process's
-background thread (`common.background`), and third-party text made safe to show in it.
+"""Email from QuickBot: sent by the task worker (`common.tasks`), never in the request that
+caused it, and third-party text made safe to show in it.
 
-Both the account emails (verification, password reset) and the token notifications go
-out this way, so a request's response time never depends on whether an email was sent
-(which would tell who has an account). The message is built and sent on the mail thread
-from plain values captured in the request; `QUICKBOT_EMAIL_ASYNC` off (tests) sends in the
-calling thread after commit. A failure to build or send is logged and swallowed.
+Both the account emails (verification, password reset: their own tasks in
+`accounts.services`, which build the message in the worker) and the token notifications
+(`mail_dispatch`: built after commit, sent by the `mail_send` task) go out this way, so a
+request's response time never depends on whether an email was sent (which would tell who
+has an account). A send the mail server refuses raises in the task, which runs again later.
 
 Text that someone other than the recipient chose (a User-Agent, a token or display name, a
 reporter's field) goes through `mail_text` before it reaches a template: no mail client
@@ -14,7 +14,6 @@ turns it into a link, and it cannot add lines.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import unicodedata
@@ -23,13 +22,13 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.tasks import task
 from django.template.loader import render_to_string
 
-from common.background import THREAD_NAME_PREFIX, worker
+from common import metrics
+from common.tasks import task_enqueue
 
 logger = logging.getLogger(__name__)
-
-MAIL_THREAD_PREFIX = THREAD_NAME_PREFIX
 
 # Longest third-party text an email shows (a User-Agent is kept to 256 in the log).
 MAIL_TEXT_MAX_LENGTH = 160
@@ -77,50 +76,57 @@ def templated_message(
     return EmailMultiAlternatives(subject=" ".join(subject.splitlines()), body=body, to=[to])
 
 
-def mail_dispatch(
-    kind: str, build: Callable[[], EmailMultiAlternatives], *, build_after_commit: bool = False
-) -> None:
-    """Build and send the message after commit, off the request thread; never raises.
-
-    By default the message is built on the mail thread (from plain values: the account
-    emails, whose timing must not depend on the account). `build_after_commit` builds it in
-    the committing thread right after commit, for a message that reads model instances
-    (the token notifications), and only sends on the mail thread."""
-
-    def build_message() -> EmailMultiAlternatives | None:
-        try:
-            return build()
-        except Exception:
-            logger.exception("Could not build the %s email", kind)
-            return None
-
-    def build_and_send() -> None:
-        if (message := build_message()) is not None:
-            mail_send_now(message, kind=kind)
+def mail_dispatch(kind: str, build: Callable[[], EmailMultiAlternatives]) -> None:
+    """Build the message right after the current transaction commits (it may read model
+    instances) and queue it for the task worker (`mail_send`); never raises."""
 
     def after_commit() -> None:
-        if not build_after_commit:
-            job = build_and_send
-        elif (message := build_message()) is not None:
-            job = functools.partial(mail_send_now, message, kind=kind)
-        else:
+        try:
+            message = build()
+        except Exception:
+            logger.exception("Could not build the %s email", kind)
             return
-        worker.submit(job, kind=f"{kind} email")
+        html = next(
+            (content for content, mimetype in message.alternatives if mimetype == "text/html"),
+            "",
+        )
+        task_enqueue(
+            mail_send,
+            kind=kind,
+            to=list(message.to),
+            subject=str(message.subject),
+            body=str(message.body),
+            html=str(html),
+        )
 
     transaction.on_commit(after_commit, robust=True)
 
 
-def mail_send_now(message: EmailMultiAlternatives, *, kind: str) -> bool:
-    """Send one message in this thread; log and return False on any failure."""
+@task
+def mail_send(*, kind: str, to: list[str], subject: str, body: str, html: str = "") -> None:
+    """The task that sends one message; a refused send raises, so the task runs again."""
+    message = EmailMultiAlternatives(subject=subject, body=body, to=to)
+    if html:
+        message.attach_alternative(html, "text/html")
+    mail_send_or_raise(message, kind=kind)
+
+
+def mail_send_or_raise(message: EmailMultiAlternatives, *, kind: str) -> None:
+    """Send one message in this thread, counted as sent or failed; a failure is logged and
+    raised again (a task's path: the exception makes the task run again)."""
     try:
         message.send(fail_silently=False)
     except Exception:
+        metrics.emails.labels(kind=kind, outcome="failed").inc()
         logger.exception("Could not send the %s email", kind)
+        raise
+    metrics.emails.labels(kind=kind, outcome="sent").inc()
+
+
+def mail_send_now(message: EmailMultiAlternatives, *, kind: str) -> bool:
+    """Send one message in this thread; False on any failure, logged (the commands' path)."""
+    try:
+        mail_send_or_raise(message, kind=kind)
+    except Exception:
         return False
     return True
-
-
-def mail_wait_for_pending(timeout: float = 10) -> None:
-    """Block until every email (and background job) queued so far in this process has been
-    attempted, including the emails those jobs queued."""
-    worker.wait_for_idle(timeout=timeout)

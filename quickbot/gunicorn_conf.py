@@ -24,11 +24,22 @@ limit_request_field_size = 16 * 1024
 
 
 def worker_exit(server, worker):
-    # Buffered API activity rows are written before a worker exits (atexit covers it too).
+    # Buffered API activity rows are written, and the API's counts published to the
+    # metrics, before a worker exits (atexit covers both too).
     # Imported here: gunicorn reads this file before Django is set up.
     from apitokens.activity.buffer import gunicorn_worker_exit
+    from common.metrics import api_tally
 
     gunicorn_worker_exit(server, worker)
+    api_tally.publish()
+
+
+def child_exit(server, worker):
+    # In the master: a dead worker's live gauges (activity buffer depth) leave the sums.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 class RedactingLogger(Logger):

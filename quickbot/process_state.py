@@ -14,17 +14,17 @@ from apitokens.activity.buffer import activity_buffer
 from apitokens.api import limits
 from apitokens.policy import policy_memo
 from apitokens.webhooks.events import subscription_memo
-from common.background import worker
+from common.metrics import api_tally
 
 
 def process_state_reset() -> None:
     """Forget this process's state: the cache (login and rate-limit counters), the API
     limits' counters and memos, the activity buffer and its unknown-token traces (unwritten,
     their flusher stopped), the token policy memo, the webhook subscription memo, and the
-    background worker's jobs."""
+    API metrics not yet published (their publisher stopped)."""
     cache.clear()
     limits.reset()
     activity_buffer.reset()
     policy_memo.reset()
     subscription_memo.reset()
-    worker.reset()
+    api_tally.reset()

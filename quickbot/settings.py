@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "django_tasks_db",
+    "common",
     "accounts",
     "apitokens",
 ]
@@ -309,7 +311,19 @@ QUICKBOT_TOKEN_MAX_LIFETIME_DAYS = env_int("QUICKBOT_TOKEN_MAX_LIFETIME_DAYS", 0
 QUICKBOT_STALE_TOKEN_DAYS = env_int("QUICKBOT_STALE_TOKEN_DAYS", 60)
 QUICKBOT_DEMO_PASSWORD = env_str("QUICKBOT_DEMO_PASSWORD", "quickbot-demo-2026")
 QUICKBOT_SITE_URL = env_str("QUICKBOT_SITE_URL", "http://127.0.0.1:8000")
-QUICKBOT_EMAIL_ASYNC = env_bool("QUICKBOT_EMAIL_ASYNC", default=True)
+# Background work (e-mails, leak reports) as django.tasks tasks: stored in this database by
+# django-tasks-db and run by `manage.py tasks_worker`, a second process (common/tasks.py).
+# Any queue name is accepted; the worker runs every queue.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
+# A failed task runs again after QUICKBOT_TASK_RETRY_SECONDS, doubling each time (at most an
+# hour), until it has run QUICKBOT_TASK_MAX_ATTEMPTS times.
+QUICKBOT_TASK_MAX_ATTEMPTS = env_int("QUICKBOT_TASK_MAX_ATTEMPTS", 8)
+QUICKBOT_TASK_RETRY_SECONDS = env_int("QUICKBOT_TASK_RETRY_SECONDS", 30)
+# A task still marked running this long after it started is taken to be abandoned by a worker
+# that died (killed, its machine gone) and runs again; keep it above the longest task.
+QUICKBOT_TASK_LEASE_SECONDS = env_int("QUICKBOT_TASK_LEASE_SECONDS", 600)
+# /metrics answers these addresses only (allowlist syntax); every other client gets a 404.
+QUICKBOT_METRICS_ALLOWED_IPS = env_str("QUICKBOT_METRICS_ALLOWED_IPS", "127.0.0.1, ::1")
 # API activity rows are buffered per process and written in batches (0 = one INSERT per
 # request, inside the request); see docs/performance.md.
 QUICKBOT_ACTIVITY_BUFFER_SIZE = env_int("QUICKBOT_ACTIVITY_BUFFER_SIZE", 200)

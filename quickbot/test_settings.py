@@ -16,7 +16,9 @@ from quickbot.settings import PASSWORD_HASHERS as PRODUCTION_PASSWORD_HASHERS  #
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PRODUCTION_PASSWORD_HASHERS]
 DEBUG = False
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
-QUICKBOT_EMAIL_ASYNC = False  # notification emails go out synchronously: deterministic tests
+# Tasks (e-mails, leak reports) run in the enqueuing thread once the transaction commits:
+# deterministic tests. The worker's own tests use the database backend.
+TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend", "QUEUES": []}}
 # Tests never run collectstatic: serve static files from the finders, as runserver does.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

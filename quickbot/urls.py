@@ -3,10 +3,12 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from quickbot import views
+from quickbot.metrics import metrics_view
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="apitokens:list", permanent=False), name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("account/", include("accounts.urls")),
     path("account/tokens/", include("apitokens.urls")),
     path("account/webhooks/", include("apitokens.webhooks.urls")),

@@ -16,6 +16,37 @@ def _fresh_process_state():
     process_state_reset()
 
 
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
+
+
+def run_queued_tasks() -> int:
+    """Run every task queued in the database now, in this thread, as the worker would;
+    returns how many ran."""
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    before = DBTaskResult.objects.finished().count()
+    Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="pytest",
+        excluded_queue_names=[],
+    ).run()
+    return DBTaskResult.objects.finished().count() - before
+
+
+@pytest.fixture
+def durable_tasks(settings):
+    """Tasks stored in the database as in production (not run by the request); call the
+    fixture's value to run those queued so far."""
+    settings.TASKS = DATABASE_TASKS
+    return run_queued_tasks
+
+
 @pytest.fixture
 def password():
     return DEFAULT_PASSWORD

@@ -73,7 +73,7 @@ def test_the_map_states_the_layering_the_layering_test_enforces():
 def test_the_map_names_every_state_object_the_tests_reset():
     text = MAP.read_text()
     # What quickbot.process_state imports to reset, besides Django's cache.
-    objects = ("activity_buffer", "limits", "policy_memo", "worker")
+    objects = ("activity_buffer", "limits", "policy_memo", "api_tally")
     assert all(hasattr(process_state, name) for name in objects)
     assert [name for name in objects if f"`{name}" not in text] == []
 

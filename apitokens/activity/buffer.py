@@ -34,6 +34,7 @@ from apitokens.activity.traces import (
     traces_write_logged,
 )
 from apitokens.activity.writer import write_rows
+from common import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class ActivityBuffer:
             traces_write_logged(traces)
         with self._mutex:
             rows, self._rows = self._rows, []
+            oldest = self._oldest
         if not rows:
             return 0
         try:
@@ -135,6 +137,7 @@ class ActivityBuffer:
             if dropped > 0:
                 logger.error("Dropped %d API activity rows: database unavailable", dropped)
             return 0
+        metrics.activity_write_lag_seconds.observe(max(0.0, time.monotonic() - oldest))
         return len(rows)
 
     # --- Lifecycle -----------------------------------------------------------------------
@@ -192,6 +195,7 @@ class ActivityBuffer:
                 self._wake.clear()
                 if stop.is_set():
                     break
+                metrics.activity_buffer_rows.set(len(self._rows))
                 pending = len(self._rows) + len(self._traces)
                 if not pending:
                     if time.monotonic() - last_flush >= _IDLE_CLOSE_SECONDS:

@@ -43,7 +43,9 @@ class ApiCall:
     the response phase (headers, activity row).
 
     `refusal` is the response to send instead of running the view; `token` is the token
-    presented, when known (a dead one too: its activity row is recorded, `flagged`).
+    presented, when known (a dead one too: its activity row is recorded, `flagged`);
+    `outcome` names the answer for the metrics: "ok", "limited" or the refusal's reason;
+    `auth_seconds` is how long deciding took.
     """
 
     now: datetime
@@ -58,6 +60,8 @@ class ApiCall:
     rate: limits.RateLimitState | None = None
     # What the view needs, set by `@token_required` when the token lacks it (the 403's header).
     accepted_permissions: tuple[str, ...] = ()
+    outcome: str = "ok"
+    auth_seconds: float | None = None  # set by the middleware around authenticate_bearer
 
 
 def authenticate_bearer(request: HttpRequest) -> ApiCall:
@@ -67,18 +71,20 @@ def authenticate_bearer(request: HttpRequest) -> ApiCall:
     parsed = tokens.parse_authorization(request.META.get("HTTP_AUTHORIZATION"))
     verdict = parsed.verdict
     if verdict == tokens.HeaderVerdict.ABSENT:
-        call.refusal = errors.missing_token()
+        call.refusal, call.outcome = errors.missing_token(), "missing_token"
         return call
     if verdict != tokens.HeaderVerdict.BEARER:
         retry_after = limits.bad_auth_hit(call.ip, now.timestamp())
         if retry_after is not None:
             call.refusal = errors.too_many_bad_credentials(retry_after)
+            call.outcome = "too_many_bad_credentials"
         elif verdict == tokens.HeaderVerdict.MALFORMED:
-            call.refusal = errors.bad_header(parsed.problem)
+            call.refusal, call.outcome = errors.bad_header(parsed.problem), "malformed_header"
         elif verdict == tokens.HeaderVerdict.OTHER_SCHEME:
             call.refusal = errors.unsupported_scheme(parsed.problem)
+            call.outcome = "unsupported_scheme"
         else:
-            call.refusal = errors.invalid_token(parsed.problem)
+            call.refusal, call.outcome = errors.invalid_token(parsed.problem), "bad_checksum"
         return call
     _authenticate_value(request, call, parsed.token)
     return call
@@ -94,7 +100,7 @@ def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None
             result = lookup.authenticate_digest(digest, call.now)
         except DatabaseError:
             logger.exception("Token lookup failed: database unavailable")
-            call.refusal = errors.lookup_unavailable()
+            call.refusal, call.outcome = errors.lookup_unavailable(), "lookup_unavailable"
             return
         allowed_ips = result.token.allowed_ips if result.ok else ""
         if allowed_ips and not allowlist.address_allowed(allowed_ips, call.ip):
@@ -133,15 +139,17 @@ def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None
     if state is None:
         call.ok = True
         if settings.QUICKBOT_RATELIMIT_FAIL_CLOSED:
-            call.refusal = errors.limit_unavailable()
+            call.refusal, call.outcome = errors.limit_unavailable(), "limit_unavailable"
         return
     if state.blocked_for is not None:  # the address used up its bad-credential allowance
         call.refusal = errors.too_many_bad_credentials(state.blocked_for)
+        call.outcome = "too_many_bad_credentials"
         return
     call.ok = True
     call.rate = state
     if not state.allowed:
         call.refusal = errors.hourly_limit_used(state.limit, state.seconds_to_reset(epoch))
+        call.outcome = "limited"
 
 
 def _refuse(request: HttpRequest, call: ApiCall, result: lookup.AuthResult, epoch: float) -> None:
@@ -150,7 +158,9 @@ def _refuse(request: HttpRequest, call: ApiCall, result: lookup.AuthResult, epoc
         usage.unknown_token_seen(ip=call.ip, now=call.now)
         if retry_after is not None:
             call.refusal = errors.too_many_bad_credentials(retry_after)
+            call.outcome = "too_many_bad_credentials"
         else:
+            call.outcome = "unknown_token"
             call.refusal = errors.invalid_token(
                 "This token is unknown: it is not a QuickBot token of any account. "
                 "Check that you copied the right value."
@@ -161,8 +171,10 @@ def _refuse(request: HttpRequest, call: ApiCall, result: lookup.AuthResult, epoc
         _report_dead_token_use(request, call)
     if retry_after is not None:
         call.refusal = errors.too_many_bad_credentials(retry_after)
+        call.outcome = "too_many_bad_credentials"
     else:
         call.refusal = errors.invalid_token(dead_token_description(result))
+        call.outcome = "replaced_value" if result.used_previous_value else str(result.reason)
 
 
 def _refuse_address(call: ApiCall, epoch: float) -> None:
@@ -172,8 +184,9 @@ def _refuse_address(call: ApiCall, epoch: float) -> None:
     retry_after = limits.bad_auth_hit(call.ip, epoch)
     if retry_after is not None:
         call.refusal = errors.too_many_bad_credentials(retry_after)
+        call.outcome = "too_many_bad_credentials"
     else:
-        call.refusal = errors.ip_not_allowed(call.ip)
+        call.refusal, call.outcome = errors.ip_not_allowed(call.ip), "address_not_allowed"
 
 
 def dead_token_description(result: lookup.AuthResult) -> str:

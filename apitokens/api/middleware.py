@@ -24,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from apitokens.api import errors, usage
 from apitokens.api.auth import ApiCall, authenticate_bearer, refuse_credentials_in_url
 from apitokens.models import ALL_SCOPES
+from common.metrics import api_tally
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +50,14 @@ class ApiTokenMiddleware:
         if request.path_info[:5].lower() in _API_ROOTS:
             refusal = refuse_credentials_in_url(request)
             if refusal is not None:
+                api_tally.count("token_in_url")
                 return refusal
         response = self.get_response(request)
         call: ApiCall | None = request.__dict__.get("api_call")
         if call is not None:
             _add_headers(response, call)
             usage.request_record(request, response, call, started)
+            api_tally.count(call.outcome, call.auth_seconds)
         return response
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
@@ -63,7 +66,9 @@ class ApiTokenMiddleware:
             return None
         if marker == TOKEN_OPTIONAL and "HTTP_AUTHORIZATION" not in request.META:
             return None
+        started = time.perf_counter()
         call = authenticate_bearer(request)
+        call.auth_seconds = time.perf_counter() - started
         request.api_call = call
         # API views never accept the session, whatever AuthenticationMiddleware prepared.
         if call.ok:

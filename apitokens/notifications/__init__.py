@@ -7,12 +7,12 @@
 - `overlaps`: the warning an hour before a regenerate's overlap ends while its old value is
   still in use, and its run;
 - `context`: what every such email shows alike (greeting, times, links);
-- `sending`: after commit on the mail thread, or at once for the commands.
+- `sending`: after commit through the task worker, or at once for the commands.
 
 Sending never slows or breaks the action that caused it: the message is built after the
-database transaction commits (`transaction.on_commit`) and handed to one background
-thread per process (`QUICKBOT_EMAIL_ASYNC`, off in tests so they stay deterministic).
-A failure to render or send is logged and swallowed. Messages never contain a token
+database transaction commits (`transaction.on_commit`) and queued as a task
+(`common.mail.mail_send`) that the task worker sends, again later if the mail server
+refuses it. A failure to render is logged and swallowed. Messages never contain a token
 value, only its name and identifier; text someone else may have chosen (the token's name,
 the requester's User-Agent, the owner's display name) goes through `common.mail.mail_text`,
 and the greeting uses the display name only once the address is confirmed.

@@ -1,7 +1,7 @@
 """The emails about one token's lifecycle: created, regenerated (and its overlap ended
 early), expiry changed, paused, resumed, deleted
 (or deleted because its value was exposed), a dead token used, and the expiry reminder's
-message. Each is built after commit and sent on the mail thread (`sending.dispatch`)."""
+message. Each is built after commit and sent by the task worker (`sending.dispatch`)."""
 
 from __future__ import annotations
 

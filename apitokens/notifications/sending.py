@@ -1,5 +1,5 @@
-"""How owner emails leave: the event emails after commit on the mail thread (`dispatch`),
-the commands' reminders and digests at once (`send_now`)."""
+"""How owner emails leave: the event emails built after commit and sent by the task worker
+(`dispatch`), the commands' reminders and digests at once (`send_now`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from common import mail
 
 def dispatch(kind: str, build: Callable[[], EmailMultiAlternatives]) -> None:
     """Build right after the current transaction commits (the message reads the token and
-    its owner), send on the process's mail thread (common.mail); never raises."""
-    mail.mail_dispatch(kind, build, build_after_commit=True)
+    its owner), send from the task worker (common.mail); never raises."""
+    mail.mail_dispatch(kind, build)
 
 
 def send_now(message: EmailMultiAlternatives, *, kind: str) -> bool:

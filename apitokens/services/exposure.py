@@ -3,20 +3,20 @@ sent in a URL. Every match is deleted through `api_token_revoke`."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
+from django.tasks import task
 from django.utils import timezone
 
 from apitokens import tokens
 from apitokens.models import APIToken, SecurityEvent
 from apitokens.services.audit import ClientInfo, security_event_record
 from apitokens.services.tokens import api_token_revoke
-from common.background import background_after_response
+from common.tasks import task_enqueue
 
 MAX_REPORTED_CREDENTIALS = 1000
 
@@ -32,6 +32,27 @@ class LeakReport:
     digests: tuple[str, ...]
     client: ClientInfo
     received_at: datetime
+
+    def as_json(self) -> dict:
+        """The report as the task stores it (plain JSON values)."""
+        return {
+            "submitted": self.submitted,
+            "well_formed": self.well_formed,
+            "digests": list(self.digests),
+            "ip": self.client.ip,
+            "user_agent": self.client.user_agent,
+            "received_at": self.received_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> LeakReport:
+        return cls(
+            submitted=data["submitted"],
+            well_formed=data["well_formed"],
+            digests=tuple(data["digests"]),
+            client=ClientInfo(ip=data["ip"], user_agent=data["user_agent"]),
+            received_at=datetime.fromisoformat(data["received_at"]),
+        )
 
 
 def exposed_tokens_revoke(
@@ -72,9 +93,9 @@ def leaked_credentials_report(
     *, values: list[str], client: ClientInfo, now: datetime | None = None
 ) -> LeakReport:
     """Take a report of leaked credentials: check and hash its values here, and leave the
-    lookup, the deletions, the security-log rows and the owners' emails to the background
-    thread once the response is sent (`leak_report_process`), so the answer takes the same
-    time whether or not a value matched."""
+    lookup, the deletions, the security-log rows and the owners' emails to the task worker
+    (`leak_report_process_task`), so the answer takes the same time whether or not a value
+    matched."""
     well_formed = {value for value in values if tokens.is_well_formed(value)}
     report = LeakReport(
         submitted=len(values),
@@ -83,10 +104,15 @@ def leaked_credentials_report(
         client=client,
         received_at=now or timezone.now(),
     )
-    background_after_response(
-        functools.partial(leak_report_process, report=report), kind="leak_report"
-    )
+    task_enqueue(leak_report_process_task, report=report.as_json())
     return report
+
+
+@task
+def leak_report_process_task(*, report: dict) -> int:
+    """The task: `leak_report_process` for a report queued by `leaked_credentials_report`
+    (run again after a crash, it deletes nothing twice)."""
+    return leak_report_process(report=LeakReport.from_json(report))
 
 
 def leak_report_process(*, report: LeakReport) -> int:

@@ -4,7 +4,6 @@ rows, taking over an unconfirmed account, and where emails are built and sent.""
 from __future__ import annotations
 
 import re
-import threading
 from http import HTTPStatus
 
 import pyotp
@@ -15,12 +14,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from accounts import services
 from accounts.models import AccountEvent, User
 from accounts.services import email_verification_send
 from accounts.tokens import email_verification_token_generator
-from common.mail import MAIL_THREAD_PREFIX, mail_wait_for_pending
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 
 ATTACKER_PASSWORD = "attacker-owns-this-9"
@@ -183,35 +182,48 @@ def test_verification_link_opens_for_the_account_it_was_made_for():
 
 @pytest.mark.django_db(transaction=True)
 class TestWhereEmailsAreSent:
-    """The request never builds or sends an account email: it is queued after commit and
-    goes out on the mail thread, so the response time cannot tell whether it existed."""
+    """The request never builds or sends an account email: it queues a task, which the task
+    worker runs, so the response time cannot tell whether the account existed."""
 
-    def test_reset_and_sign_up_emails_are_built_and_sent_on_the_mail_thread(
-        self, client, monkeypatch, settings
+    def test_reset_and_sign_up_emails_are_built_and_sent_by_the_task_worker(
+        self, client, monkeypatch, durable_tasks
     ):
-        settings.QUICKBOT_EMAIL_ASYNC = True
         UserFactory(email="ada@example.com")
-        threads: list[str] = []
+        built: list[str] = []
         build = services.templated_message
 
         def recording_build(**kwargs):
-            threads.append(threading.current_thread().name)
+            built.append(kwargs["template"])
             return build(**kwargs)
 
         monkeypatch.setattr(services, "templated_message", recording_build)
-        request_thread = threading.current_thread().name
 
         client.post("/account/password-reset/", {"email": "ada@example.com"})
         client.post(
             "/account/signup/",
             {"email": "ada@example.com", "password1": STRONG, "password2": STRONG},
         )
-        mail_wait_for_pending()
+        assert (built, mail.outbox) == ([], [])
 
-        assert len(threads) == 2
-        assert all(name.startswith(MAIL_THREAD_PREFIX) for name in threads)
-        assert request_thread not in threads
+        assert durable_tasks() == 2
+
+        assert sorted(built) == [
+            "accounts/email/password_reset_email.txt",
+            "accounts/email/signup_existing.txt",
+        ]
         assert len(mail.outbox) == 2
+
+    def test_a_queued_task_holds_no_link(self, client, durable_tasks):
+        """The links carry secrets: the worker makes them, the task table never holds one."""
+        UserFactory(email="ada@example.com", email_verified_at=None)
+        client.post("/account/password-reset/", {"email": "ada@example.com"})
+        client.post(
+            "/account/signup/",
+            {"email": "ada@example.com", "password1": STRONG, "password2": STRONG},
+        )
+        stored = [str(row.args_kwargs) for row in DBTaskResult.objects.all()]
+        assert len(stored) == 2
+        assert not [text for text in stored if "http" in text or "/account/" in text]
 
     @pytest.mark.django_db(transaction=False)
     def test_nothing_is_sent_before_the_request_commits(
@@ -230,44 +242,29 @@ class TestWhereEmailsAreSent:
 
     @pytest.mark.parametrize("typed", ["ada@example.com", "ADA@Example.com"])
     def test_a_reset_request_does_the_same_work_for_a_known_and_an_unknown_address(
-        self, client, settings, typed
+        self, client, durable_tasks, typed
     ):
-        """Issue #20, M5: the lookup, the link and the email all happen on the background
-        thread once the response is sent; the request only hands the address over."""
-        settings.QUICKBOT_EMAIL_ASYNC = True
+        """Issue #20, M5: the lookup, the link and the email all happen in the task worker;
+        the request only queues the address (one INSERT, known or not)."""
         UserFactory(email="ada@example.com")
         requests: list[list[str]] = []
         for email in (typed, "nobody@example.com"):
             with CaptureQueriesContext(connection) as queries:
                 client.post("/account/password-reset/", {"email": email})
             requests.append([query["sql"] for query in queries])
-            mail_wait_for_pending()
 
         known, unknown = requests
         assert len(known) == len(unknown)
         assert not [sql for sql in known + unknown if "accounts_" in sql]
+        assert [sql.split()[0] for sql in known if "django_tasks_database" in sql] == ["INSERT"]
+        assert mail.outbox == []
+
+        with CaptureQueriesContext(connection) as worker_queries:
+            assert durable_tasks() == 2
+
+        assert [query for query in worker_queries if "accounts_user" in query["sql"]]
         (message,) = mail.outbox
         assert message.to == ["ada@example.com"]
-
-    def test_the_account_is_looked_up_on_the_mail_thread(self, client, monkeypatch, settings):
-        settings.QUICKBOT_EMAIL_ASYNC = True
-        UserFactory(email="ada@example.com")
-        threads: list[str] = []
-        lookup = services._password_reset_email_send
-
-        def recording_lookup(**kwargs):
-            threads.append(threading.current_thread().name)
-            return lookup(**kwargs)
-
-        monkeypatch.setattr(services, "_password_reset_email_send", recording_lookup)
-
-        client.post("/account/password-reset/", {"email": "ada@example.com"})
-        client.post("/account/password-reset/", {"email": "nobody@example.com"})
-        mail_wait_for_pending()
-
-        assert len(threads) == 2
-        assert all(name.startswith(MAIL_THREAD_PREFIX) for name in threads)
-        assert [message.to for message in mail.outbox] == [["ada@example.com"]]
 
 
 @pytest.mark.django_db(transaction=True)

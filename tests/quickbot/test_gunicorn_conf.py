@@ -207,3 +207,23 @@ def test_a_real_worker_writes_no_token_in_any_log(tmp_path):
     assert "GET /account/login/" in logs  # and so do the access log's
     assert raw not in logs
     assert tokens.token_identifier(raw) in logs
+
+
+def test_a_dead_worker_leaves_the_live_gauges(tmp_path, monkeypatch):
+    """gunicorn's child_exit hook: in multiprocess mode the dead worker's live gauge files
+    (activity buffer depth) are removed; its counters stay, so totals never go back."""
+    from types import SimpleNamespace
+
+    from quickbot import gunicorn_conf
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    (tmp_path / "gauge_livesum_4242.db").write_bytes(b"")
+    (tmp_path / "gauge_livesum_4343.db").write_bytes(b"")
+    (tmp_path / "counter_4242.db").write_bytes(b"")
+
+    gunicorn_conf.child_exit(None, SimpleNamespace(pid=4242))
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "counter_4242.db",
+        "gauge_livesum_4343.db",
+    ]

@@ -27,6 +27,9 @@ def test_make_run_on_another_port_puts_that_port_in_email_links():
     runserver = next(line for line in dry_run.splitlines() if "runserver" in line)
     assert "QUICKBOT_SITE_URL" in runserver
     assert "http://127.0.0.1:8123" in runserver
+    # The task worker beside it builds the emails' links: it gets the same site URL.
+    worker = next(line for line in dry_run.splitlines() if "tasks_worker" in line)
+    assert 'QUICKBOT_SITE_URL="${QUICKBOT_SITE_URL:-http://127.0.0.1:8123}"' in worker
 
 
 def test_logging_prints_each_line_once():

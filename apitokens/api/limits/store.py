@@ -20,6 +20,7 @@ from redis.exceptions import AskError, MovedError
 
 from apitokens.api.limits.local import MemoryCounters
 from apitokens.api.limits.redis import ClusterCounters, RedisCounters
+from common import metrics
 
 # One logger for every limit: operators and the tests' fail-open guard know it by this name.
 logger = logging.getLogger("apitokens.api.limits")
@@ -65,6 +66,8 @@ class CounterStore:
     def note_unavailable(self) -> None:
         """Log that the counters are down (call it in an `except` block), at most once a
         minute per process."""
+        if not settings.QUICKBOT_RATELIMIT_FAIL_CLOSED:
+            metrics.counter_store_fail_opens.inc()
         moment = time.monotonic()
         if moment - self.last_error_logged >= ERROR_LOG_INTERVAL_SECONDS:
             self.last_error_logged = moment

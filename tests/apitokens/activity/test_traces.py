@@ -18,7 +18,6 @@ def bearer(raw):
 @pytest.fixture(autouse=True)
 def _inline(settings):
     settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 0
-    settings.QUICKBOT_EMAIL_ASYNC = False
 
 
 @pytest.mark.django_db

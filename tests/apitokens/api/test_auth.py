@@ -33,7 +33,6 @@ def bearer(raw):
 @pytest.fixture
 def _inline(settings):
     settings.QUICKBOT_ACTIVITY_BUFFER_SIZE = 0
-    settings.QUICKBOT_EMAIL_ASYNC = False
 
 
 @pytest.mark.usefixtures("_inline")

@@ -1,16 +1,16 @@
-"""How owner emails leave (apitokens/notifications/sending.py): on the mail thread in production,
-failures logged."""
+"""How owner emails leave (apitokens/notifications/sending.py): built after commit, sent by the
+task worker, a refused send retried later."""
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 import pytest
+from django.core import mail
+from django.tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
-from common.mail import mail_wait_for_pending
 from tests.apitokens.factories import create_token
-from tests.apitokens.notifications.backends import GatedBackend
 
 # Real transactions, so on_commit callbacks run when the service commits, as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,36 +19,41 @@ pytestmark = pytest.mark.django_db(transaction=True)
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def test_in_production_sending_happens_in_the_background(user, settings):
-    """A slow SMTP server does not hold up the action: the service returns while the
-    mail is still being sent, from the mail thread."""
-    settings.QUICKBOT_EMAIL_ASYNC = True
-    settings.MAILERS = {
-        "default": {"BACKEND": "tests.apitokens.notifications.backends.GatedBackend"}
-    }
-    GatedBackend.gate.clear()
-    GatedBackend.threads.clear()
-    from django.core import mail
-
+def test_in_production_the_task_worker_sends(user, durable_tasks):
+    """The action only queues the message: a slow or absent SMTP server never holds it up."""
     mail.outbox = []
-    try:
-        create_token(user, "Background mail", now=T0)
-        assert mail.outbox == []
-    finally:
-        GatedBackend.gate.set()
-    mail_wait_for_pending()
+    create_token(user, "Background mail", now=T0)
+    assert mail.outbox == []
+    [queued] = DBTaskResult.objects.all()
+    assert queued.task_path == "common.mail.mail_send"
+    subject = "[QuickBot] API token “Background mail” created"
+    assert queued.args_kwargs["kwargs"]["subject"] == subject
+
+    assert durable_tasks() == 1
+
     assert [message.subject for message in mail.outbox] == [
         "[QuickBot] API token “Background mail” created"
     ]
-    assert GatedBackend.threads[0].startswith("quickbot-mail")
+    # The HTML part travels with the task.
+    assert mail.outbox[0].alternatives[0].mimetype == "text/html"
 
 
-def test_background_mail_failure_is_logged(user, settings, caplog):
-    settings.QUICKBOT_EMAIL_ASYNC = True
+def test_a_refused_send_is_logged_and_tried_again_later(user, settings, durable_tasks, caplog):
     settings.MAILERS = {
         "default": {"BACKEND": "tests.apitokens.notifications.backends.ExplodingBackend"}
     }
-    with caplog.at_level(logging.ERROR, logger="apitokens.notifications"):
-        create_token(user, now=T0)
-        mail_wait_for_pending()
-    assert "Could not send the created email" in caplog.text
+    create_token(user, now=T0)
+    durable_tasks()
+
+    [queued] = DBTaskResult.objects.all()
+    assert queued.status == TaskResultStatus.READY  # back in the queue, for later
+    assert "SMTP server unreachable" in queued.traceback
+    assert "Task mail_send" in caplog.text and "next attempt after" in caplog.text
+
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    mail.outbox = []
+    DBTaskResult.objects.update(run_after=T0)  # its retry is due
+    assert durable_tasks() == 1
+    queued.refresh_from_db()
+    assert (queued.status, len(queued.worker_ids)) == (TaskResultStatus.SUCCESSFUL, 2)
+    assert len(mail.outbox) == 1

@@ -28,9 +28,12 @@ def report(client, values, **extra):
 
 
 @pytest.mark.django_db
-def test_owner_page_shows_the_banner_after_a_report(client, user):
+def test_owner_page_shows_the_banner_after_a_report(
+    client, user, django_capture_on_commit_callbacks
+):
     token, raw = create_token(user, "CI runner")
-    report(client, [raw])
+    with django_capture_on_commit_callbacks(execute=True):  # the report's task runs
+        report(client, [raw])
     client.force_login(user)
     page = client.get("/account/tokens/").content.decode()
     assert "was deleted because it was reported as leaked" in page

@@ -1,25 +1,24 @@
 """Tokens whose value was exposed (apitokens/services/exposure.py): leak reports revoke what they
-match, on the background thread, the same work for a match and a miss."""
+match, in the task worker, the same work for a match and a miss."""
 
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 from http import HTTPStatus
 from unittest import mock
 
 import pytest
 from django.core import mail
-from django.db import connection, connections
+from django.db import connection
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
 
 from apitokens import services, tokens
 from apitokens.models import APIToken, SecurityEvent
 from apitokens.notifications import events
 from apitokens.services import exposure
-from common import background
-from common.mail import MAIL_THREAD_PREFIX, mail_wait_for_pending
 from tests.apitokens.factories import create_token
 
 URL = "/api/v1/credentials/revoke"
@@ -29,13 +28,15 @@ REPORTER = {"REMOTE_ADDR": "198.51.100.23", "HTTP_USER_AGENT": "quickbot-scan/1"
 
 
 def report(client, values, **extra):
-    return client.post(
-        URL,
-        json.dumps({"credentials": values}),
-        content_type="application/json",
-        **REPORTER,
-        **extra,
-    )
+    """Post a report; the task it queues runs once the test's transaction would commit."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(
+            URL,
+            json.dumps({"credentials": values}),
+            content_type="application/json",
+            **REPORTER,
+            **extra,
+        )
 
 
 def unknown_value():
@@ -154,23 +155,10 @@ def test_a_report_commits_once_whether_or_not_it_matches(client, user):
     assert counts == [1, 1]
 
 
-@pytest.fixture
-def held_worker(settings):
-    """The background thread on, held busy until the test releases it; afterwards its
-    jobs are drained and its database connection closed."""
-    settings.QUICKBOT_EMAIL_ASYNC = True
-    gate = threading.Event()
-    background.worker.submit(gate.wait, kind="gate")
-    yield gate
-    gate.set()
-    mail_wait_for_pending()
-    background.worker.submit(connections.close_all, kind="close")
-    mail_wait_for_pending()
-
-
 @pytest.mark.django_db(transaction=True)
-def test_the_request_does_the_same_work_for_a_match_and_a_miss(client, user, held_worker):
+def test_the_request_does_the_same_work_for_a_match_and_a_miss(client, user, durable_tasks):
     token, raw = create_token(user, "CI runner")
+    durable_tasks()  # the set-up's "created" email
     mail.outbox = []
     statements, commits = {}, {}
     for side, value in (("match", raw), ("miss", tokens.generate_token())):
@@ -180,19 +168,19 @@ def test_the_request_does_the_same_work_for_a_match_and_a_miss(client, user, hel
         ):
             response = report(client, [value, "junk"])
         assert response.status_code == HTTPStatus.ACCEPTED
-        statements[side] = [query["sql"] for query in captured.captured_queries]
+        statements[side] = [query["sql"].split()[:3] for query in captured.captured_queries]
         commits[side] = commit.call_count
-    # Nothing touches the database in the request, match or not.
-    assert statements == {"match": [], "miss": []}
-    assert commits == {"match": 0, "miss": 0}
-    # The match is seen only once the background thread has run.
+    # The request only queues the report (one INSERT of the task), match or not.
+    assert statements["match"] == statements["miss"]
+    assert statements["match"] == [["INSERT", "INTO", '"django_tasks_database_dbtaskresult"']]
+    assert commits["match"] == commits["miss"]
+    # The match is seen only once the task worker has run.
     token.refresh_from_db()
     assert token.revoked_at is None
     assert not SecurityEvent.objects.filter(kind=SecurityEvent.Kind.LEAK_REPORT).exists()
     assert mail.outbox == []
 
-    held_worker.set()
-    mail_wait_for_pending()
+    durable_tasks()
 
     token.refresh_from_db()
     assert token.revoked_reason == APIToken.RevokedBy.LEAKED
@@ -205,54 +193,55 @@ def test_the_request_does_the_same_work_for_a_match_and_a_miss(client, user, hel
         "2 submitted, 1 well-formed, 0 revoked",
         "2 submitted, 1 well-formed, 1 revoked",
     ]
-    # (The "created" email of the set-up was queued behind the held thread too.)
-    assert [message.subject for message in mail.outbox if "deleted" in message.subject] == [
+    # The owner's email is a task the report's task queued: the worker runs it too.
+    durable_tasks()
+    assert [message.subject for message in mail.outbox] == [
         "[QuickBot] API token “CI runner” deleted: reported as leaked"
     ]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_lookup_revocation_and_email_happen_on_the_background_thread(
-    client, user, held_worker, monkeypatch
+def test_lookup_revocation_and_email_happen_in_the_task_worker(
+    client, user, durable_tasks, monkeypatch
 ):
     _, raw = create_token(user, "CI runner")
-    threads: dict[str, list[str]] = {"process": [], "email": []}
+    durable_tasks()
+    calls: list[str] = []
     process, build = services.leak_report_process, events._event_message
 
     def recording_process(**kwargs):
-        threads["process"].append(threading.current_thread().name)
+        calls.append("process")
         return process(**kwargs)
 
     def recording_build(*args, **kwargs):
-        threads["email"].append(threading.current_thread().name)
+        calls.append("email")
         return build(*args, **kwargs)
 
     monkeypatch.setattr(exposure, "leak_report_process", recording_process)
     monkeypatch.setattr(events, "_event_message", recording_build)
     report(client, [raw])
-    assert threads == {"process": [], "email": []}
+    assert calls == []
 
-    held_worker.set()
-    mail_wait_for_pending()
+    durable_tasks()
+    durable_tasks()
 
-    assert len(threads["process"]) == len(threads["email"]) == 1
-    assert all(name.startswith(MAIL_THREAD_PREFIX) for name in sum(threads.values(), []))
+    assert calls == ["process", "email"]
 
 
 @pytest.mark.django_db
-def test_the_report_keeps_digests_never_the_values(client, user, monkeypatch):
+def test_the_report_keeps_digests_never_the_values(client, user, durable_tasks):
     _, raw = create_token(user, "CI runner")
-    taken: list[services.LeakReport] = []
-    monkeypatch.setattr(exposure, "leak_report_process", lambda *, report: taken.append(report))
     report(client, [raw, raw.lower(), "qb_" + "x" * 38])
-    [received] = taken
+    [stored] = DBTaskResult.objects.filter(task_path__endswith="leak_report_process_task")
+    received = services.LeakReport.from_json(stored.args_kwargs["kwargs"]["report"])
     assert received.digests == (tokens.token_digest(raw),)
     assert (received.submitted, received.well_formed) == (3, 1)
-    assert raw not in repr(received)
+    assert raw not in str(stored.args_kwargs)
+    assert received.client == services.ClientInfo(ip="198.51.100.23", user_agent="quickbot-scan/1")
 
 
 @pytest.mark.django_db
-def test_a_failing_background_job_never_changes_the_answer(client, user, monkeypatch, caplog):
+def test_a_failing_task_never_changes_the_answer(client, user, monkeypatch, caplog):
     _, raw = create_token(user, "CI runner")
     reference = report(client, [tokens.generate_token()])
 
@@ -262,14 +251,12 @@ def test_a_failing_background_job_never_changes_the_answer(client, user, monkeyp
     monkeypatch.setattr(exposure, "leak_report_process", broken)
     response = report(client, [raw])
     assert (response.status_code, response.content) == (reference.status_code, reference.content)
-    assert "The leak_report background job failed" in caplog.text
+    assert "leak_report_process_task state=FAILED" in caplog.text
 
 
 @pytest.mark.django_db
-def test_over_the_limit_nothing_is_queued(client, settings, monkeypatch):
+def test_over_the_limit_nothing_is_queued(client, settings, durable_tasks):
     settings.QUICKBOT_CREDENTIAL_REPORT_LIMIT = 1
-    queued: list[object] = []
-    monkeypatch.setattr(exposure, "leak_report_process", lambda *, report: queued.append(report))
     assert report(client, [tokens.generate_token()]).status_code == HTTPStatus.ACCEPTED
     assert report(client, [tokens.generate_token()]).status_code == HTTPStatus.TOO_MANY_REQUESTS
-    assert len(queued) == 1
+    assert DBTaskResult.objects.count() == 1
