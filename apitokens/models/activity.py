@@ -63,6 +63,13 @@ class TokenActivity(models.Model):
                 condition=~models.Q(method__in=sorted(SAFE_METHODS)),
                 name="apitokens_activity_write_idx",
             ),
+            # Requests a report-only allowlist would have refused (the token page's count and
+            # filter): rare rows, so the index stays small.
+            models.Index(
+                fields=["token", "-created_at"],
+                condition=models.Q(outside_allowlist=True),
+                name="apitokens_activity_out_tok_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -74,3 +74,30 @@ def test_activity_page_of_an_account_spans_its_tokens_newest_first(user, token):
         owner=user, older_than=selectors.parse_activity_cursor(first.older), size=4
     )
     assert len(rest.rows) == 2 and rest.older is None
+
+
+def _plan(sql: str) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        else:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql)
+        return " ".join(str(row) for row in cursor.fetchall())
+
+
+@pytest.mark.django_db
+def test_requests_outside_a_report_only_allowlist_are_counted_through_their_partial_index(user):
+    # The flag is rare: without the partial index the token page's count walks 30 days of
+    # the token's rows.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apitokens.selectors.activity import token_outside_allowlist_count
+
+    token, _ = create_token(user, "Report only plan")
+    with CaptureQueriesContext(connection) as captured:
+        token_outside_allowlist_count(token=token, since=datetime.now(UTC) - timedelta(days=30))
+    assert "apitokens_activity_out_tok_idx" in _plan(captured.captured_queries[-1]["sql"])
