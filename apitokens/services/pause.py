@@ -32,28 +32,7 @@ def api_token_pause(
     Returns False when nothing changed (already paused, or deleted meanwhile): no event,
     no email.
     """
-    now = now or timezone.now()
-    with transaction.atomic():
-        updated = APIToken.objects.filter(
-            pk=token.pk, revoked_at__isnull=True, paused_at__isnull=True
-        ).update(paused_at=now, paused_by=actor)
-        if not updated:
-            return False
-        token.paused_at, token.paused_by = now, actor
-        actor_kind = security_actor_kind(token=token, actor=actor)
-        security_event_record(
-            kind=SecurityEvent.Kind.PAUSED,
-            account=token.owner,
-            actor_kind=actor_kind,
-            actor=actor,
-            token=token,
-            client=client,
-            now=now,
-        )
-    notifications.notify_token_paused(
-        token=token, client=client, now=now, by_staff=actor_kind == SecurityEvent.Actor.STAFF
-    )
-    return True
+    return _pause_state_set(token=token, actor=actor, client=client, now=now, paused=True)
 
 
 def api_token_resume(
@@ -68,17 +47,26 @@ def api_token_resume(
     Returns False when nothing changed (not paused, or deleted meanwhile): no event, no
     email.
     """
+    return _pause_state_set(token=token, actor=actor, client=client, now=now, paused=False)
+
+
+def _pause_state_set(
+    *, token: APIToken, actor: User, client: ClientInfo, now: datetime | None, paused: bool
+) -> bool:
+    """Pause (`paused`) or resume in one guarded UPDATE; its event and the owner's email."""
     now = now or timezone.now()
+    paused_at, paused_by = (now, actor) if paused else (None, None)
     with transaction.atomic():
+        # Guarded on the current state: a double submit or a second tab changes nothing.
         updated = APIToken.objects.filter(
-            pk=token.pk, revoked_at__isnull=True, paused_at__isnull=False
-        ).update(paused_at=None, paused_by=None)
+            pk=token.pk, revoked_at__isnull=True, paused_at__isnull=paused
+        ).update(paused_at=paused_at, paused_by=paused_by)
         if not updated:
             return False
-        token.paused_at, token.paused_by = None, None
+        token.paused_at, token.paused_by = paused_at, paused_by
         actor_kind = security_actor_kind(token=token, actor=actor)
         security_event_record(
-            kind=SecurityEvent.Kind.RESUMED,
+            kind=SecurityEvent.Kind.PAUSED if paused else SecurityEvent.Kind.RESUMED,
             account=token.owner,
             actor_kind=actor_kind,
             actor=actor,
@@ -86,7 +74,6 @@ def api_token_resume(
             client=client,
             now=now,
         )
-    notifications.notify_token_resumed(
-        token=token, client=client, now=now, by_staff=actor_kind == SecurityEvent.Actor.STAFF
-    )
+    notify = notifications.notify_token_paused if paused else notifications.notify_token_resumed
+    notify(token=token, client=client, now=now, by_staff=actor_kind == SecurityEvent.Actor.STAFF)
     return True
