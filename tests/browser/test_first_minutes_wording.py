@@ -30,7 +30,7 @@ def test_what_counts_against_the_hourly_limit_reads_as_a_list(page, width):
     page.goto("/docs/api/#rate-limits")
     statements = page.locator("#rate-limits li[data-counts]")
 
-    expect(statements).to_have_count(4)
+    expect(statements).to_have_count(5)
     assert statements.nth(0).inner_text().startswith("Counts:")
     expect(statements.nth(1)).to_contain_text("Does not count: 403 ip_not_allowed")
     allowlist = page.locator("#ip-allowlist [data-counts='no']")
