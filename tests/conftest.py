@@ -22,10 +22,22 @@ DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUE
 def run_queued_tasks() -> int:
     """Run every task queued in the database now, in this thread, as the worker would;
     returns how many ran."""
+    from django_tasks_db.management.commands import db_worker
     from django_tasks_db.management.commands.db_worker import Worker
     from django_tasks_db.models import DBTaskResult
 
     before = DBTaskResult.objects.finished().count()
+    # The worker closes "old" connections between tasks; inside a test's transaction that
+    # would close the test's own connection (PostgreSQL: "the connection is closed").
+    original, db_worker.close_old_connections = db_worker.close_old_connections, lambda: None
+    try:
+        _worker_run(Worker)
+    finally:
+        db_worker.close_old_connections = original
+    return DBTaskResult.objects.finished().count() - before
+
+
+def _worker_run(Worker) -> None:
     Worker(
         queue_names=["*"],
         interval=0,
@@ -36,7 +48,6 @@ def run_queued_tasks() -> int:
         worker_id="pytest",
         excluded_queue_names=[],
     ).run()
-    return DBTaskResult.objects.finished().count() - before
 
 
 @pytest.fixture

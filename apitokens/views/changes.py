@@ -194,6 +194,8 @@ def token_overlap_end(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     token = owned_token(request, public_id)
     # The old value the owner saw: a regenerate in another tab meanwhile ends nothing.
     shown = request.POST.get("previous", "")[:16]
+    if "\x00" in shown:  # never an identifier, and PostgreSQL refuses it in a query
+        shown = ""
     ended = token.revoked_at is None and api_token_overlap_end(
         token=token,
         actor=request.user,

@@ -56,10 +56,13 @@ def test_nobody_used_the_old_value(token):
 
 
 def test_hostile_user_agents_come_out_clean(token):
+    from django.db import connection
+
+    nul = "\x00" if connection.vendor == "sqlite" else ""  # PostgreSQL stores no NUL at all
     add_activity(
         token,
         at=START + timedelta(minutes=1),
-        user_agent="<script>x</script>\x00\x1b[31m" + "A" * 300,
+        user_agent="<script>x</script>" + nul + "\x1b[31m" + "A" * 200,  # the column holds 256
         used_previous_value=True,
     )
     caller = selectors.previous_value_callers(token=token, since=START).callers[0]
