@@ -140,17 +140,11 @@ def pause_selected(
 ) -> HttpResponse | None:
     """Pause each selected token that is not deleted through the service (security log,
     owner emailed); paused or deleted ones are left alone."""
-    tokens = queryset.filter(revoked_at__isnull=True, paused_at__isnull=True)
-    client = services.ClientInfo.from_request(request)
-    paused = 0
-    for token in tokens.select_related("owner").order_by("pk"):
-        if services.api_token_pause(token=token, actor=request.user, client=client):
-            paused += 1
-            model_admin.log_change(request, token, "Paused by staff.")
-    if paused:
+    count = _pause_state_apply(model_admin, request, queryset, paused=True)
+    if count:
         model_admin.message_user(
             request,
-            f"Paused {paused} token{_plural(paused)}: the API refuses them until they are "
+            f"Paused {count} token{_plural(count)}: the API refuses them until they are "
             "resumed. Their owners were emailed.",
             messages.SUCCESS,
         )
@@ -169,18 +163,11 @@ def resume_selected(
 ) -> HttpResponse | None:
     """Resume each selected paused token that is not deleted through the service (security
     log, owner emailed); the others are left alone."""
-    tokens = queryset.filter(revoked_at__isnull=True, paused_at__isnull=False)
-    client = services.ClientInfo.from_request(request)
-    resumed = 0
-    for token in tokens.select_related("owner").order_by("pk"):
-        if services.api_token_resume(token=token, actor=request.user, client=client):
-            resumed += 1
-            model_admin.log_change(request, token, "Resumed by staff.")
-    if resumed:
+    count = _pause_state_apply(model_admin, request, queryset, paused=False)
+    if count:
         model_admin.message_user(
             request,
-            f"Resumed {resumed} token{_plural(resumed)}: they work again. Their owners were "
-            "emailed.",
+            f"Resumed {count} token{_plural(count)}: they work again. Their owners were emailed.",
             messages.SUCCESS,
         )
     else:
@@ -188,3 +175,20 @@ def resume_selected(
             request, "Nothing to do: none of the selected tokens is paused.", messages.INFO
         )
     return None
+
+
+def _pause_state_apply(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, *, paused: bool
+) -> int:
+    """Pause (or resume) the selected live tokens through the service; how many changed."""
+    tokens = queryset.filter(revoked_at__isnull=True, paused_at__isnull=paused)
+    change = services.api_token_pause if paused else services.api_token_resume
+    client = services.ClientInfo.from_request(request)
+    changed = 0
+    for token in tokens.select_related("owner").order_by("pk"):
+        if change(token=token, actor=request.user, client=client):
+            changed += 1
+            model_admin.log_change(
+                request, token, "Paused by staff." if paused else "Resumed by staff."
+            )
+    return changed
