@@ -5,6 +5,7 @@ from redis.exceptions import AskError, MovedError
 
 from quickbot.process_state import process_state_reset
 from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
+from tests.live_server import SharedConnectionWSGIServer
 
 
 @pytest.fixture(autouse=True)
@@ -14,6 +15,17 @@ def _fresh_process_state():
     process_state_reset()
     yield
     process_state_reset()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_one_request_at_a_time():
+    """pytest-django's live server, with requests that share the test's in-memory SQLite
+    connection handled one at a time (tests/live_server.py)."""
+    from django.test.testcases import LiveServerThread
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LiveServerThread, "server_class", SharedConnectionWSGIServer)
+        yield
 
 
 DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
