@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from apitokens import activity, tokens
-from apitokens.models import SCOPE_READ, SCOPE_WRITE, APIToken, SecurityEvent, TokenActivity
+from apitokens.models import SCOPE_READ, SCOPE_WRITE, APIToken, SecurityEvent
 from apitokens.services import ClientInfo, security_event_record
 
 # The deleted token that someone keeps using, as the API Tokens page banner shows.
@@ -122,10 +122,11 @@ def demo_data_seed(*, user: User, now: datetime | None = None, seed: int = 2026)
             if deleted_at is not None:
                 _sample_delete(token=token, user=user, at=deleted_at)
                 rows += _dead_uses(token=token, now=now, rng=rng)
-            for index, row in enumerate(rows):
-                row.request_id = _request_id(token, row.created_at, index)
-            TokenActivity.objects.bulk_create(rows, batch_size=2000)
-            activity.rollups_add(activity.activity_rows(rows))
+            rows = [
+                row._replace(request_id=_request_id(token, row.created_at, index))
+                for index, row in enumerate(rows)
+            ]
+            activity.write_rows(rows)
             used = [row for row in rows if not row.flagged]
             if used:
                 last = max(used, key=lambda row: row.created_at)
@@ -202,13 +203,13 @@ def _requests(
     ip: str,
     user_agent: str = "okhttp/4.12.0",
     spread: timedelta = timedelta(hours=6),
-) -> list[TokenActivity]:
+) -> list[activity.ActivityRow]:
     rows = []
     for _ in range(count):
         method, path = _pick_path(rng)
         rows.append(
-            TokenActivity(
-                token=token,
+            activity.ActivityRow(
+                token_id=token.pk,
                 owner_id=token.owner_id,
                 created_at=start + spread * rng.random(),
                 method=method,
@@ -217,6 +218,8 @@ def _requests(
                 ip=ip,
                 user_agent=user_agent,
                 duration_ms=rng.randint(8, 60),
+                flagged=False,
+                used_previous_value=False,
             )
         )
     return rows
@@ -258,7 +261,7 @@ def _sample_activity(
     now: datetime,
     rng: random.Random,
     until: datetime | None,
-) -> list[TokenActivity]:
+) -> list[activity.ActivityRow]:
     """About a month of requests: busier on weekdays and in working hours."""
     rows = []
     first_day = max(token.created_at, now - timedelta(days=30))
@@ -276,8 +279,8 @@ def _sample_activity(
                 continue
             method, path = _pick_path(rng)
             rows.append(
-                TokenActivity(
-                    token=token,
+                activity.ActivityRow(
+                    token_id=token.pk,
                     owner_id=token.owner_id,
                     created_at=moment,
                     method=method,
@@ -286,13 +289,15 @@ def _sample_activity(
                     ip=rng.choice(sample.ips),
                     user_agent=sample.user_agent,
                     duration_ms=rng.randint(6, 180),
+                    flagged=False,
+                    used_previous_value=False,
                 )
             )
         day += timedelta(days=1)
     return rows
 
 
-def _dead_uses(*, token: APIToken, now: datetime, rng: random.Random) -> list[TokenActivity]:
+def _dead_uses(*, token: APIToken, now: datetime, rng: random.Random) -> list[activity.ActivityRow]:
     """Someone still holds the deleted token: a burst of calls from one address yesterday
     evening and two more today. Logged the way the API middleware would: flagged 401 rows
     and one security event per token per hour, with a count."""
@@ -305,8 +310,8 @@ def _dead_uses(*, token: APIToken, now: datetime, rng: random.Random) -> list[To
     ip, user_agent = LEAKED_TOKEN_IP, "python-requests/2.31"
     for moment in sorted(moments):
         rows.append(
-            TokenActivity(
-                token=token,
+            activity.ActivityRow(
+                token_id=token.pk,
                 owner_id=token.owner_id,
                 created_at=moment,
                 method="GET",
@@ -316,6 +321,7 @@ def _dead_uses(*, token: APIToken, now: datetime, rng: random.Random) -> list[To
                 user_agent=user_agent,
                 duration_ms=rng.randint(2, 9),
                 flagged=True,
+                used_previous_value=False,
             )
         )
         hour = moment.replace(minute=0, second=0, microsecond=0)

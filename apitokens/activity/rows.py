@@ -73,7 +73,7 @@ def activity_row(
 
 
 def activity_rows(activities: Iterable[TokenActivity]) -> list[ActivityRow]:
-    """TokenActivity instances as rows (for rows written another way, such as the demo's
+    """TokenActivity instances as rows (for rows written another way, such as a test factory's
     bulk_create, whose rollups `rollups_add` then adds)."""
     return [
         ActivityRow._make(getattr(activity, name) for name in ACTIVITY_COLUMNS)
