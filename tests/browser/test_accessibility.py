@@ -1,8 +1,6 @@
-"""axe-core (static/vendor/axe.min.js, injected by URL as the CSP allows) on every page.
-
-The portal's own pages and every modal state: no violation of any impact. The admin
-(Django's own markup): no critical or serious WCAG 2.1 A/AA one. Modal states are saved as
-artifacts/screenshots/a11y-<state>-<width>.png.
+"""axe-core (static/vendor/axe.min.js, injected by URL as the CSP allows) on every modal
+state: no violation of any impact (every page is checked by test_every_page.py). Modal states
+are saved as artifacts/screenshots/a11y-<state>-<width>.png.
 """
 
 from __future__ import annotations
@@ -11,11 +9,9 @@ import pytest
 from playwright.sync_api import expect
 
 from apitokens import demo
-from apitokens.models import APIToken
 from tests.accounts.factories import UserFactory
-from tests.browser.checks import WCAG_TAGS, axe_violations, describe_violations
+from tests.browser.checks import axe_violations, describe_violations
 from tests.browser.conftest import save_screenshot
-from tests.browser.test_layout import PUBLIC_PAGES, admin_pages, portal_pages
 
 pytestmark = pytest.mark.browser
 
@@ -31,26 +27,6 @@ def demo_owner(db):
     owner = UserFactory(email="a11y-owner@example.com", display_name="Ada Lovelace")
     demo.demo_data_seed(user=owner)
     return owner
-
-
-@pytest.mark.parametrize("width", [375, 1280])
-def test_portal_pages_have_no_accessibility_violations(page, login, demo_owner, width):
-    page.set_viewport_size({"width": width, "height": 900})
-    problems = []
-    for name, path in PUBLIC_PAGES:
-        page.goto(path)
-        problems += describe_violations(name, axe_violations(page))
-    login(page, demo_owner)
-    for name, path in portal_pages(demo_owner):
-        page.goto(path)
-        problems += describe_violations(name, axe_violations(page))
-    # The no-JavaScript "Token created" page (the form posted as a whole page).
-    page.goto("/account/tokens/new/")
-    page.get_by_label("Token Name").fill("Accessibility check")
-    page.get_by_role("button", name="Generate Token").click()
-    page.locator("#new-token-value").wait_for()
-    problems += describe_violations("token-created-page", axe_violations(page))
-    assert problems == [], "\n".join(problems)
 
 
 def check_state(page, name: str, width: int) -> list[str]:
@@ -93,21 +69,6 @@ def test_every_modal_state_has_no_accessibility_violations(page, login, demo_own
         problems += check_state(page, action.lower(), width)
         page.keyboard.press("Escape")
         dialog(page).wait_for(state="detached")
-    assert problems == [], "\n".join(problems)
-
-
-@pytest.mark.parametrize("width", [375, 1280])
-def test_admin_pages_have_no_serious_accessibility_violations(page, login, demo_owner, width):
-    staff = UserFactory(email="a11y-root@example.com", is_staff=True, is_superuser=True)
-    token = APIToken.objects.filter(owner=demo_owner, revoked_at__isnull=True).first()
-    page.set_viewport_size({"width": width, "height": 900})
-    login(page, staff)
-    problems = []
-    for name, path in admin_pages(token):
-        page.goto(path)
-        found = axe_violations(page, tags=WCAG_TAGS)
-        serious = [violation for violation in found if violation["impact"] in SERIOUS]
-        problems += describe_violations(name, serious)
     assert problems == [], "\n".join(problems)
 
 

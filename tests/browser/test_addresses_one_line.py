@@ -3,8 +3,9 @@
 The show-once modal's live line ("First request received from 127.0.0.1 at 11:40:02 UTC.
 Your token works.") is one sentence at every width, and no address on any portal or
 admin page wraps (`tests/browser/wrapped_addresses.js` finds every IPv4 and IPv6 address
-in the page's visible text and counts the lines its characters sit on). Screenshots:
-artifacts/screenshots/first-request-<width>.png and addresses-<page>-<width>.png.
+in the page's visible text and counts the lines its characters sit on; test_every_page.py
+runs it on every page with `seed_long_addresses`). Screenshots:
+artifacts/screenshots/first-request-<width>.png.
 """
 
 from __future__ import annotations
@@ -16,11 +17,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import AccountEvent
-from apitokens.demo import demo_data_seed
 from apitokens.models import APIToken, SecurityEvent, TokenActivity, TokenAddress
-from tests.accounts.factories import UserFactory
-from tests.browser.checks import PAGE_OVERFLOW, WIDTHS
-from tests.browser.test_layout import admin_pages, portal_pages
+from tests.browser.checks import WIDTHS
 
 pytestmark = pytest.mark.browser
 
@@ -128,38 +126,3 @@ def seed_long_addresses(owner) -> APIToken:
     event = SecurityEvent.objects.filter(account=owner).order_by("-created_at").first()
     SecurityEvent.objects.filter(pk=event.pk).update(ip=LONG_IPV6)
     return token
-
-
-def visit(page, pages, width, screenshot) -> list[str]:
-    problems = []
-    for name, path in pages:
-        response = page.goto(path)
-        assert response is not None and response.ok, f"{path} answered {response}"
-        if width in (375, 1280):
-            screenshot(page, f"addresses-{name}-{width}")
-        # Kept whole, a long address must not push the page wider than the screen either.
-        found = page.evaluate(WRAPPED_ADDRESSES) + page.evaluate(PAGE_OVERFLOW)
-        problems += [f"{name} at {width}px: {line}" for line in found]
-    return problems
-
-
-@pytest.mark.parametrize("width", WIDTHS)
-def test_no_address_wraps_on_any_page(page, login, width, screenshot, db):
-    owner = UserFactory(email="addresses-owner@example.com", display_name="Ada Lovelace")
-    demo_data_seed(user=owner)
-    seed_long_addresses(owner)
-    staff = UserFactory(email="addresses-root@example.com", is_staff=True, is_superuser=True)
-    token = APIToken.objects.get(owner=owner, name="Mobile App Backend")
-    page.set_viewport_size({"width": width, "height": 900})
-
-    login(page, owner)
-    problems = visit(page, portal_pages(owner), width, screenshot)
-    page.context.clear_cookies()
-    login(page, staff)
-    problems += visit(
-        page,
-        [*admin_pages(token), ("admin-account-events", "/admin/accounts/accountevent/")],
-        width,
-        screenshot,
-    )
-    assert problems == [], "\n".join(problems)
