@@ -11,7 +11,8 @@ server handles one request at a time; PostgreSQL gives each thread a connection 
 and is left alone.
 
 The application is unchanged: only the test server wraps it, and it finishes each response
-(a streamed one included) before the next request starts.
+(a streamed one included) before the next request starts. Static files, which never touch
+the database, are still served at once beside it.
 """
 
 from __future__ import annotations
@@ -19,16 +20,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 
+from django.conf import settings
 from django.core.servers.basehttp import ThreadedWSGIServer
 from django.db import connection
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
-def one_at_a_time(app: WSGIApp, lock: threading.Lock) -> WSGIApp:
-    """`app`, run to the end of its response under `lock`."""
+def one_at_a_time(app: WSGIApp, lock: threading.Lock, *, free_prefix: str = "") -> WSGIApp:
+    """`app`, run to the end of its response under `lock`, except for paths that start with
+    `free_prefix` (static files, which never touch the database)."""
 
-    def serialized(environ: dict, start_response: Callable) -> list[bytes]:
+    def serialized(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if free_prefix and environ.get("PATH_INFO", "").startswith(free_prefix):
+            return app(environ, start_response)
         with lock:
             response = app(environ, start_response)
             try:
@@ -48,5 +53,7 @@ class SharedConnectionWSGIServer(ThreadedWSGIServer):
 
     def set_app(self, application: WSGIApp) -> None:
         if self.connections_override or connection.vendor == "sqlite":
-            application = one_at_a_time(application, threading.Lock())
+            application = one_at_a_time(
+                application, threading.Lock(), free_prefix=settings.STATIC_URL
+            )
         super().set_app(application)

@@ -38,6 +38,21 @@ def test_one_at_a_time_runs_a_streamed_body_to_its_end_under_the_lock():
     assert not lock.locked()
 
 
+def test_one_at_a_time_leaves_static_files_free():
+    lock = threading.Lock()
+    seen: list[bool] = []
+
+    def app(environ, start_response):
+        seen.append(lock.locked())
+        return [b"css"]
+
+    wrapped = one_at_a_time(app, lock, free_prefix="/static/")
+
+    assert wrapped({"PATH_INFO": "/static/css/app.css"}, None) == [b"css"]
+    assert wrapped({"PATH_INFO": "/account/static/"}, None) == [b"css"]
+    assert seen == [False, True]
+
+
 def overlapping_requests(connections_override: dict) -> int:
     """How many of eight simultaneous requests to a slow app were inside it at once."""
     lock, inside, most = threading.Lock(), [0], [0]

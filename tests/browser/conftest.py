@@ -107,7 +107,7 @@ def _browser_contexts() -> Iterator[list]:
 
 
 def _open_page(browser, live_server, contexts: list, **context_options) -> Iterator:
-    context = browser.new_context(base_url=live_server.url, **context_options)
+    context = browser.new_context(base_url=live_server.url, reduced_motion="reduce", **context_options)
     contexts.append(context)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     page = context.new_page()
