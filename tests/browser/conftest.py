@@ -107,7 +107,11 @@ def _browser_contexts() -> Iterator[list]:
 
 
 def _open_page(browser, live_server, contexts: list, **context_options) -> Iterator:
-    context = browser.new_context(base_url=live_server.url, reduced_motion="reduce", **context_options)
+    # Reduced motion: no endless "waiting" pulse for Chromium to composite while a test
+    # waits (the animations are decoration; their absence is a supported setting).
+    context = browser.new_context(
+        base_url=live_server.url, reduced_motion="reduce", **context_options
+    )
     contexts.append(context)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     page = context.new_page()
