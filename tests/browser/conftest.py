@@ -1,9 +1,10 @@
 """Playwright (sync API) against pytest-django's live server, using Debian's Chromium.
 
 Fixtures: `browser` (one Chromium per session), `page` (fresh 1280x800 context per test),
-`phone_page` (375x812), `page_nojs` (JavaScript off), `login` (log a user in through the
-UI), `logged_in_page`, and `screenshot` (writes artifacts/screenshots/<name>.png when
-`QUICKBOT_SCREENSHOTS=1`, as `make screenshots` and CI set it).
+`phone_page` (375x812), `page_nojs` (JavaScript off), `login` (sign a user in with the login
+form's own requests, `login_over_http`; `login_through_ui` fills the form), `logged_in_page`,
+and `screenshot` (writes artifacts/screenshots/<name>.png when `QUICKBOT_SCREENSHOTS=1`, as
+`make screenshots` and CI set it).
 
 Pages start at the live server: `page.goto("/account/login/")` works. A Content Security
 Policy violation reported by Chromium fails the test at teardown.
@@ -176,21 +177,44 @@ def login_through_ui(page, email: str, password: str = DEFAULT_PASSWORD) -> None
         raise AssertionError(f"Logging in as {email} failed: {errors or page.url}")
 
 
+CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def login_over_http(page, email: str, password: str = DEFAULT_PASSWORD) -> None:
+    """Sign the page's browser context in with the login form's own GET and POST, sent by
+    Playwright's request client, which shares the context's cookies and User-Agent: the same
+    view, checks, session and security-log event as filling the form, without rendering the
+    form and Account settings (two page loads per test). The page stays where it was; the
+    form itself is tested through the UI (test_accounts_flow.py, test_two_factor_flow.py)."""
+    form = page.request.get("/account/login/")
+    token = CSRF_FIELD.search(form.text())
+    assert form.ok and token, f"the login form answered {form.status}"
+    answer = page.request.post(
+        "/account/login/",
+        form={"csrfmiddlewaretoken": token.group(1), "username": email, "password": password},
+        max_redirects=0,
+    )
+    location = answer.headers.get("location", "")
+    if answer.status != 302 or "/account/login/" in location:
+        raise AssertionError(f"Logging in as {email} failed: {answer.status} {location}")
+
+
 @pytest.fixture
 def login() -> Callable[..., None]:
-    """`login(page, user_or_email, password=DEFAULT_PASSWORD)` logs in through the UI."""
+    """`login(page, user_or_email, password=DEFAULT_PASSWORD)` signs the page's context in
+    (`login_over_http`); the page stays where it was, so go to a page next."""
 
     def _login(page, user_or_email, password: str = DEFAULT_PASSWORD) -> None:
         email = getattr(user_or_email, "email", user_or_email)
-        login_through_ui(page, email, password)
+        login_over_http(page, email, password)
 
     return _login
 
 
 @pytest.fixture
 def logged_in_page(page, user, password):
-    """The `page` fixture with the `user` fixture (ada@example.com) logged in."""
-    login_through_ui(page, user.email, password)
+    """The `page` fixture with the `user` fixture (ada@example.com) signed in."""
+    login_over_http(page, user.email, password)
     return page
 
 
