@@ -25,12 +25,14 @@ help: ## List the make targets
 check-python:
 	@if [ -z "$(PYTHON)" ]; then echo "error: QuickBot needs Python 3.12 or newer (tried python3.13, python3.12, python3)." >&2; exit 1; fi
 
+# uv (from PyPI, into the venv) installs the project: the same packages as pip, in about
+# 4 s instead of pip's 27 s on a fresh clone (README, "Setting up").
 $(PY): | check-python
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check uv
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[dev]"
 	@touch $(STAMP)
 
 migrate: $(STAMP) ## Apply database migrations
