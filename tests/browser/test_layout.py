@@ -92,6 +92,21 @@ def test_a_long_button_label_wraps_inside_its_card_on_a_phone(page, login, user)
     assert button["x"] + button["width"] <= card["x"] + card["width"] - 8
 
 
+@pytest.mark.parametrize("width", [320, 375])
+def test_the_settings_menu_shows_all_four_links_on_a_phone(page, login, user, width, screenshot):
+    # At 375 px "Webhooks" was cut off: the menu scrolled sideways to reach it.
+    page.set_viewport_size({"width": width, "height": 800})
+    login(page, user)
+    page.goto("/account/tokens/")
+    menu = page.locator("nav.settings-nav")
+    screenshot(page, f"settings-menu-{width}", full_page=False)
+    assert menu.get_by_role("link").count() == 4
+    assert menu.evaluate("nav => nav.scrollWidth <= nav.clientWidth + 1")
+    webhooks = menu.get_by_role("link", name="Webhooks").bounding_box()
+    box = menu.bounding_box()
+    assert webhooks["x"] + webhooks["width"] <= box["x"] + box["width"] + 1
+
+
 @pytest.mark.parametrize("width", [1024, 1280])
 def test_admin_dashboard_tables_show_every_column(page, login, width, db):
     # At 1280 px the top-tokens table ran past its half of the page and cut its Requests
