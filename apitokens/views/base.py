@@ -52,7 +52,8 @@ def owned_token(request: HtmxHttpRequest, public_id: str) -> APIToken:
 
 def close_modal(request: HtmxHttpRequest) -> HttpResponse:
     """htmx answer that empties #modal-root, shows the messages and refreshes the table."""
-    response = HttpResponse(render_to_string("base.html#messages", request=request))
+    messages = render_to_string("base.html#messages", {"messages_oob": True}, request=request)
+    response = HttpResponse(messages)
     return trigger_client_event(response, TOKENS_CHANGED_EVENT)
 
 

@@ -64,6 +64,10 @@ def test_token_page_offers_edit_and_regenerate(
         dialog(page).wait_for(state="detached")
         expect(page.locator("#token-heading")).to_contain_text("Nightly billing export v2")
         expect(page.locator(".breadcrumb")).to_contain_text("Nightly billing export v2")
+        # The page refreshes itself in place; the action's message stays (it was blanked).
+        expect(page.locator("#messages")).to_contain_text(
+            "Token ‘Nightly billing export v2’ updated."
+        )
 
         page.locator("#token-summary").get_by_role("link", name="Regenerate").click()
         dialog(page).get_by_label("After 24 hours").check()

@@ -355,3 +355,29 @@ def test_first_request_line_needs_a_login(client, user):
     response = client.get(url("first_request", token))
     assert response.status_code == HTTPStatus.FOUND
     assert "/account/login/" in response["Location"]
+
+
+def messages_div(html: str) -> str:
+    return re.search(r'<div id="messages"[^>]*>', html).group()
+
+
+def test_refreshing_the_page_in_place_leaves_the_shown_message_alone(user_client, token):
+    """The token page refreshes itself with htmx after a modal action; with no new message its
+    #messages is not swapped out of band, so the action's message stays on screen."""
+    url = reverse("apitokens:detail", args=[token.public_id])
+
+    refresh = user_client.get(url, headers={"HX-Request": "true", "HX-Target": "token-page"})
+
+    assert refresh.status_code == HTTPStatus.OK
+    assert "hx-swap-oob" not in messages_div(refresh.text)
+
+
+def test_a_message_still_reaches_the_page_out_of_band(user_client, token):
+    url = reverse("apitokens:edit", args=[token.public_id])
+
+    saved = user_client.post(
+        url, {"name": "Renamed", "scopes": ["read"]}, headers={"HX-Request": "true"}
+    )
+
+    assert 'hx-swap-oob="true"' in messages_div(saved.text)
+    assert "Token ‘Renamed’ updated." in saved.text
