@@ -207,7 +207,12 @@ _SCHEMAS = {
                 "description": "The token's IP allowlist (addresses and CIDR ranges); "
                 "empty: any address.",
             },
-            "status": {"type": "string", "enum": ["active", "expired"]},
+            "status": {
+                "type": "string",
+                "enum": ["active", "paused", "expired"],
+                "description": "paused: it answers 401 token_paused until its owner (or staff) "
+                "resumes it.",
+            },
         },
     },
     "RateLimit": {

@@ -96,6 +96,12 @@ def me(request: HttpRequest) -> JsonResponse:
     )
 
 
+def _listed_status(token: APIToken, now) -> str:
+    """ "active", "paused" (it answers 401 token_paused until resumed) or "expired"."""
+    status = token.status(now)
+    return "paused" if status == "active" and token.is_paused else status
+
+
 @allow_methods("GET", "HEAD")
 @token_required
 def token_list(request: HttpRequest) -> JsonResponse:
@@ -104,7 +110,7 @@ def token_list(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "tokens": [
-                {**token_summary(token), "status": token.status(request.api_call.now)}
+                {**token_summary(token), "status": _listed_status(token, request.api_call.now)}
                 for token in tokens
             ]
         }

@@ -634,3 +634,21 @@ def test_api_rotation_follows_the_policy_too(client, user):
     body = response.json()
     expires = date.fromisoformat(body["token"]["expires_at"][:10])
     assert expires <= timezone.now().date() + timedelta(days=10)
+
+
+@pytest.mark.usefixtures("_unbuffered_activity")
+@pytest.mark.django_db
+def test_token_list_says_which_tokens_are_paused(client, user):
+    _current, raw = create_token(user, "Current")
+    paused, _ = create_token(user, "Paused")
+    paused_and_expired, _ = create_token(user, "Paused then expired")
+    for token in (paused, paused_and_expired):
+        assert services.api_token_pause(token=token, actor=user)
+    APIToken.objects.filter(pk=paused_and_expired.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+
+    body = client.get("/api/v1/tokens/", headers=bearer(raw)).json()
+
+    statuses = {item["name"]: item["status"] for item in body["tokens"]}
+    assert statuses == {"Current": "active", "Paused": "paused", "Paused then expired": "expired"}
