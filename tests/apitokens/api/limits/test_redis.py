@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from http import HTTPStatus
 from pathlib import Path
@@ -87,9 +86,11 @@ _HAMMER = textwrap.dedent(
     from apitokens.api.limits import rate_limit_hit
     user_id, limit, attempts = map(int, sys.argv[1:4])
     rate_limit_hit(user_id=user_id + 1, limit=limit)  # connect before the common start
-    time.sleep(max(0.0, float(sys.argv[4]) - time.time()))  # start together
+    print("ready", flush=True)
+    sys.stdin.readline()  # start together: the test says "go" once every process is ready
+    first = time.monotonic()
     admitted = sum(rate_limit_hit(user_id=user_id, limit=limit).allowed for _ in range(attempts))
-    print(admitted)
+    print(admitted, first, time.monotonic())
     """
 )
 
@@ -99,12 +100,12 @@ _HAMMER = textwrap.dedent(
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (CI runs it)")
 def test_processes_sharing_redis_never_admit_more_than_the_limit():
     limit, attempts, workers = 1500, 1000, 4
-    start_at = time.time() + 6  # every process set up first, even on a busy machine
     user_id = (uuid.uuid4().int % 1_000_000_000 + 1_000_000_000) * 2
     env = {**os.environ, "CACHE_KEY_PREFIX": f"rl-test-{uuid.uuid4().hex}"}
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", _HAMMER, str(user_id), str(limit), str(attempts), str(start_at)],
+            [sys.executable, "-c", _HAMMER, str(user_id), str(limit), str(attempts)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
             cwd=Path(__file__).resolve().parents[4],
@@ -112,9 +113,22 @@ def test_processes_sharing_redis_never_admit_more_than_the_limit():
         )
         for _ in range(workers)
     ]
-    admitted = [int(process.communicate(timeout=60)[0].strip()) for process in processes]
+    # A barrier, not a start time: on a loaded machine a process can take longer to set up
+    # than any fixed delay (CI saw one start after the others had used the whole limit).
+    assert [process.stdout.readline().strip() for process in processes] == ["ready"] * workers
+    for process in processes:
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    results = [process.communicate(timeout=60)[0].split() for process in processes]
     assert all(process.returncode == 0 for process in processes)
-    assert all(count > 0 for count in admitted)  # they really did run concurrently
+    admitted = [int(count) for count, _first, _last in results]
+    spans = [(float(first), float(last)) for _count, first, last in results]
+    # They really did run concurrently: some two of them were counting at the same time.
+    assert any(
+        a_first < b_last and b_first < a_last
+        for index, (a_first, a_last) in enumerate(spans)
+        for b_first, b_last in spans[index + 1 :]
+    ), spans
     assert sum(admitted) == limit
 
 
