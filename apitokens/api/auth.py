@@ -131,7 +131,8 @@ def _authenticate_value(request: HttpRequest, call: ApiCall, value: str) -> None
         if retry_after is not None:
             call.refusal = errors.too_many_bad_credentials(retry_after)
         else:
-            call.refusal = errors.token_paused(result.token.public_id)
+            token = result.token
+            call.refusal = errors.token_paused(token.public_id, by_staff=token.paused_by_staff)
         return
     if not result.ok:
         _refuse(request, call, result, epoch)

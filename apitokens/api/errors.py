@@ -81,13 +81,20 @@ def invalid_token(description: str) -> HttpResponse:
     )
 
 
-def token_paused(public_id: str) -> HttpResponse:
-    """401: a known token its owner (or staff) paused; the detail says where to resume it."""
+def token_paused(public_id: str, *, by_staff: bool = False) -> HttpResponse:
+    """401: a known token its owner (or staff) paused; the detail says where to resume it,
+    or, when staff paused it, that only staff can."""
     page = mail.site_url(reverse("apitokens:detail", args=[public_id]))
-    description = (
-        "This token is paused: QuickBot refuses it until it is resumed. Resume it on its page "
-        f"in Account settings > API Tokens: {page}"
-    )
+    if by_staff:
+        description = (
+            "This token is paused by QuickBot staff: QuickBot refuses it until staff resume "
+            f"it. Contact QuickBot support; its page in Account settings > API Tokens: {page}"
+        )
+    else:
+        description = (
+            "This token is paused: QuickBot refuses it until it is resumed. Resume it on its "
+            f"page in Account settings > API Tokens: {page}"
+        )
     return api_error(
         HTTPStatus.UNAUTHORIZED,
         "token_paused",

@@ -210,8 +210,8 @@ _SCHEMAS = {
             "status": {
                 "type": "string",
                 "enum": ["active", "paused", "expired"],
-                "description": "paused: it answers 401 token_paused until its owner (or staff) "
-                "resumes it.",
+                "description": "paused: it answers 401 token_paused until it is resumed (by "
+                "its owner, or by staff when staff paused it).",
             },
         },
     },

@@ -142,6 +142,12 @@ class APIToken(models.Model):
     def is_paused(self) -> bool:
         return self.paused_at is not None
 
+    @property
+    def paused_by_staff(self) -> bool:
+        """Paused by someone other than its owner (only staff can): only staff resume it.
+        Read from the row itself (no join), so the API's refusal can say so for free."""
+        return self.paused_by_id is not None and self.paused_by_id != self.owner_id
+
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
 

@@ -119,7 +119,11 @@ def notify_token_paused(*, token: APIToken, client: Origin, now: datetime, by_st
     dispatch(
         "paused",
         lambda: _event_message(
-            "paused", token=token, client=client, now=now, extra={"by": _changed_by(by_staff)}
+            "paused",
+            token=token,
+            client=client,
+            now=now,
+            extra={"by": _changed_by(by_staff), "by_staff": by_staff},
         ),
     )
 

@@ -36,7 +36,7 @@ from apitokens.services.exposure import (
     leak_report_process,
     leaked_credentials_report,
 )
-from apitokens.services.pause import api_token_pause, api_token_resume
+from apitokens.services.pause import ResumeNeedsStaff, api_token_pause, api_token_resume
 from apitokens.services.policy import api_token_expire_by_policy, token_policy_save
 from apitokens.services.staff import (
     TokenLookup,
@@ -82,6 +82,7 @@ __all__ = [
     "api_token_regenerate",
     "api_token_rename",
     "api_token_resume",
+    "ResumeNeedsStaff",
     "api_token_revoke",
     "api_token_update_allowed_ips",
     "api_token_update_scopes",

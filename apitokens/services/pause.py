@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -18,6 +19,11 @@ from apitokens.services.audit import (
     security_actor_kind,
     security_event_record,
 )
+
+
+class ResumeNeedsStaff(Exception):
+    """The owner tried to resume a token QuickBot staff paused: only staff resume it (a
+    staff pause holds a token while, say, a leak is looked into)."""
 
 
 def api_token_pause(
@@ -45,7 +51,7 @@ def api_token_resume(
     """Resume a paused token that is not deleted: it works again from the next request.
 
     Returns False when nothing changed (not paused, or deleted meanwhile): no event, no
-    email.
+    email. Raises ResumeNeedsStaff when its owner tries to resume a token staff paused.
     """
     return _pause_state_set(token=token, actor=actor, client=client, now=now, paused=False)
 
@@ -56,15 +62,24 @@ def _pause_state_set(
     """Pause (`paused`) or resume in one guarded UPDATE; its event and the owner's email."""
     now = now or timezone.now()
     paused_at, paused_by = (now, actor) if paused else (None, None)
+    actor_kind = security_actor_kind(token=token, actor=actor)
+    current = APIToken.objects.filter(
+        pk=token.pk, revoked_at__isnull=True, paused_at__isnull=paused
+    )
+    if not paused and actor_kind == SecurityEvent.Actor.USER:
+        # The owner resumes only their own pause (in the same guarded UPDATE: a staff pause
+        # that lands meanwhile is not undone).
+        current = current.filter(Q(paused_by__isnull=True) | Q(paused_by=F("owner")))
     with transaction.atomic():
         # Guarded on the current state: a double submit or a second tab changes nothing.
-        updated = APIToken.objects.filter(
-            pk=token.pk, revoked_at__isnull=True, paused_at__isnull=paused
-        ).update(paused_at=paused_at, paused_by=paused_by)
+        updated = current.update(paused_at=paused_at, paused_by=paused_by)
         if not updated:
+            if not paused and actor_kind == SecurityEvent.Actor.USER:
+                token.refresh_from_db(fields=["paused_at", "paused_by", "revoked_at"])
+                if token.is_paused and token.paused_by_staff and not token.is_revoked:
+                    raise ResumeNeedsStaff
             return False
         token.paused_at, token.paused_by = paused_at, paused_by
-        actor_kind = security_actor_kind(token=token, actor=actor)
         security_event_record(
             kind=SecurityEvent.Kind.PAUSED if paused else SecurityEvent.Kind.RESUMED,
             account=token.owner,

@@ -29,7 +29,7 @@ from apitokens.services.changes import (
     api_token_update_allowed_ips,
     api_token_update_scopes,
 )
-from apitokens.services.pause import api_token_pause, api_token_resume
+from apitokens.services.pause import ResumeNeedsStaff, api_token_pause, api_token_resume
 from apitokens.services.suggestions import SuggestionOutdated, api_token_delete_suggestion_check
 from apitokens.services.tokens import (
     TokenNameTaken,
@@ -248,7 +248,18 @@ def token_resume(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     token = owned_token(request, public_id)
     if token.is_revoked:
         return already_deleted(request, token)
-    if api_token_resume(token=token, actor=request.user, client=ClientInfo.from_request(request)):
+    try:
+        resumed = api_token_resume(
+            token=token, actor=request.user, client=ClientInfo.from_request(request)
+        )
+    except ResumeNeedsStaff:
+        messages.error(
+            request,
+            f"QuickBot staff paused ‘{token.name}’, so only staff can resume it. "
+            "Contact QuickBot support; until then the API keeps refusing it.",
+        )
+        return _back_to_token(request, token)
+    if resumed:
         messages.success(request, f"Token ‘{token.name}’ resumed. It works again.")
     else:
         token.refresh_from_db(fields=["revoked_at"])

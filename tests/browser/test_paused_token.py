@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from apitokens import services
 from apitokens.models import APIToken
+from tests.accounts.factories import UserFactory
 from tests.apitokens.factories import create_token
 from tests.browser.checks import WIDTHS, axe_violations, describe_violations, layout_problems
 
@@ -81,5 +82,25 @@ def test_pause_and_resume_through_the_page(browser, live_server, user, login):
         expect(page.locator("#messages")).to_contain_text("resumed")
         expect(page.locator("#security-log")).to_contain_text("Token resumed")
         assert not APIToken.objects.get(pk=token.pk).is_paused
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_staff_pause_offers_the_owner_no_resume(
+    browser, live_server, user, login, screenshot, width
+):
+    token, _ = create_token(user, NAME)
+    services.api_token_pause(token=token, actor=UserFactory(is_staff=True))
+    context, page = open_page(browser, live_server, width)
+    try:
+        login(page, user)
+        page.goto(f"/account/tokens/{token.public_id}/")
+        notice = page.locator("#paused-notice")
+        expect(notice).to_contain_text("by QuickBot staff")
+        expect(notice).to_contain_text("until staff resume it: contact QuickBot support")
+        expect(page.get_by_role("button", name=f"Resume {NAME}")).to_have_count(0)
+        screenshot(page, f"paused-by-staff-{width}", full_page=False)
+        assert layout_problems(page) == []
     finally:
         context.close()

@@ -15,6 +15,7 @@ from django.utils import timezone
 from apitokens import activity, services
 from apitokens.api.errors import REALM
 from apitokens.models import APIToken, SecurityEvent, TokenActivity
+from tests.accounts.factories import UserFactory
 from tests.apitokens.factories import create_token
 
 ME = "/api/v1/me/"
@@ -239,3 +240,19 @@ def test_a_paused_token_with_a_report_only_allowlist_is_refused_from_outside_it_
     assert_paused_refusal(inside, token)
     marked = TokenActivity.objects.filter(token=token).order_by("id")
     assert [row.outside_allowlist for row in marked] == [True, False]
+
+
+def test_a_staff_pause_says_only_staff_resume_it(client, user):
+    token, raw = create_token(user, "Held by staff")
+    services.api_token_pause(token=token, actor=UserFactory(is_staff=True))
+
+    response = client.get(ME, headers=bearer(raw))
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    body = response.json()
+    assert body["error"] == "token_paused"
+    page = f"http://127.0.0.1:8000/account/tokens/{token.public_id}/"
+    assert body["detail"] == (
+        "This token is paused by QuickBot staff: QuickBot refuses it until staff resume it. "
+        f"Contact QuickBot support; its page in Account settings > API Tokens: {page}"
+    )

@@ -142,3 +142,55 @@ def test_the_pause_email_escapes_the_token_name_in_html(user, mailoutbox):
     html = message.alternatives[0].content
     assert "<b>Backup</b>" not in html
     assert "&lt;b&gt;Backup&lt;/b&gt;" in html
+
+
+def test_the_owner_cannot_resume_a_token_staff_paused(user, mailoutbox):
+    token, _raw = create_token(user, "CI runner")
+    services.api_token_pause(token=token, actor=UserFactory(is_staff=True))
+    mailoutbox.clear()
+
+    with pytest.raises(services.ResumeNeedsStaff):
+        services.api_token_resume(token=token, actor=user)
+
+    assert APIToken.objects.get(pk=token.pk).paused_at is not None
+    assert not _events(SecurityEvent.Kind.RESUMED)
+    assert mailoutbox == []
+
+
+def test_staff_resume_a_staff_pause_and_the_owner_their_own(user):
+    held, _raw = create_token(user, "Held by staff")
+    own, _raw = create_token(user, "Paused by its owner")
+    staff = UserFactory(is_staff=True)
+    services.api_token_pause(token=held, actor=staff)
+    services.api_token_pause(token=own, actor=user)
+
+    assert services.api_token_resume(token=held, actor=staff)
+    assert services.api_token_resume(token=own, actor=user)
+    assert not APIToken.objects.filter(paused_at__isnull=False).exists()
+
+
+def test_a_staff_pause_that_lands_first_is_not_undone_by_the_owner(user):
+    """The owner's page still showed their own pause; staff paused in between (as the
+    guarded UPDATE sees it): the owner's resume changes nothing."""
+    token, _raw = create_token(user, "Raced")
+    staff = UserFactory(is_staff=True)
+    services.api_token_pause(token=token, actor=user)
+    stale = APIToken.objects.get(pk=token.pk)  # what the owner's request loaded
+    APIToken.objects.filter(pk=token.pk).update(paused_by=staff)
+
+    with pytest.raises(services.ResumeNeedsStaff):
+        services.api_token_resume(token=stale, actor=user)
+    assert APIToken.objects.get(pk=token.pk).paused_by == staff
+
+
+def test_the_staff_pause_email_says_only_staff_resume_it(user, mailoutbox):
+    token, _raw = create_token(user, "CI runner")
+    mailoutbox.clear()
+
+    services.api_token_pause(token=token, actor=UserFactory(is_staff=True))
+
+    [message] = mailoutbox
+    assert "Only QuickBot staff can resume it" in " ".join(message.body.split())
+    html = message.alternatives[0][0]
+    assert "Only QuickBot staff can resume it" in html
+    assert "Resume it on its page" not in html

@@ -209,3 +209,15 @@ def test_a_deleted_token_page_offers_neither_button(user_client, user, token):
 
     content = user_client.get(reverse("apitokens:detail", args=[token.public_id])).content
     assert b"pause-" not in content and b"resume-" not in content
+
+
+def test_the_owner_is_told_only_staff_resume_a_staff_pause(user_client, token):
+    services.api_token_pause(token=token, actor=UserFactory(is_staff=True))
+
+    page = user_client.get(reverse("apitokens:detail", args=[token.public_id])).content.decode()
+    assert f'id="resume-{token.public_id}"' not in page
+    assert "until staff resume it: contact QuickBot support" in page
+
+    response = user_client.post(resume_url(token), follow=True)
+    assert "only staff can resume it" in response.content.decode()
+    assert stored(token).paused_at is not None
