@@ -17,7 +17,6 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -26,6 +25,7 @@ from accounts.forms import SignupForm
 from accounts.models import AccountEvent, User
 from accounts.services import account_access_end_by_staff
 from accounts.signals import account_access_end_preview
+from accounts.templatetags.browsers import user_agent
 from accounts.views import safe_next_url
 from common.admin import (
     AuditExportMixin,
@@ -33,7 +33,6 @@ from common.admin import (
     SafeLookupsMixin,
     SafeSelectedActionsMixin,
 )
-from common.user_agents import browser_label, clean_user_agent
 
 
 class AdminUserCreationForm(SignupForm):
@@ -260,7 +259,4 @@ class AccountEventAdmin(
     def client(self, event: AccountEvent) -> str:
         """The browser or tool by name ("Firefox on Linux"), the raw header on hover: the
         whole header made the column wider than the page."""
-        label = browser_label(event.user_agent)
-        if not label:
-            return "-"
-        return format_html('<span title="{}">{}</span>', clean_user_agent(event.user_agent), label)
+        return user_agent(event.user_agent, "-")

@@ -208,18 +208,16 @@ def _requests(
     for _ in range(count):
         method, path = _pick_path(rng)
         rows.append(
-            activity.ActivityRow(
+            activity.activity_row(
                 token_id=token.pk,
                 owner_id=token.owner_id,
-                created_at=start + spread * rng.random(),
+                now=start + spread * rng.random(),
                 method=method,
                 path=path,
                 status=200,
                 ip=ip,
                 user_agent=user_agent,
                 duration_ms=rng.randint(8, 60),
-                flagged=False,
-                used_previous_value=False,
             )
         )
     return rows
@@ -279,18 +277,16 @@ def _sample_activity(
                 continue
             method, path = _pick_path(rng)
             rows.append(
-                activity.ActivityRow(
+                activity.activity_row(
                     token_id=token.pk,
                     owner_id=token.owner_id,
-                    created_at=moment,
+                    now=moment,
                     method=method,
                     path=path,
                     status=_pick_status(rng),
                     ip=rng.choice(sample.ips),
                     user_agent=sample.user_agent,
                     duration_ms=rng.randint(6, 180),
-                    flagged=False,
-                    used_previous_value=False,
                 )
             )
         day += timedelta(days=1)
@@ -310,10 +306,10 @@ def _dead_uses(*, token: APIToken, now: datetime, rng: random.Random) -> list[ac
     ip, user_agent = LEAKED_TOKEN_IP, "python-requests/2.31"
     for moment in sorted(moments):
         rows.append(
-            activity.ActivityRow(
+            activity.activity_row(
                 token_id=token.pk,
                 owner_id=token.owner_id,
-                created_at=moment,
+                now=moment,
                 method="GET",
                 path="/api/v1/me/",
                 status=401,
@@ -321,7 +317,6 @@ def _dead_uses(*, token: APIToken, now: datetime, rng: random.Random) -> list[ac
                 user_agent=user_agent,
                 duration_ms=rng.randint(2, 9),
                 flagged=True,
-                used_previous_value=False,
             )
         )
         hour = moment.replace(minute=0, second=0, microsecond=0)

@@ -146,7 +146,7 @@ class APIToken(models.Model):
     def paused_by_staff(self) -> bool:
         """Paused by someone other than its owner (only staff can): only staff resume it.
         Read from the row itself (no join), so the API's refusal can say so for free."""
-        return self.paused_by_id is not None and self.paused_by_id != self.owner_id
+        return self.is_paused and self.paused_by_id not in (None, self.owner_id)
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())

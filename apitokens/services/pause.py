@@ -63,10 +63,11 @@ def _pause_state_set(
     now = now or timezone.now()
     paused_at, paused_by = (now, actor) if paused else (None, None)
     actor_kind = security_actor_kind(token=token, actor=actor)
+    owner_resumes = not paused and actor_kind == SecurityEvent.Actor.USER
     current = APIToken.objects.filter(
         pk=token.pk, revoked_at__isnull=True, paused_at__isnull=paused
     )
-    if not paused and actor_kind == SecurityEvent.Actor.USER:
+    if owner_resumes:
         # The owner resumes only their own pause (in the same guarded UPDATE: a staff pause
         # that lands meanwhile is not undone).
         current = current.filter(Q(paused_by__isnull=True) | Q(paused_by=F("owner")))
@@ -74,9 +75,9 @@ def _pause_state_set(
         # Guarded on the current state: a double submit or a second tab changes nothing.
         updated = current.update(paused_at=paused_at, paused_by=paused_by)
         if not updated:
-            if not paused and actor_kind == SecurityEvent.Actor.USER:
+            if owner_resumes:
                 token.refresh_from_db(fields=["paused_at", "paused_by", "revoked_at"])
-                if token.is_paused and token.paused_by_staff and not token.is_revoked:
+                if token.paused_by_staff and not token.is_revoked:
                     raise ResumeNeedsStaff
             return False
         token.paused_at, token.paused_by = paused_at, paused_by
