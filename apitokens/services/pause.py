@@ -22,8 +22,8 @@ from apitokens.services.audit import (
 
 
 class ResumeNeedsStaff(Exception):
-    """The owner tried to resume a token QuickBot staff paused: only staff resume it (a
-    staff pause holds a token while, say, a leak is looked into)."""
+    """Someone who is not staff (its owner) tried to resume a token QuickBot staff paused:
+    only staff resume it (a staff pause holds a token while, say, a leak is looked into)."""
 
 
 def api_token_pause(
@@ -63,7 +63,9 @@ def _pause_state_set(
     now = now or timezone.now()
     paused_at, paused_by = (now, actor) if paused else (None, None)
     actor_kind = security_actor_kind(token=token, actor=actor)
-    owner_resumes = not paused and actor_kind == SecurityEvent.Actor.USER
+    # Only staff resume a staff pause; a staff member who owns the token counts as staff (the
+    # admin's Resume action never meets a refusal).
+    owner_resumes = not paused and not actor.is_staff
     current = APIToken.objects.filter(
         pk=token.pk, revoked_at__isnull=True, paused_at__isnull=paused
     )

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from apitokens import services
 from apitokens.models import APIToken, SecurityEvent
+from tests.accounts.factories import UserFactory
 from tests.apitokens.activity_factories import AUDIT_VIEW_PERMISSIONS, staff_user
 from tests.apitokens.factories import create_token
 
@@ -122,3 +123,16 @@ def test_the_token_page_says_who_paused_it_and_when(admin_client, superuser, use
     assert page.status_code == HTTPStatus.OK
     assert "Paused since" in page.text
     assert superuser.email in page.text
+
+
+def test_resume_action_on_a_superusers_own_token_another_staff_member_paused(
+    admin_client, superuser
+):
+    token, _raw = create_token(superuser, "The superuser's own job")
+    services.api_token_pause(token=token, actor=UserFactory(is_staff=True))
+
+    response = _act(admin_client, "resume_selected", [token])
+
+    assert response.status_code == HTTPStatus.OK
+    assert "Resumed 1 token:" in response.text
+    assert not _paused(token)

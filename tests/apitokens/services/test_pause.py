@@ -194,3 +194,12 @@ def test_the_staff_pause_email_says_only_staff_resume_it(user, mailoutbox):
     html = message.alternatives[0][0]
     assert "Only QuickBot staff can resume it" in html
     assert "Resume it on its page" not in html
+
+
+def test_a_staff_member_resumes_their_own_token_another_staff_member_paused(db):
+    owner = UserFactory(is_staff=True)
+    token, _raw = create_token(owner, "Held by a colleague")
+    services.api_token_pause(token=token, actor=UserFactory(is_staff=True))
+
+    assert services.api_token_resume(token=token, actor=owner)
+    assert APIToken.objects.get(pk=token.pk).paused_at is None
